@@ -1,0 +1,181 @@
+//! Renderers: human (codespan-reporting), short (`file:line:col: CODE message`) and JSON.
+
+use codespan_reporting::diagnostic as cs;
+use codespan_reporting::files::{Error as FilesError, Files};
+use codespan_reporting::term::{self, termcolor::WriteColor};
+use serde::Serialize;
+
+use super::{Diagnostic, Severity};
+use crate::source::{FileId, SourceMap};
+
+impl<'a> Files<'a> for SourceMap {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        self.get(id)
+            .map(|f| f.name.as_str())
+            .ok_or(FilesError::FileMissing)
+    }
+
+    fn source(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        self.get(id)
+            .map(|f| f.text.as_str())
+            .ok_or(FilesError::FileMissing)
+    }
+
+    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
+        let f = self.get(id).ok_or(FilesError::FileMissing)?;
+        Ok(f.line_col(byte_index).0 - 1)
+    }
+
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+    ) -> Result<std::ops::Range<usize>, FilesError> {
+        let f = self.get(id).ok_or(FilesError::FileMissing)?;
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let start = *starts.get(line_index).ok_or(FilesError::LineTooLarge {
+            given: line_index,
+            max: starts.len().saturating_sub(1),
+        })?;
+        let end = starts
+            .get(line_index + 1)
+            .copied()
+            .unwrap_or(f.text.len());
+        Ok(start..end)
+    }
+}
+
+fn to_codespan(d: &Diagnostic, sources: &SourceMap) -> cs::Diagnostic<FileId> {
+    let severity = match d.severity {
+        Severity::Error => cs::Severity::Error,
+        Severity::Warning => cs::Severity::Warning,
+        Severity::Note => cs::Severity::Note,
+    };
+    let labels = d
+        .labels
+        .iter()
+        .filter(|l| sources.get(l.span.file).is_some())
+        .map(|l| {
+            let style = if l.primary {
+                cs::LabelStyle::Primary
+            } else {
+                cs::LabelStyle::Secondary
+            };
+            cs::Label::new(style, l.span.file, l.span.range()).with_message(l.message.clone())
+        })
+        .collect();
+    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    if let Some(h) = &d.help {
+        notes.push(format!("help: {h}"));
+    }
+    cs::Diagnostic::new(severity)
+        .with_code(d.code.clone())
+        .with_message(d.message.clone())
+        .with_labels(labels)
+        .with_notes(notes)
+}
+
+/// Renders diagnostics with their source, as a person reads them.
+pub fn render_human(
+    diags: &[Diagnostic],
+    sources: &SourceMap,
+    out: &mut dyn WriteColor,
+) -> std::io::Result<()> {
+    let config = term::Config::default();
+    for d in diags {
+        term::emit_to_write_style(out, &config, sources, &to_codespan(d, sources))
+            .map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
+
+/// One line per diagnostic: `file:line:col: CODE message`.
+pub fn render_short(diags: &[Diagnostic], sources: &SourceMap) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let loc = d
+            .primary_span()
+            .and_then(|s| sources.get(s.file).map(|f| (f, s)))
+            .map(|(f, s)| {
+                let (l, c) = f.line_col(s.start as usize);
+                format!("{}:{l}:{c}", f.name)
+            })
+            .unwrap_or_else(|| "<deployc>".to_string());
+        let sev = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        out.push_str(&format!("{loc}: {sev}[{}] {}\n", d.code, d.message));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonPosition {
+    line: usize,
+    column: usize,
+    offset: usize,
+}
+
+#[derive(Serialize)]
+struct JsonLabel {
+    file: String,
+    start: JsonPosition,
+    end: JsonPosition,
+    message: String,
+    primary: bool,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic {
+    code: String,
+    severity: Severity,
+    message: String,
+    labels: Vec<JsonLabel>,
+    notes: Vec<String>,
+    help: Option<String>,
+}
+
+/// The JSON form of one diagnostic (see `docs/json-output.md`).
+pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
+    let labels = d
+        .labels
+        .iter()
+        .filter_map(|l| {
+            let f = sources.get(l.span.file)?;
+            let (sl, sc) = f.line_col(l.span.start as usize);
+            let (el, ec) = f.line_col(l.span.end as usize);
+            Some(JsonLabel {
+                file: f.name.clone(),
+                start: JsonPosition {
+                    line: sl,
+                    column: sc,
+                    offset: l.span.start as usize,
+                },
+                end: JsonPosition {
+                    line: el,
+                    column: ec,
+                    offset: l.span.end as usize,
+                },
+                message: l.message.clone(),
+                primary: l.primary,
+            })
+        })
+        .collect();
+    serde_json::to_value(JsonDiagnostic {
+        code: d.code.clone(),
+        severity: d.severity,
+        message: d.message.clone(),
+        labels,
+        notes: d.notes.clone(),
+        help: d.help.clone(),
+    })
+    .unwrap_or(serde_json::Value::Null)
+}

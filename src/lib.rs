@@ -1,0 +1,9 @@
+//! deployc: deployment runbooks as checked programs.
+//!
+//! The pipeline is `syntax` (parse) → `resolve` (imports, names) → `check` (types, units,
+//! structure) → `lower` (one release × one environment to a [`lower::Plan`]). Every stage is
+//! pure: no IO besides reading source files through a [`resolve::Loader`].
+
+pub mod diagnostics;
+pub mod source;
+pub mod syntax;
