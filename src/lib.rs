@@ -4,6 +4,11 @@
 //! structure) → `lower` (one release × one environment to a [`lower::Plan`]). Every stage is
 //! pure: no IO besides reading source files through a [`resolve::Loader`].
 
+pub mod check;
+pub mod cli;
+pub mod compile;
 pub mod diagnostics;
+pub mod resolve;
 pub mod source;
+pub mod sql;
 pub mod syntax;

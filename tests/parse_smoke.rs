@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use deployc::source::FileId;
 
 #[test]
@@ -7,5 +12,10 @@ fn checkout_parses() {
     let (m, errs) = deployc::syntax::parse(FileId(0), &src);
     assert!(errs.is_empty(), "{errs:?}");
     let m = m.expect("parsed");
-    assert_eq!(m.items.len(), 12, "{:#?}", m.items.iter().map(|i| i.span()).collect::<Vec<_>>());
+    assert_eq!(
+        m.items.len(),
+        12,
+        "{:#?}",
+        m.items.iter().map(|i| i.span()).collect::<Vec<_>>()
+    );
 }

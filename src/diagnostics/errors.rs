@@ -506,11 +506,10 @@ impl Error {
                 ..
             } => {
                 let mut d = d.with_label(Label::primary(*span, "here"));
-                if let Some(s) = statement_span {
-                    if s != span {
+                if let Some(s) = statement_span
+                    && s != span {
                         d = d.with_label(Label::secondary(*s, "in this statement"));
                     }
-                }
                 if let Some(f) = from_file {
                     d = d.with_label(Label::secondary(*f, "the SQL comes from this file"));
                 }
@@ -580,9 +579,11 @@ impl Error {
                 expected,
                 found,
                 ..
-            } => format!("`{name}` takes {expected} argument{}, but {found} {} given",
+            } => format!(
+                "`{name}` takes {expected} argument{}, but {found} {} given",
                 if *expected == 1 { "" } else { "s" },
-                if *found == 1 { "was" } else { "were" }),
+                if *found == 1 { "was" } else { "were" }
+            ),
             Error::TypeMismatch {
                 metric,
                 metric_kind,

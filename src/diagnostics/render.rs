@@ -43,10 +43,7 @@ impl<'a> Files<'a> for SourceMap {
             given: line_index,
             max: starts.len().saturating_sub(1),
         })?;
-        let end = starts
-            .get(line_index + 1)
-            .copied()
-            .unwrap_or(f.text.len());
+        let end = starts.get(line_index + 1).copied().unwrap_or(f.text.len());
         Ok(start..end)
     }
 }

@@ -997,9 +997,5 @@ pub struct Monitor {
 pub enum ChecklistEntry {
     Check(Condition, Span),
     Run(RunCommand),
-    Confirm {
-        text: StrLit,
-        by: Ident,
-        span: Span,
-    },
+    Confirm { text: StrLit, by: Ident, span: Span },
 }

@@ -225,8 +225,7 @@ fn token_len(src: &str, pos: usize) -> usize {
     }
 }
 
-const UNIT_HELP: &str =
-    "durations are written `500ms`, `30s`, `10m`, `2h`, `1d` or `1w`; percentages `5%`; multipliers `2x`";
+const UNIT_HELP: &str = "durations are written `500ms`, `30s`, `10m`, `2h`, `1d` or `1w`; percentages `5%`; multipliers `2x`";
 
 /// Recognises a number followed by a spaced or unknown unit: `10 m`, `5 %`, `10mins`.
 fn bad_unit(file: FileId, src: &str, pos: usize) -> Option<Error> {
@@ -249,7 +248,10 @@ fn bad_unit(file: FileId, src: &str, pos: usize) -> Option<Error> {
             .chars()
             .take_while(|c| c.is_ascii_alphabetic() || *c == '%')
             .collect();
-        if matches!(unit.as_str(), "ms" | "s" | "m" | "h" | "d" | "w" | "%" | "x") {
+        if matches!(
+            unit.as_str(),
+            "ms" | "s" | "m" | "h" | "d" | "w" | "%" | "x"
+        ) {
             let len = digits + gap + unit.len();
             return Some(Error::BadUnit {
                 span: Span::new(file, pos, pos + len),
@@ -349,10 +351,10 @@ pub(crate) fn syntax_error(file: FileId, src: &str, e: &pest::error::Error<Rule>
     let mut expected: Vec<String> = Vec::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
         for r in positives {
-            if let Some(w) = describe(*r) {
-                if !expected.iter().any(|x| x == w) {
-                    expected.push(w.to_string());
-                }
+            if let Some(w) = describe(*r)
+                && !expected.iter().any(|x| x == w)
+            {
+                expected.push(w.to_string());
             }
         }
     }

@@ -11,7 +11,6 @@ mod parser;
 pub use ast::Module;
 pub use parser::parse;
 
-
 /// Every keyword of the grammar, read from the grammar itself; editors are tested against it.
 pub fn keywords() -> Vec<String> {
     let grammar = include_str!("../../grammar/deploy.pest");
@@ -26,9 +25,7 @@ pub fn keywords() -> Vec<String> {
             let after = rest.get(start + 1..).unwrap_or("");
             let Some(end) = after.find('"') else { break };
             let word = after.get(..end).unwrap_or("");
-            if word.len() > 1
-                && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            {
+            if word.len() > 1 && word.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
                 let w = word.to_string();
                 if !out.contains(&w) {
                     out.push(w);

@@ -51,12 +51,22 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 
 /// The doc comment of an item: the run of whole-line comments directly above it.
 fn attach_docs(src: &str, module: &mut Module) {
-    let line_of = |offset: usize| src.get(..offset).map(|s| s.matches('\n').count()).unwrap_or(0);
+    let line_of = |offset: usize| {
+        src.get(..offset)
+            .map(|s| s.matches('\n').count())
+            .unwrap_or(0)
+    };
     let mut by_line = std::collections::HashMap::new();
     for c in &module.comments {
         let start = c.span.start as usize;
-        let line_start = src.get(..start).and_then(|s| s.rfind('\n')).map(|i| i + 1).unwrap_or(0);
-        let whole_line = src.get(line_start..start).is_some_and(|s| s.trim().is_empty());
+        let line_start = src
+            .get(..start)
+            .and_then(|s| s.rfind('\n'))
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let whole_line = src
+            .get(line_start..start)
+            .is_some_and(|s| s.trim().is_empty());
         let text = c.text.trim_start_matches('#').trim();
         if whole_line && !text.starts_with("deployc:") {
             by_line.insert(line_of(start), text.to_string());
@@ -246,7 +256,8 @@ impl Builder {
         match cleaned.parse::<f64>() {
             Ok(v) if v.is_finite() => v,
             _ => {
-                self.errors.push(Error::NumberTooLarge { span: self.span(p) });
+                self.errors
+                    .push(Error::NumberTooLarge { span: self.span(p) });
                 0.0
             }
         }
@@ -255,7 +266,8 @@ impl Builder {
     fn int(&mut self, p: &P) -> Spanned<u64> {
         let cleaned: String = p.as_str().chars().filter(|c| *c != '_').collect();
         let v = cleaned.parse::<u64>().unwrap_or_else(|_| {
-            self.errors.push(Error::NumberTooLarge { span: self.span(p) });
+            self.errors
+                .push(Error::NumberTooLarge { span: self.span(p) });
             0
         });
         self.spanned(p, v)
@@ -294,7 +306,8 @@ impl Builder {
             .and_then(|n| n.checked_mul(factor))
             .and_then(|n| n.checked_mul(sign));
         let value = value.unwrap_or_else(|| {
-            self.errors.push(Error::NumberTooLarge { span: self.span(p) });
+            self.errors
+                .push(Error::NumberTooLarge { span: self.span(p) });
             0
         });
         self.spanned(p, value)
@@ -491,7 +504,8 @@ impl Builder {
         for c in p.clone().into_inner() {
             let setting = match c.as_rule() {
                 Rule::requires_setting => {
-                    e.requires.extend(self.first(&c, Rule::ident).map(|i| self.ident(&i)));
+                    e.requires
+                        .extend(self.first(&c, Rule::ident).map(|i| self.ident(&i)));
                     "requires"
                 }
                 Rule::approval_setting => {
@@ -736,7 +750,10 @@ impl Builder {
             .filter(|d| d.as_rule() == Rule::weekday)
             .collect();
         let first_day = self.weekday(day_pairs.first()?);
-        let last_day = day_pairs.get(1).map(|d| self.weekday(d)).unwrap_or(first_day);
+        let last_day = day_pairs
+            .get(1)
+            .map(|d| self.weekday(d))
+            .unwrap_or(first_day);
         let times = self.first(p, Rule::time_range)?;
         let time_pairs: Vec<P> = times
             .clone()
@@ -825,7 +842,9 @@ impl Builder {
                     kind = Some(ChannelKind::Slack { room, webhook });
                 }
                 Rule::email_channel => {
-                    let smtp = self.first(&c, Rule::env_ref).and_then(|_| self.value_source(&c));
+                    let smtp = self
+                        .first(&c, Rule::env_ref)
+                        .and_then(|_| self.value_source(&c));
                     let mut to = self.strings(&c);
                     let smtp = match smtp {
                         Some(s) => Some(s),
@@ -986,7 +1005,8 @@ impl Builder {
                         if let Some(st) = self.strategy_expr(&s) {
                             r.strategy.push(StrategyRef::Inline(st));
                         } else if s.as_rule() == Rule::block_use {
-                            r.strategy.extend(self.block_use(&s).map(StrategyRef::Named));
+                            r.strategy
+                                .extend(self.block_use(&s).map(StrategyRef::Named));
                         }
                     }
                 }
@@ -1114,7 +1134,8 @@ impl Builder {
             }
             Rule::blue_green => {
                 let mut analysis = empty();
-                let (mut preview, mut switch, mut keep_previous) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut preview, mut switch, mut keep_previous) =
+                    (Vec::new(), Vec::new(), Vec::new());
                 for c in p.clone().into_inner() {
                     match c.as_rule() {
                         Rule::preview => preview.push(Preview {
@@ -1150,7 +1171,8 @@ impl Builder {
             }
             Rule::rolling => {
                 let mut analysis = empty();
-                let (mut batch, mut max_unavailable, mut health) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut batch, mut max_unavailable, mut health) =
+                    (Vec::new(), Vec::new(), Vec::new());
                 for c in p.clone().into_inner() {
                     match c.as_rule() {
                         Rule::rolling_batch => batch.extend(self.count_or_percent(&c)),
@@ -1161,7 +1183,8 @@ impl Builder {
                                 .into_inner()
                                 .filter(|d| d.as_rule() == Rule::duration)
                                 .collect();
-                            let (Some(every), Some(timeout)) = (durations.first(), durations.get(1))
+                            let (Some(every), Some(timeout)) =
+                                (durations.first(), durations.get(1))
                             else {
                                 continue;
                             };
@@ -1366,18 +1389,23 @@ impl Builder {
             for e in c.clone().into_inner() {
                 match e.as_rule() {
                     Rule::comms_at => {
-                        when = self.first(&e, Rule::t_offset).map(|o| CommsWhen::At(self.duration(&o)))
+                        when = self
+                            .first(&e, Rule::t_offset)
+                            .map(|o| CommsWhen::At(self.duration(&o)))
                     }
                     Rule::comms_every => when = self.child_duration(&e).map(CommsWhen::Every),
                     Rule::comms_on => {
-                        when = self.first(&e, Rule::ident).map(|i| CommsWhen::On(self.ident(&i)))
+                        when = self
+                            .first(&e, Rule::ident)
+                            .map(|i| CommsWhen::On(self.ident(&i)))
                     }
                     Rule::ident_list => channels = self.idents(&e),
                     Rule::message_ref => {
                         message = if let Some(s) = self.first(&e, Rule::string) {
                             Some(MessageRef::Text(self.string(&s)))
                         } else {
-                            self.first(&e, Rule::path).map(|p| MessageRef::Named(self.path(&p)))
+                            self.first(&e, Rule::path)
+                                .map(|p| MessageRef::Named(self.path(&p)))
                         };
                     }
                     _ => {}
@@ -1411,7 +1439,8 @@ impl Builder {
                     }
                 }
                 Rule::check_confirm => {
-                    if let (Some(text), Some(by)) = (self.child_string(&c), self.first(&c, Rule::ident))
+                    if let (Some(text), Some(by)) =
+                        (self.child_string(&c), self.first(&c, Rule::ident))
                     {
                         out.push(ChecklistEntry::Confirm {
                             text,
@@ -1438,10 +1467,10 @@ impl Builder {
             }
         }
         let is_or = p.as_rule() == Rule::condition;
-        if parts.len() == 1 {
-            if let Some(only) = parts.pop() {
-                return only;
-            }
+        if parts.len() == 1
+            && let Some(only) = parts.pop()
+        {
+            return only;
         }
         if is_or {
             Condition::Or(parts, span)

@@ -1,0 +1,399 @@
+//! Migrations: their structure, their SQL, and the order they run in.
+//!
+//! The order of one release is a DAG (petgraph) built from two kinds of edges: every
+//! `after` edge, and the phase order expand → data → index → (application deploy) → contract
+//! between every pair of migrations in different phases. A cycle — an `after` edge against
+//! the phase order, or `after` edges that loop — is reported once, naming the whole cycle.
+//! Within those constraints migrations run in file order (Kahn's algorithm with the file
+//! position as the tie-break), so the plan is deterministic.
+
+use std::collections::HashMap;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::Checker;
+use crate::diagnostics::errors::Error;
+use crate::resolve::{ModuleId, ReadFile, Session};
+use crate::source::{FileId, Span};
+use crate::syntax::ast::*;
+
+/// The SQL text of one `up` or `down`, and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedSql {
+    pub text: String,
+    /// Set when the SQL came from a `.sql` file (loaded into the session's source map).
+    pub file: Option<FileId>,
+}
+
+/// Rank in the phase order; the application deploy sits between index and contract.
+fn rank(p: Phase) -> u8 {
+    match p {
+        Phase::Expand => 0,
+        Phase::Data => 1,
+        Phase::Index => 2,
+        Phase::Contract => 4,
+    }
+}
+
+/// Rank of the application deploy in the phase order.
+pub const DEPLOY_RANK: u8 = 3;
+
+/// The order of one release's migrations.
+pub struct MigrationGraph<'a> {
+    /// Migrations that run before the application deploy, in run order.
+    pub before_deploy: Vec<&'a Migration>,
+    /// Migrations that run after it (contracts), in run order.
+    pub after_deploy: Vec<&'a Migration>,
+    /// The cycles found, each as the list of migration indices.
+    pub cycles: Vec<Vec<usize>>,
+}
+
+/// Builds the DAG of one release and orders it.
+pub fn release_graph(r: &Release) -> MigrationGraph<'_> {
+    let n = r.migrations.len();
+    let mut g: DiGraph<usize, ()> = DiGraph::with_capacity(n, n * 2);
+    let nodes: Vec<NodeIndex> = (0..n).map(|i| g.add_node(i)).collect();
+    let by_name: HashMap<&str, usize> = r
+        .migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.name.name.as_str(), i))
+        .collect();
+    for (i, m) in r.migrations.iter().enumerate() {
+        for a in &m.after {
+            if let Some(&j) = by_name.get(a.name.as_str())
+                && let (Some(&from), Some(&to)) = (nodes.get(j), nodes.get(i))
+            {
+                g.update_edge(from, to, ());
+            }
+        }
+    }
+    for (i, a) in r.migrations.iter().enumerate() {
+        for (j, b) in r.migrations.iter().enumerate() {
+            if rank(a.phase.value) < rank(b.phase.value)
+                && let (Some(&from), Some(&to)) = (nodes.get(i), nodes.get(j))
+            {
+                g.update_edge(from, to, ());
+            }
+        }
+    }
+    let mut cycles = Vec::new();
+    for scc in tarjan_scc(&g) {
+        let self_loop =
+            scc.len() == 1 && scc.first().is_some_and(|n| g.find_edge(*n, *n).is_some());
+        if scc.len() > 1 || self_loop {
+            cycles.push(cycle_in(&g, &scc));
+        }
+    }
+    // Kahn's algorithm; ties broken by file position. Nodes on cycles are left out.
+    let mut indegree: Vec<usize> = (0..n)
+        .map(|i| {
+            nodes
+                .get(i)
+                .map(|ix| {
+                    g.neighbors_directed(*ix, petgraph::Direction::Incoming)
+                        .count()
+                })
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut ready: Vec<usize> = (0..n).filter(|i| indegree.get(*i) == Some(&0)).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(pos) = ready
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, i)| **i)
+        .map(|(p, _)| p)
+    {
+        let i = ready.swap_remove(pos);
+        order.push(i);
+        if let Some(ix) = nodes.get(i) {
+            for next in g.neighbors_directed(*ix, petgraph::Direction::Outgoing) {
+                let j = next.index();
+                if let Some(d) = indegree.get_mut(j) {
+                    *d = d.saturating_sub(1);
+                    if *d == 0 {
+                        ready.push(j);
+                    }
+                }
+            }
+        }
+    }
+    let mut before_deploy = Vec::new();
+    let mut after_deploy = Vec::new();
+    for i in order {
+        if let Some(m) = r.migrations.get(i) {
+            if rank(m.phase.value) < DEPLOY_RANK {
+                before_deploy.push(m);
+            } else {
+                after_deploy.push(m);
+            }
+        }
+    }
+    MigrationGraph {
+        before_deploy,
+        after_deploy,
+        cycles,
+    }
+}
+
+/// One concrete cycle through a strongly connected component, as node weights.
+fn cycle_in(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<usize> {
+    let Some(&start) = scc
+        .iter()
+        .min_by_key(|n| g.node_weight(**n).copied().unwrap_or(0))
+    else {
+        return Vec::new();
+    };
+    // Breadth-first search inside the component for the shortest way back to `start`.
+    let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut found = None;
+    while let Some(n) = queue.pop_front() {
+        for next in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+            if !scc.contains(&next) {
+                continue;
+            }
+            if next == start {
+                found = Some(n);
+                break;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = prev.entry(next) {
+                e.insert(n);
+                queue.push_back(next);
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let mut path = Vec::new();
+    let mut cur = found;
+    while let Some(n) = cur {
+        path.push(g.node_weight(n).copied().unwrap_or(0));
+        if n == start {
+            break;
+        }
+        cur = prev.get(&n).copied();
+    }
+    path.reverse();
+    path
+}
+
+/// Program-wide checks: `of` across releases, `after` within a release, cycles.
+pub(super) fn check_program(releases: &[(ModuleId, &Release)]) -> Vec<Error> {
+    let mut errors = Vec::new();
+    // name → (release index, migration)
+    let mut all: HashMap<&str, (usize, &Migration)> = HashMap::new();
+    for (ri, (_, r)) in releases.iter().enumerate() {
+        for m in &r.migrations {
+            all.entry(m.name.name.as_str()).or_insert((ri, m));
+        }
+    }
+    for (ri, (_, r)) in releases.iter().enumerate() {
+        for m in &r.migrations {
+            match (m.phase.value, m.of.first()) {
+                (Phase::Contract, None) => errors.push(Error::ContractWithoutOf {
+                    span: m.name.span,
+                    name: m.name.name.clone(),
+                }),
+                (Phase::Contract, Some(of)) => match all.get(of.name.as_str()) {
+                    None => errors.push(Error::UnknownName {
+                        span: of.span,
+                        kind: "migration",
+                        name: of.name.clone(),
+                        suggestion: crate::resolve::suggest(&of.name, all.keys().copied()),
+                    }),
+                    Some((_, target)) if target.phase.value != Phase::Expand => {
+                        errors.push(Error::ContractOfNotExpand {
+                            span: of.span,
+                            target: of.name.clone(),
+                            target_span: target.name.span,
+                            target_phase: target.phase.value.name(),
+                        })
+                    }
+                    Some((tri, target)) if *tri > ri => {
+                        errors.push(Error::ContractOfLaterRelease {
+                            span: of.span,
+                            target: of.name.clone(),
+                            target_span: target.name.span,
+                            release: r.version.value.clone(),
+                            target_release: releases
+                                .get(*tri)
+                                .map(|(_, r)| r.version.value.clone())
+                                .unwrap_or_default(),
+                        })
+                    }
+                    Some(_) => {}
+                },
+                (phase, Some(of)) => errors.push(Error::OfOnNonContract {
+                    span: of.span,
+                    phase: phase.name(),
+                }),
+                (_, None) => {}
+            }
+            for a in &m.after {
+                let local = r.migrations.iter().any(|x| x.name.name == a.name);
+                if local {
+                    continue;
+                }
+                match all.get(a.name.as_str()) {
+                    Some((_, target)) => errors.push(Error::AfterOtherRelease {
+                        span: a.span,
+                        target: a.name.clone(),
+                        target_span: target.name.span,
+                    }),
+                    None => errors.push(Error::UnknownName {
+                        span: a.span,
+                        kind: "migration",
+                        name: a.name.clone(),
+                        suggestion: crate::resolve::suggest(
+                            &a.name,
+                            r.migrations.iter().map(|x| x.name.name.as_str()),
+                        ),
+                    }),
+                }
+            }
+        }
+        for cycle in release_graph(r).cycles {
+            let ms: Vec<&Migration> = cycle.iter().filter_map(|i| r.migrations.get(*i)).collect();
+            let mut names: Vec<String> = ms.iter().map(|m| m.name.name.clone()).collect();
+            if let Some(first) = names.first().cloned() {
+                names.push(first);
+            }
+            let spans: Vec<Span> = ms.iter().map(|m| m.name.span).collect();
+            errors.push(Error::MigrationCycle {
+                span: spans.first().copied().unwrap_or(r.version.span),
+                cycle: names,
+                spans,
+            });
+        }
+    }
+    errors
+}
+
+impl<'a> Checker<'a, '_> {
+    pub(super) fn migration(&mut self, m: &Migration) {
+        self.repeated(&m.up, "up", |x| x.1);
+        self.repeated(&m.down, "down", |x| x.1);
+        self.repeated(&m.batch, "batch", |x| x.span);
+        self.repeated(&m.irreversible, "irreversible", |x| x.1);
+        self.repeated(&m.of, "of", |x| x.span);
+        if m.up.is_empty() {
+            self.err(Error::MissingUp {
+                span: m.name.span,
+                name: m.name.name.clone(),
+            });
+        }
+        if let (Some((_, down)), Some((_, irr))) = (m.down.first(), m.irreversible.first()) {
+            self.err(Error::DownAndIrreversible {
+                down: *down,
+                irreversible: *irr,
+            });
+        }
+        for b in &m.batch {
+            if b.value == 0 {
+                self.err(Error::MustBePositive {
+                    span: b.span,
+                    what: "the batch size",
+                });
+            }
+        }
+        for (src, _) in &m.up {
+            self.sql(src);
+        }
+        for (down, _) in &m.down {
+            if let Down::Sql(src) = down {
+                self.sql(src);
+            }
+        }
+    }
+
+    /// Loads (already read by the session) and parses one SQL source.
+    fn sql(&mut self, src: &SqlSource) {
+        let session = self.names.session;
+        let loaded = match src {
+            SqlSource::Inline(lit) => LoadedSql {
+                text: lit.value.clone(),
+                file: None,
+            },
+            SqlSource::File(lit) => match session.sql_file(lit.span.file, &lit.value) {
+                Ok(file) => LoadedSql {
+                    text: session
+                        .sources
+                        .get(file)
+                        .map(|f| f.text.clone())
+                        .unwrap_or_default(),
+                    file: Some(file),
+                },
+                Err(reason) => {
+                    self.err(Error::SqlFileNotFound {
+                        span: lit.span,
+                        path: lit.value.clone(),
+                        reason,
+                    });
+                    return;
+                }
+            },
+        };
+        let parsed = crate::sql::parse(&loaded.text);
+        // One error per statement is enough: the parser's follow-up errors repeat the cause.
+        let mut reported: Vec<Option<std::ops::Range<usize>>> = Vec::new();
+        for e in parsed.errors {
+            if reported.contains(&e.statement) {
+                continue;
+            }
+            reported.push(e.statement.clone());
+            let to_span = |range: &std::ops::Range<usize>| match (src, loaded.file) {
+                (SqlSource::Inline(lit), _) => lit.sub_span(range.start, range.end),
+                (_, Some(file)) => Span::new(file, range.start, range.end),
+                (SqlSource::File(lit), None) => lit.span,
+            };
+            let mut span = to_span(&e.range);
+            if span.start == span.end {
+                // An empty range (an error at a position) gets one character to point at.
+                span.end = span.start.saturating_add(1);
+            }
+            self.err(Error::SqlParse {
+                span,
+                message: e.message.clone(),
+                statement_span: e.statement.as_ref().map(to_span),
+                from_file: match src {
+                    SqlSource::File(lit) => Some(lit.span),
+                    SqlSource::Inline(_) => None,
+                },
+            });
+        }
+        self.sql.insert(src.span(), loaded);
+    }
+}
+
+/// Reads every `file "….sql"` of the program's modules into the session, once.
+pub fn load_sql_files(session: &mut Session, modules: &[ModuleId], read: &mut ReadFile<'_>) {
+    let mut wanted: Vec<(FileId, String)> = Vec::new();
+    for m in modules {
+        let Some(loaded) = session.module(*m) else {
+            continue;
+        };
+        let Some(ast) = &loaded.ast else { continue };
+        for item in &ast.items {
+            let Item::Release(r) = item else { continue };
+            for mig in &r.migrations {
+                let ups = mig.up.iter().map(|(s, _)| s);
+                let downs = mig.down.iter().filter_map(|(d, _)| match d {
+                    Down::Sql(s) => Some(s),
+                    Down::Noop(_) => None,
+                });
+                for s in ups.chain(downs) {
+                    if let SqlSource::File(lit) = s {
+                        wanted.push((lit.span.file, lit.value.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for (from, rel) in wanted {
+        session.load_sql(from, &rel, read);
+    }
+}

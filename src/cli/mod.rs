@@ -1,0 +1,70 @@
+//! The command line: clap commands over the compiler and the plan renderers.
+//!
+//! Operational errors (a path that does not exist, a bad flag value) are miette reports and
+//! exit 2; source problems are diagnostics and exit 1; success is 0. A panic is a bug: the
+//! hook installed in `main` prints a bug-report hint and exits 101.
+
+mod check;
+mod plan;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// deployc: deployment runbooks as checked programs.
+#[derive(Parser, Debug)]
+#[command(name = "deployc", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compile and check every `.deploy` file under the given paths (default `.`)
+    Check(check::CheckArgs),
+    /// Print the execution plan of one release in one environment
+    Plan(plan::PlanArgs),
+}
+
+/// When to colour human output.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    fn to_termcolor(self, is_terminal: bool) -> codespan_reporting::term::termcolor::ColorChoice {
+        use codespan_reporting::term::termcolor::ColorChoice as C;
+        match self {
+            ColorChoice::Always => C::Always,
+            ColorChoice::Never => C::Never,
+            ColorChoice::Auto if is_terminal && std::env::var_os("NO_COLOR").is_none() => C::Auto,
+            ColorChoice::Auto => C::Never,
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("{report:?}");
+            2
+        }
+    }
+}
