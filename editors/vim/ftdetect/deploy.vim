@@ -1,0 +1,2 @@
+" Filetype detection for deployc's .deploy runbooks.
+autocmd BufRead,BufNewFile *.deploy setfiletype deploy
