@@ -8,6 +8,7 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod lower;
 pub mod resolve;
 pub mod source;
 pub mod sql;

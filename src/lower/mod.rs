@@ -1,0 +1,1420 @@
+//! Lowering: one release × one environment of a checked program → a [`Plan`].
+//!
+//! Precondition: the program checked without errors (see `check`'s invariant); lowering
+//! still never panics on a program that did not, it just leaves out what does not resolve.
+//!
+//! Steps run in phase order (pre_deploy → migrate → deploy → verify → monitor → post_deploy);
+//! migrations follow the migration DAG. Each step carries the rollback that applies if things
+//! go wrong there, computed cumulatively from what has been changed so far: traffic, the new
+//! version's instances, executed migrations (reverted in reverse order), flags. The first
+//! executed irreversible migration is the point of no return; from there on rollback is a
+//! manual gate (restore from backup or fix forward).
+//!
+//! Durations the source does not give are estimated with the defaults below; the plan's
+//! notes say when one was used.
+
+mod format;
+pub mod plan;
+pub mod render;
+
+use std::collections::HashMap;
+
+use crate::check::{placeholders, release_graph};
+use crate::resolve::{Def, ModuleId, Names};
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{self, *};
+pub use format::{fmt_condition, fmt_ms, fmt_offset};
+pub use plan::*;
+
+/// Analysis interval when a strategy does not say.
+pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
+/// Time one metric query may take.
+pub const QUERY_TIMEOUT_MS: u64 = 10_000;
+/// Estimated time of one migration.
+pub const MIGRATION_MS: u64 = 60_000;
+/// Estimated time of a backup.
+pub const BACKUP_MS: u64 = 300_000;
+/// Estimated time to start a version's instances or move traffic.
+pub const TRAFFIC_MS: u64 = 10_000;
+/// Default smoke test timeout.
+pub const SMOKE_MS: u64 = 300_000;
+/// Default health check timeout.
+pub const HEALTH_MS: u64 = 5_000;
+const DAY_MS: u64 = 86_400_000;
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LowerError {
+    UnknownRelease {
+        release: String,
+        known: Vec<String>,
+    },
+    UnknownEnvironment {
+        environment: String,
+        known: Vec<String>,
+    },
+    NoService,
+}
+
+impl std::fmt::Display for LowerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LowerError::UnknownRelease { release, known } => write!(
+                f,
+                "no release `{release}` in the program (releases: {})",
+                known.join(", ")
+            ),
+            LowerError::UnknownEnvironment { environment, known } => write!(
+                f,
+                "no environment `{environment}` in the program (environments: {})",
+                known.join(", ")
+            ),
+            LowerError::NoService => write!(f, "the program declares no service"),
+        }
+    }
+}
+
+/// Options of one lowering.
+#[derive(Debug, Clone, Default)]
+pub struct LowerOptions {
+    /// T-0, if known.
+    pub start: Option<jiff::Timestamp>,
+}
+
+/// Lowers one release in one environment.
+pub fn lower(
+    names: &Names<'_>,
+    sources: &SourceMap,
+    sql: &HashMap<Span, crate::check::LoadedSql>,
+    release: &str,
+    environment: &str,
+    options: &LowerOptions,
+) -> Result<Plan, LowerError> {
+    let releases: Vec<(ModuleId, &Release)> = names.releases().collect();
+    let Some((module, rel)) = releases
+        .iter()
+        .find(|(_, r)| r.version.value == release)
+        .copied()
+    else {
+        return Err(LowerError::UnknownRelease {
+            release: release.to_string(),
+            known: releases
+                .iter()
+                .map(|(_, r)| r.version.value.clone())
+                .collect(),
+        });
+    };
+    let Some(env) = names.environments().find(|e| e.name.name == environment) else {
+        return Err(LowerError::UnknownEnvironment {
+            environment: environment.to_string(),
+            known: names.environments().map(|e| e.name.name.clone()).collect(),
+        });
+    };
+    let service = names.service().ok_or(LowerError::NoService)?;
+    let previous = releases
+        .iter()
+        .take_while(|(_, r)| r.version.value != release)
+        .last()
+        .map(|(_, r)| r.version.value.clone());
+    let mut l = Lowering {
+        names,
+        sources,
+        sql,
+        module,
+        rel,
+        env,
+        service,
+        previous,
+        options,
+        phases: Vec::new(),
+        clock: 0,
+        changed: Changed::default(),
+        point_of_no_return: None,
+        notes: Vec::new(),
+        last_step: None,
+        metrics_used: Vec::new(),
+    };
+    Ok(l.run())
+}
+
+/// What has been changed so far, to compute each step's rollback.
+#[derive(Default, Clone)]
+struct Changed {
+    traffic: bool,
+    new_version: bool,
+    /// Executed migrations: (name, down SQL when reversible).
+    migrations: Vec<(String, Option<String>, bool)>,
+    flags: Vec<String>,
+    irreversible: Option<String>,
+}
+
+struct Lowering<'a, 'n> {
+    names: &'n Names<'a>,
+    sources: &'n SourceMap,
+    sql: &'n HashMap<Span, crate::check::LoadedSql>,
+    module: ModuleId,
+    rel: &'a Release,
+    env: &'a Environment,
+    service: &'a Service,
+    previous: Option<String>,
+    options: &'n LowerOptions,
+    phases: Vec<PlanPhase>,
+    clock: u64,
+    changed: Changed,
+    point_of_no_return: Option<String>,
+    notes: Vec<String>,
+    last_step: Option<String>,
+    metrics_used: Vec<String>,
+}
+
+/// A strategy, triggers, comms or checklist body with the block arguments that apply.
+struct Bound<'a, T> {
+    body: &'a T,
+    module: ModuleId,
+    params: &'a [Param],
+    args: Vec<String>,
+}
+
+impl<'a> Lowering<'a, '_> {
+    fn source_ref(&self, span: Span) -> Option<SourceRef> {
+        let f = self.sources.get(span.file)?;
+        let (line, column) = f.line_col(span.start as usize);
+        Some(SourceRef {
+            file: f.name.clone(),
+            line,
+            column,
+            start: span.start as usize,
+            end: span.end as usize,
+        })
+    }
+
+    fn abs(&self, offset_ms: i64) -> Option<String> {
+        let start = self.options.start?;
+        let t = start
+            .checked_add(jiff::SignedDuration::from_millis(offset_ms))
+            .ok()?;
+        Some(t.to_string())
+    }
+
+    fn push(&mut self, phase: PhaseName, mut step: Step) {
+        step.starts_at_ms = self.clock;
+        step.starts_at = self.abs(i64::try_from(self.clock).unwrap_or(i64::MAX));
+        if step.after.is_empty()
+            && let Some(prev) = &self.last_step
+        {
+            step.after.push(prev.clone());
+        }
+        step.rollback = self.rollback_now();
+        self.clock = self.clock.saturating_add(step.expected_ms);
+        self.last_step = Some(step.id.clone());
+        match self.phases.last_mut() {
+            Some(p) if p.name == phase => p.steps.push(step),
+            _ => self.phases.push(PlanPhase {
+                name: phase,
+                steps: vec![step],
+            }),
+        }
+    }
+
+    fn step(&self, id: String, title: String, action: Action, span: Option<Span>) -> Step {
+        Step {
+            id,
+            title,
+            action,
+            after: Vec::new(),
+            timeout_ms: None,
+            guards: Vec::new(),
+            starts_at_ms: 0,
+            expected_ms: 0,
+            starts_at: None,
+            rollback: Vec::new(),
+            point_of_no_return: false,
+            source: span.and_then(|s| self.source_ref(s)),
+        }
+    }
+
+    /// The rollback procedure given what has changed so far.
+    fn rollback_now(&self) -> Vec<RollbackAction> {
+        let c = &self.changed;
+        if let Some(name) = &c.irreversible {
+            return vec![
+                RollbackAction::Notify {
+                    event: "rollback".into(),
+                },
+                RollbackAction::ManualGate {
+                    options: vec!["restore from backup".into(), "fix forward".into()],
+                    reason: format!("migration `{name}` cannot be undone automatically"),
+                },
+            ];
+        }
+        let mut out = Vec::new();
+        if c.traffic || c.new_version || !c.migrations.is_empty() || !c.flags.is_empty() {
+            out.push(RollbackAction::Notify {
+                event: "rollback".into(),
+            });
+        }
+        if c.traffic {
+            out.push(RollbackAction::TrafficToStable);
+        }
+        if c.new_version {
+            out.push(RollbackAction::StopNewVersion);
+        }
+        for f in c.flags.iter().rev() {
+            out.push(RollbackAction::RestoreFlag { flag: f.clone() });
+        }
+        for (name, down, _) in c.migrations.iter().rev() {
+            out.push(RollbackAction::RevertMigration {
+                name: name.clone(),
+                down: down.clone(),
+            });
+        }
+        if out.is_empty() {
+            return vec![RollbackAction::Abort];
+        }
+        out.push(RollbackAction::VerifyHealth);
+        out
+    }
+
+    fn rollback_cost(&self, actions: &[RollbackAction]) -> u64 {
+        actions
+            .iter()
+            .map(|a| match a {
+                RollbackAction::TrafficToStable | RollbackAction::StopNewVersion => TRAFFIC_MS,
+                RollbackAction::RevertMigration { .. } => MIGRATION_MS,
+                RollbackAction::RestoreFlag { .. } => TRAFFIC_MS,
+                RollbackAction::VerifyHealth => self.health_timeout(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    fn health_timeout(&self) -> u64 {
+        self.service
+            .health
+            .first()
+            .and_then(|h| h.timeout.as_ref())
+            .map(|t| ms(t.value))
+            .unwrap_or(HEALTH_MS)
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    fn strategy(&self) -> Option<Bound<'a, Strategy>> {
+        match self.rel.strategy.first()? {
+            StrategyRef::Inline(s) => Some(Bound {
+                body: s,
+                module: self.module,
+                params: &[],
+                args: Vec::new(),
+            }),
+            StrategyRef::Named(u) => match self.names.lookup(self.module, &[], &u.path)? {
+                Def::Strategy(d) => Some(Bound {
+                    body: &d.strategy,
+                    module: self.def_module(d.name.span),
+                    params: &d.params,
+                    args: self.args(u),
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    /// The module a definition lives in (by its file).
+    fn def_module(&self, span: Span) -> ModuleId {
+        self.names
+            .program
+            .modules
+            .iter()
+            .copied()
+            .find(|m| {
+                self.names
+                    .session
+                    .module(*m)
+                    .is_some_and(|l| l.file == span.file)
+            })
+            .unwrap_or(self.module)
+    }
+
+    /// Canonical names of a block use's arguments, resolved at the use site.
+    fn args(&self, u: &BlockUse) -> Vec<String> {
+        u.args
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| a.name.clone())
+            .collect()
+    }
+
+    fn triggers(&self) -> Vec<Bound<'a, Vec<Trigger>>> {
+        let mut out = Vec::new();
+        for r in &self.rel.rollback {
+            match r {
+                Use::Inline { body, .. } => out.push(Bound {
+                    body,
+                    module: self.module,
+                    params: &[],
+                    args: Vec::new(),
+                }),
+                Use::Named(u) => {
+                    if let Some(Def::Rollback(d)) = self.names.lookup(self.module, &[], &u.path) {
+                        out.push(Bound {
+                            body: &d.triggers,
+                            module: self.def_module(d.name.span),
+                            params: &d.params,
+                            args: self.args(u),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn comms(&self) -> Vec<Bound<'a, Vec<CommsEntry>>> {
+        let mut out = Vec::new();
+        for r in &self.rel.comms {
+            match r {
+                Use::Inline { body, .. } => out.push(Bound {
+                    body,
+                    module: self.module,
+                    params: &[],
+                    args: Vec::new(),
+                }),
+                Use::Named(u) => {
+                    if let Some(Def::Comms(d)) = self.names.lookup(self.module, &[], &u.path) {
+                        out.push(Bound {
+                            body: &d.entries,
+                            module: self.def_module(d.name.span),
+                            params: &d.params,
+                            args: self.args(u),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn checklist(&self) -> Vec<Bound<'a, Vec<ChecklistEntry>>> {
+        let mut out = Vec::new();
+        for r in &self.rel.checklist {
+            match r {
+                Use::Inline { body, .. } => out.push(Bound {
+                    body,
+                    module: self.module,
+                    params: &[],
+                    args: Vec::new(),
+                }),
+                Use::Named(u) => {
+                    if let Some(Def::Checklist(d)) = self.names.lookup(self.module, &[], &u.path) {
+                        out.push(Bound {
+                            body: &d.entries,
+                            module: self.def_module(d.name.span),
+                            params: &d.params,
+                            args: self.args(u),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Substitutes block parameters by their arguments.
+    fn subst<T>(&self, b: &Bound<'_, T>, name: &str) -> String {
+        b.params
+            .iter()
+            .position(|p| p.name.name == name)
+            .and_then(|i| b.args.get(i).cloned())
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    fn cond<T>(&mut self, b: &Bound<'_, T>, c: &Condition) -> String {
+        for cmp in c.comparisons() {
+            if let Condition::Compare {
+                lhs: Operand::Name(p),
+                ..
+            } = cmp
+            {
+                let name = self.subst(b, p.last_name());
+                if !self.metrics_used.contains(&name) {
+                    self.metrics_used.push(name);
+                }
+            }
+        }
+        fmt_condition(c, &|n| self.subst(b, n))
+    }
+
+    fn interval(&self, s: &Strategy) -> u64 {
+        s.analysis()
+            .and_then(|a| a.every.as_ref())
+            .map(|e| ms(e.value))
+            .unwrap_or(DEFAULT_INTERVAL_MS)
+    }
+
+    fn has_relative(&self) -> bool {
+        let rel = |c: &Condition| {
+            c.comparisons().iter().any(|x| {
+                matches!(
+                    x,
+                    Condition::Compare {
+                        rhs: Operand::TimesBaseline(_)
+                            | Operand::PercentOfBaseline(_)
+                            | Operand::Baseline(_),
+                        ..
+                    }
+                )
+            })
+        };
+        let in_triggers = self
+            .triggers()
+            .iter()
+            .any(|b| b.body.iter().any(|t| rel(&t.condition)));
+        let in_strategy = match self.strategy() {
+            Some(b) => match b.body {
+                Strategy::Canary { steps, .. } => {
+                    steps.iter().any(|s| s.require.as_ref().is_some_and(rel))
+                }
+                Strategy::BlueGreen { preview, .. } => {
+                    preview.iter().any(|s| s.require.as_ref().is_some_and(rel))
+                }
+                _ => false,
+            },
+            None => false,
+        };
+        in_triggers || in_strategy
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    fn run(&mut self) -> Plan {
+        let strategy = self.strategy();
+        let interval = strategy
+            .as_ref()
+            .map(|b| self.interval(b.body))
+            .unwrap_or(DEFAULT_INTERVAL_MS);
+        self.pre_deploy(interval);
+        self.migrations_before();
+        if let Some(b) = &strategy {
+            self.deploy(b, interval);
+        }
+        self.verify();
+        let monitor_ms = self
+            .rel
+            .monitor
+            .first()
+            .map(|m| ms(m.duration.value))
+            .unwrap_or(0);
+        let mut monitor = self.step(
+            "monitor".into(),
+            if monitor_ms == 0 {
+                "No monitoring period: triggers disarm after verification".to_string()
+            } else {
+                format!(
+                    "Monitor for {} with rollback triggers armed",
+                    fmt_ms(monitor_ms)
+                )
+            },
+            Action::Monitor {
+                duration_ms: monitor_ms,
+            },
+            self.rel.monitor.first().map(|m| m.span),
+        );
+        monitor.expected_ms = monitor_ms;
+        monitor.guards = self.trigger_guards();
+        self.push(PhaseName::Monitor, monitor);
+        let expected = self.clock;
+        let schedule_end = self.post_deploy();
+        let triggers = self.plan_triggers(interval);
+        let comms = self.plan_comms();
+        let detection = triggers
+            .iter()
+            .map(|t| t.detection_ms)
+            .max()
+            .unwrap_or(0)
+            .max(
+                // A failing `require` is seen at the next evaluation.
+                if matches!(
+                    strategy.as_ref().map(|b| b.body),
+                    Some(Strategy::Canary { .. } | Strategy::BlueGreen { .. })
+                ) {
+                    interval + QUERY_TIMEOUT_MS
+                } else {
+                    0
+                },
+            );
+        let rollback_worst = self
+            .phases
+            .iter()
+            .flat_map(|p| p.steps.iter())
+            .map(|s| self.rollback_cost(&s.rollback))
+            .max()
+            .unwrap_or(0);
+        let metrics = self.plan_metrics();
+        Plan {
+            format: PLAN_FORMAT,
+            service: self.service.name.name.clone(),
+            release: self.rel.version.value.clone(),
+            environment: self.env.name.name.clone(),
+            source: self
+                .sources
+                .get(self.rel.span.file)
+                .map(|f| f.name.clone())
+                .unwrap_or_default(),
+            risk: self.rel.risk.first().map(|r| match r.value {
+                Risk::Low => "low".to_string(),
+                Risk::Medium => "medium".to_string(),
+                Risk::High => "high".to_string(),
+            }),
+            strategy: strategy
+                .as_ref()
+                .map(|b| b.body.name().to_string())
+                .unwrap_or_default(),
+            start: self.options.start.map(|s| s.to_string()),
+            production: self.env.production.is_some() || self.env.name.name == "production",
+            team: self
+                .names
+                .roles()
+                .map(|r| PlanRole {
+                    role: r.name.name.clone(),
+                    who: r.who.value.clone(),
+                })
+                .collect(),
+            rollback_decision: self
+                .names
+                .team()
+                .and_then(|t| t.rollback_decision.first())
+                .map(|(l, _)| l.iter().map(|i| i.name.clone()).collect())
+                .unwrap_or_default(),
+            channels: self.plan_channels(),
+            metrics,
+            phases: std::mem::take(&mut self.phases),
+            triggers,
+            comms,
+            point_of_no_return: self.point_of_no_return.clone(),
+            timeline: Timeline {
+                expected_ms: expected,
+                worst_case_detection_ms: detection,
+                worst_case_rollback_ms: rollback_worst,
+                schedule_end_ms: schedule_end.max(expected),
+                analysis_interval_ms: interval,
+            },
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+
+    fn pre_deploy(&mut self, interval: u64) {
+        let window = self.env.window.first().map(format::fmt_window);
+        let freeze: Vec<String> = self.env.freeze.iter().map(format::fmt_date_range).collect();
+        if window.is_some() || !freeze.is_empty() {
+            let s = self.step(
+                "pre.window".into(),
+                "Check the deployment window and freeze periods".into(),
+                Action::CheckWindow { window, freeze },
+                self.env.window.first().map(|w| w.span),
+            );
+            self.push(PhaseName::PreDeploy, s);
+        }
+        for r in &self.env.requires {
+            let s = self.step(
+                format!("pre.requires.{}", r.name),
+                format!(
+                    "Confirm {} {} succeeded in {}",
+                    self.service.name.name, self.rel.version.value, r.name
+                ),
+                Action::CheckRequires {
+                    environment: r.name.clone(),
+                },
+                Some(r.span),
+            );
+            self.push(PhaseName::PreDeploy, s);
+        }
+        if let Some(h) = self.service.health.first() {
+            let mut s = self.step(
+                "pre.health".into(),
+                "Check that the current version is healthy".into(),
+                Action::HealthCheck {
+                    url: self.render_url(&h.url.value),
+                    expect: h.expect.map(|e| e.value).unwrap_or(200),
+                },
+                Some(h.span),
+            );
+            s.timeout_ms = Some(self.health_timeout());
+            self.push(PhaseName::PreDeploy, s);
+        }
+        for b in self.checklist() {
+            let mut items = Vec::new();
+            for e in b.body {
+                items.push(match e {
+                    ChecklistEntry::Check(c, _) => ChecklistItem::Check {
+                        condition: self.cond(&b, c),
+                    },
+                    ChecklistEntry::Run(r) => ChecklistItem::Run {
+                        command: r.command.value.clone(),
+                        timeout_ms: r.timeout.map(|t| ms(t.value)),
+                    },
+                    ChecklistEntry::Confirm { text, by, .. } => ChecklistItem::Confirm {
+                        text: text.value.clone(),
+                        by: self.subst(&b, &by.name),
+                    },
+                });
+            }
+            let s = self.step(
+                "pre.checklist".into(),
+                "Pre-deployment checklist".into(),
+                Action::Checklist { items },
+                self.rel.checklist.first().map(|c| c.span()),
+            );
+            self.push(PhaseName::PreDeploy, s);
+        }
+        if self.has_relative() {
+            let mode = match self.env.metrics.first() {
+                Some(MetricsSource::Command { .. }) => "captured",
+                _ => "paired",
+            };
+            let mut s = self.step(
+                "pre.baseline".into(),
+                match mode {
+                    "captured" => "Capture baseline metrics of the stable version".into(),
+                    _ => "Record baseline metrics (paired with the stable version)".into(),
+                },
+                Action::CaptureBaseline {
+                    metrics: Vec::new(),
+                    mode: mode.into(),
+                },
+                None,
+            );
+            s.expected_ms = interval;
+            self.push(PhaseName::PreDeploy, s);
+        }
+        let needs_backup = self
+            .rel
+            .migrations
+            .iter()
+            .any(|m| m.down.is_empty() || !m.irreversible.is_empty());
+        if let Some(b) = self.env.backup.first() {
+            let (method, command, verify) = match b {
+                Backup::PgDump(_) => ("pg_dump", None, None),
+                Backup::Snapshot(_) => ("snapshot", None, None),
+                Backup::None(_) => ("none", None, None),
+                Backup::Run {
+                    command, verify, ..
+                } => (
+                    "command",
+                    Some(command.value.clone()),
+                    verify.as_ref().map(|v| v.value.clone()),
+                ),
+            };
+            if method != "none" && !self.rel.migrations.is_empty() {
+                let mut s = self.step(
+                    "pre.backup".into(),
+                    if needs_backup {
+                        "Back up the database (an irreversible migration follows)".into()
+                    } else {
+                        "Back up the database".into()
+                    },
+                    Action::Backup {
+                        method: method.into(),
+                        command,
+                        verify,
+                    },
+                    Some(b.span()),
+                );
+                s.expected_ms = BACKUP_MS;
+                self.push(PhaseName::PreDeploy, s);
+            }
+        }
+        for a in &self.env.approval {
+            let who = self
+                .names
+                .roles()
+                .find(|r| r.name.name == a.role.name)
+                .map(|r| r.who.value.clone());
+            let on_timeout = a.timeout.as_ref().map(|t| {
+                format!(
+                    "{} after {}",
+                    t.action.map(|x| gate(x.value)).unwrap_or("abort"),
+                    fmt_ms(ms(t.timeout.value))
+                )
+            });
+            let mut s = self.step(
+                "pre.approval".into(),
+                format!("Go/no-go approval by {}", a.role.name),
+                Action::Approval {
+                    role: a.role.name.clone(),
+                    who,
+                    on_timeout,
+                },
+                Some(a.span),
+            );
+            s.timeout_ms = a.timeout.as_ref().map(|t| ms(t.timeout.value));
+            self.push(PhaseName::PreDeploy, s);
+        }
+    }
+
+    fn migration_step(&mut self, m: &Migration, phase: PhaseName) {
+        let text = |src: &SqlSource| -> String {
+            self.sql
+                .get(&src.span())
+                .map(|l| l.text.clone())
+                .unwrap_or_default()
+        };
+        let up = m.up.first().map(|(s, _)| text(s)).unwrap_or_default();
+        let down = m.down.first().and_then(|(d, _)| match d {
+            Down::Sql(s) => Some(text(s)),
+            Down::Noop(_) => None,
+        });
+        let reversible = !m.down.is_empty() && m.irreversible.is_empty();
+        let transactional = !up.to_ascii_uppercase().contains("CONCURRENTLY");
+        let mut s = self.step(
+            format!("migrate.{}", m.name.name),
+            format!(
+                "{} migration `{}`",
+                capitalize(m.phase.value.name()),
+                m.name.name
+            ),
+            Action::Migrate {
+                name: m.name.name.clone(),
+                phase: m.phase.value.name().into(),
+                up,
+                down: down.clone(),
+                reversible,
+                transactional,
+                batch: m.batch.first().map(|b| b.value),
+                irreversible_reason: m.irreversible.first().map(|(w, _)| w.value.clone()),
+            },
+            Some(m.span),
+        );
+        s.expected_ms = MIGRATION_MS;
+        s.after = m
+            .after
+            .iter()
+            .map(|a| format!("migrate.{}", a.name))
+            .collect();
+        if let Some(prev) = &self.last_step
+            && !s.after.contains(prev)
+        {
+            s.after.push(prev.clone());
+        }
+        // The step's own rollback includes reverting itself if it fails midway.
+        if reversible {
+            self.changed
+                .migrations
+                .push((m.name.name.clone(), down, true));
+        } else {
+            self.changed.irreversible = Some(m.name.name.clone());
+            if self.point_of_no_return.is_none() {
+                self.point_of_no_return = Some(s.id.clone());
+                s.point_of_no_return = true;
+            }
+            if m.irreversible.is_empty() {
+                self.notes.push(format!(
+                    "migration `{}` has no `down` and is treated as irreversible",
+                    m.name.name
+                ));
+            }
+        }
+        self.push(phase, s);
+    }
+
+    fn migrations_before(&mut self) {
+        let graph = release_graph(self.rel);
+        for m in graph.before_deploy {
+            self.migration_step(m, PhaseName::Migrate);
+        }
+    }
+
+    fn deploy(&mut self, b: &Bound<'a, Strategy>, interval: u64) {
+        let version = &self.rel.version.value;
+        if b.body.is_progressive() {
+            let mut s = self.step(
+                "deploy.stable".into(),
+                match &self.previous {
+                    Some(p) => format!("Ensure the stable version {p} serves all traffic"),
+                    None => "Ensure the stable version serves all traffic".into(),
+                },
+                Action::StartStable {
+                    version: self.previous.clone(),
+                },
+                None,
+            );
+            s.expected_ms = TRAFFIC_MS;
+            self.push(PhaseName::Deploy, s);
+        }
+        let triggers = self.trigger_guards();
+        match b.body {
+            Strategy::Canary { steps, .. } => {
+                self.changed.new_version = true;
+                for (i, st) in steps.iter().enumerate() {
+                    let hold = st.hold.map(|h| ms(h.value)).unwrap_or(0);
+                    let mut s = self.step(
+                        format!("deploy.canary-{}", i + 1),
+                        format!(
+                            "Shift {} of traffic to {version}{}",
+                            format::fmt_percent(st.weight.value),
+                            if hold > 0 {
+                                format!(" and hold {}", fmt_ms(hold))
+                            } else {
+                                String::new()
+                            }
+                        ),
+                        Action::CanaryStep {
+                            weight: st.weight.value,
+                            hold_ms: hold,
+                        },
+                        Some(st.span),
+                    );
+                    self.changed.traffic = true;
+                    if let Some(c) = &st.require {
+                        s.guards.push(Guard {
+                            condition: self.cond(b, c),
+                            kind: "require".into(),
+                        });
+                    }
+                    s.guards.extend(triggers.clone());
+                    s.expected_ms = TRAFFIC_MS + hold;
+                    s.timeout_ms = Some(TRAFFIC_MS + hold + interval + QUERY_TIMEOUT_MS);
+                    self.push(PhaseName::Deploy, s);
+                }
+            }
+            Strategy::BlueGreen {
+                preview,
+                switch,
+                keep_previous,
+                ..
+            } => {
+                self.changed.new_version = true;
+                let p = preview.first();
+                let hold = p.and_then(|p| p.hold).map(|h| ms(h.value)).unwrap_or(0);
+                let mut s = self.step(
+                    "deploy.preview".into(),
+                    format!("Start {version} as preview (no user traffic) and check it"),
+                    Action::Preview {
+                        hold_ms: hold,
+                        smoke: p.is_some_and(|p| p.smoke),
+                    },
+                    p.map(|p| p.span),
+                );
+                if let Some(c) = p.and_then(|p| p.require.as_ref()) {
+                    s.guards.push(Guard {
+                        condition: self.cond(b, c),
+                        kind: "require".into(),
+                    });
+                }
+                s.expected_ms = TRAFFIC_MS + hold;
+                self.push(PhaseName::Deploy, s);
+                let sw = switch.first();
+                if let Some(a) = sw.and_then(|s| s.approval.as_ref()) {
+                    let mut g = self.step(
+                        "deploy.switch-approval".into(),
+                        format!("Approval by {} to switch traffic", a.role.name),
+                        Action::Approval {
+                            role: a.role.name.clone(),
+                            who: self
+                                .names
+                                .roles()
+                                .find(|r| r.name.name == a.role.name)
+                                .map(|r| r.who.value.clone()),
+                            on_timeout: a.timeout.as_ref().map(|t| {
+                                format!(
+                                    "{} after {}",
+                                    t.action.map(|x| gate(x.value)).unwrap_or("abort"),
+                                    fmt_ms(ms(t.timeout.value))
+                                )
+                            }),
+                        },
+                        Some(a.span),
+                    );
+                    g.timeout_ms = a.timeout.as_ref().map(|t| ms(t.timeout.value));
+                    self.push(PhaseName::Deploy, g);
+                }
+                let mut s = self.step(
+                    "deploy.switch".into(),
+                    format!("Switch all traffic to {version}"),
+                    Action::Switch {
+                        approval: sw
+                            .and_then(|s| s.approval.as_ref())
+                            .map(|a| a.role.name.clone()),
+                    },
+                    sw.map(|s| s.span),
+                );
+                self.changed.traffic = true;
+                s.expected_ms = TRAFFIC_MS;
+                s.guards = triggers.clone();
+                self.push(PhaseName::Deploy, s);
+                if let Some(k) = keep_previous.first() {
+                    let mut s = self.step(
+                        "deploy.keep-previous".into(),
+                        format!(
+                            "Keep the previous version ready for {}",
+                            fmt_ms(ms(k.value))
+                        ),
+                        Action::KeepPrevious {
+                            duration_ms: ms(k.value),
+                        },
+                        Some(k.span),
+                    );
+                    s.guards = triggers.clone();
+                    self.push(PhaseName::Deploy, s);
+                }
+            }
+            Strategy::Rolling {
+                batch,
+                max_unavailable,
+                health,
+                ..
+            } => {
+                self.changed.new_version = true;
+                self.changed.traffic = true;
+                let instances = self.replicas();
+                let per_batch = match batch.first().map(|b| b.value) {
+                    Some(CountOrPercent::Count(n)) => n.max(1),
+                    Some(CountOrPercent::Percent(p)) => {
+                        ((instances as f64) * p / 100.0).ceil().max(1.0) as u64
+                    }
+                    None => 1,
+                };
+                let unavailable = match max_unavailable.first().map(|b| b.value) {
+                    Some(CountOrPercent::Count(n)) => n,
+                    Some(CountOrPercent::Percent(p)) => {
+                        ((instances as f64) * p / 100.0).floor() as u64
+                    }
+                    None => 1,
+                };
+                let batches = instances.div_ceil(per_batch).max(1);
+                let h = health.first();
+                let per_batch_ms = h
+                    .map(|h| {
+                        let n = h.healthy.map(|x| x.value).unwrap_or(1);
+                        ms(h.every.value).saturating_mul(n)
+                    })
+                    .unwrap_or(TRAFFIC_MS);
+                let timeout = h.map(|h| ms(h.timeout.value));
+                for i in 0..batches {
+                    let from = i * per_batch;
+                    let count = per_batch.min(instances - from);
+                    let mut s = self.step(
+                        format!("deploy.batch-{}", i + 1),
+                        if count == 1 {
+                            format!("Update instance {} of {instances} to {version}", from + 1)
+                        } else {
+                            format!(
+                                "Update instances {}–{} of {instances} to {version}",
+                                from + 1,
+                                from + count
+                            )
+                        },
+                        Action::RollingBatch {
+                            batch: i + 1,
+                            of: batches,
+                            instances: count,
+                            max_unavailable: unavailable,
+                        },
+                        batch.first().map(|b| b.span),
+                    );
+                    s.expected_ms = TRAFFIC_MS + per_batch_ms;
+                    s.timeout_ms = timeout.map(|t| t + TRAFFIC_MS);
+                    s.guards = triggers.clone();
+                    self.push(PhaseName::Deploy, s);
+                }
+            }
+            Strategy::Recreate { downtime, .. } => {
+                self.changed.new_version = true;
+                self.changed.traffic = true;
+                let d = downtime.first().map(|d| ms(d.value)).unwrap_or(TRAFFIC_MS);
+                let mut s = self.step(
+                    "deploy.recreate".into(),
+                    format!(
+                        "Stop the old version and start {version} (downtime {})",
+                        fmt_ms(d)
+                    ),
+                    Action::Recreate { downtime_ms: d },
+                    Some(b.body.span()),
+                );
+                s.expected_ms = d;
+                self.push(PhaseName::Deploy, s);
+            }
+            Strategy::FlagsOnly { .. } => {}
+        }
+    }
+
+    fn replicas(&self) -> u64 {
+        self.env
+            .provider
+            .iter()
+            .find_map(|p| match p {
+                Provider::Local { replicas, .. } => replicas.first().map(|r| r.value),
+                Provider::Command { .. } => None,
+            })
+            .unwrap_or(3)
+    }
+
+    fn verify(&mut self) {
+        for sm in &self.service.smoke {
+            let mut s = self.step(
+                "verify.smoke".into(),
+                "Run the smoke tests against the new version".into(),
+                Action::Smoke {
+                    command: sm.command.value.clone(),
+                },
+                Some(sm.span),
+            );
+            let t = sm.timeout.map(|t| ms(t.value)).unwrap_or(SMOKE_MS);
+            s.timeout_ms = Some(t);
+            s.expected_ms = t.min(60_000);
+            s.guards = self.trigger_guards();
+            self.push(PhaseName::Verify, s);
+        }
+    }
+
+    fn post_deploy(&mut self) -> u64 {
+        let graph = release_graph(self.rel);
+        for m in graph.after_deploy {
+            self.migration_step(m, PhaseName::PostDeploy);
+        }
+        let mut end = self.clock;
+        let saved = self.clock;
+        let report = self.step(
+            "post.report".into(),
+            "Write the deployment report".into(),
+            Action::Report,
+            None,
+        );
+        self.push(PhaseName::PostDeploy, report);
+        // Flag schedules and check-ins run on later days: they are not part of the expected
+        // duration of the deployment, and are listed in time order.
+        let base = saved;
+        enum Later<'x> {
+            Day(&'x Flag, &'x FlagDay),
+            Remove(&'x Flag, u64),
+            Checkin(&'x Spanned<Millis>),
+        }
+        let mut later: Vec<(u64, Later<'a>)> = Vec::new();
+        for f in &self.rel.flags {
+            for d in &f.days {
+                let at = base.saturating_add(d.day.value.saturating_sub(1).saturating_mul(DAY_MS));
+                later.push((at, Later::Day(f, d)));
+            }
+            if let Some(r) = f.remove_by.first() {
+                let at = base.saturating_add(r.value.saturating_sub(1).saturating_mul(DAY_MS));
+                later.push((at, Later::Remove(f, r.value)));
+            }
+        }
+        if let Some(m) = self.rel.monitor.first() {
+            for c in &m.checkins {
+                later.push((base.saturating_add(ms(c.value)), Later::Checkin(c)));
+            }
+        }
+        later.sort_by_key(|(at, _)| *at);
+        for (at, what) in later {
+            self.clock = at;
+            let s = match what {
+                Later::Day(f, d) => {
+                    if !self.changed.flags.contains(&f.name.name) {
+                        self.changed.flags.push(f.name.name.clone());
+                    }
+                    self.step(
+                        format!("post.flag.{}.day-{}", f.name.name, d.day.value),
+                        format!(
+                            "Day {}: set flag `{}` to {}{}",
+                            d.day.value,
+                            f.name.name,
+                            format::fmt_percent(d.percent.value),
+                            d.segment
+                                .as_ref()
+                                .map(|s| format!(" of {}", s.name))
+                                .unwrap_or_default()
+                        ),
+                        Action::Flag {
+                            flag: f.name.name.clone(),
+                            day: d.day.value,
+                            percent: d.percent.value,
+                            segment: d.segment.as_ref().map(|s| s.name.clone()),
+                        },
+                        Some(d.span),
+                    )
+                }
+                Later::Remove(f, day) => self.step(
+                    format!("post.flag.{}.remove", f.name.name),
+                    format!(
+                        "Day {day}: flag `{}` must be removed from the code",
+                        f.name.name
+                    ),
+                    Action::FlagRemoval {
+                        flag: f.name.name.clone(),
+                        day,
+                    },
+                    Some(f.span),
+                ),
+                Later::Checkin(c) => self.step(
+                    format!("post.checkin.{}", fmt_offset(c.value, "+")),
+                    format!("Check-in {} after monitoring", fmt_offset(c.value, "+")),
+                    Action::Checkin {
+                        offset_ms: ms(c.value),
+                    },
+                    Some(c.span),
+                ),
+            };
+            end = end.max(at);
+            self.push(PhaseName::PostDeploy, s);
+        }
+        self.clock = saved;
+        end
+    }
+
+    fn trigger_guards(&mut self) -> Vec<Guard> {
+        let mut out = Vec::new();
+        for b in self.triggers() {
+            for t in b.body {
+                let cond = self.cond(&b, &t.condition);
+                let cond = match t.hold {
+                    Some(h) => format!("{cond} for {}", fmt_ms(ms(h.value))),
+                    None => cond,
+                };
+                out.push(Guard {
+                    condition: format!(
+                        "{} when {cond}",
+                        match t.kind.value {
+                            TriggerKind::Auto => "auto",
+                            TriggerKind::Manual => "manual",
+                        }
+                    ),
+                    kind: "trigger".into(),
+                });
+            }
+        }
+        out
+    }
+
+    fn plan_triggers(&mut self, interval: u64) -> Vec<PlanTrigger> {
+        let mut out = Vec::new();
+        for b in self.triggers() {
+            for t in b.body {
+                let for_ms = t.hold.map(|h| ms(h.value)).unwrap_or(0);
+                out.push(PlanTrigger {
+                    mode: match t.kind.value {
+                        TriggerKind::Auto => "auto".into(),
+                        TriggerKind::Manual => "manual".into(),
+                    },
+                    condition: self.cond(&b, &t.condition),
+                    for_ms,
+                    timeout_ms: t.timeout.as_ref().map(|x| ms(x.timeout.value)),
+                    on_timeout: t
+                        .timeout
+                        .as_ref()
+                        .and_then(|x| x.action)
+                        .map(|a| gate(a.value).to_string()),
+                    detection_ms: for_ms + interval + QUERY_TIMEOUT_MS,
+                    source: self.source_ref(t.span),
+                });
+            }
+        }
+        out
+    }
+
+    fn message_text<T>(&self, b: &Bound<'_, T>, m: &MessageRef) -> (Option<String>, String) {
+        let (template, raw) = match m {
+            MessageRef::Text(t) => (None, t.value.clone()),
+            MessageRef::Named(p) => match self.names.lookup(b.module, b.params, p) {
+                Some(Def::Message(d)) => (Some(p.to_string_dotted()), d.text.value.clone()),
+                _ => (Some(p.to_string_dotted()), String::new()),
+            },
+        };
+        let start = self.options.start.map(|s| s.to_string());
+        let text = placeholders::render(&raw, &|name| match name {
+            "service" => Some(self.service.name.name.clone()),
+            "version" => Some(self.rel.version.value.clone()),
+            "previous_version" => self.previous.clone(),
+            "environment" => Some(self.env.name.name.clone()),
+            "start" => start.clone(),
+            _ => None,
+        });
+        (template, text)
+    }
+
+    fn plan_comms(&mut self) -> Vec<PlanMessage> {
+        let mut out = Vec::new();
+        for b in self.comms() {
+            for e in b.body {
+                let channels = e.channels.iter().map(|c| self.subst(&b, &c.name)).collect();
+                let (template, text) = self.message_text(&b, &e.message);
+                let (when, spec, offset) = match &e.when {
+                    CommsWhen::At(o) => ("at", fmt_offset(o.value, "T"), Some(o.value)),
+                    CommsWhen::Every(d) => ("every", fmt_ms(ms(d.value)), None),
+                    CommsWhen::On(ev) => ("on", ev.name.clone(), None),
+                };
+                out.push(PlanMessage {
+                    when: when.into(),
+                    spec,
+                    offset_ms: offset,
+                    at: offset.and_then(|o| self.abs(o)),
+                    channels,
+                    template,
+                    text,
+                });
+            }
+        }
+        // Scheduled messages in time order, then periodic, then event messages.
+        out.sort_by_key(|m| match m.when.as_str() {
+            "at" => (0, m.offset_ms.unwrap_or(0)),
+            "every" => (1, 0),
+            _ => (2, 0),
+        });
+        out
+    }
+
+    fn plan_channels(&self) -> Vec<PlanChannel> {
+        let mut used: Vec<String> = Vec::new();
+        for b in self.comms() {
+            for e in b.body {
+                for c in &e.channels {
+                    let n = self.subst(&b, &c.name);
+                    if !used.contains(&n) {
+                        used.push(n);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for name in used {
+            let path = ast::Path {
+                segments: vec![Ident {
+                    name: name.clone(),
+                    span: Span::synthetic(),
+                }],
+                span: Span::synthetic(),
+            };
+            let Some(Def::Channel(c)) = self.names.lookup(self.module, &[], &path) else {
+                continue;
+            };
+            let vs = |v: &ValueSource| match v {
+                ValueSource::Inline(s) => redact(&s.value),
+                ValueSource::Env { var, .. } => format!("env {var}"),
+            };
+            let (kind, target) = match &c.kind {
+                ChannelKind::Slack { room, webhook } => {
+                    ("slack", format!("{} via {}", room.value, vs(webhook)))
+                }
+                ChannelKind::Email { to, .. } => (
+                    "email",
+                    to.iter()
+                        .map(|t| t.value.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                ChannelKind::Webhook { url } => ("webhook", vs(url)),
+                ChannelKind::Stdout => ("stdout", "standard output".to_string()),
+                ChannelKind::File { path } => ("file", path.value.clone()),
+            };
+            out.push(PlanChannel {
+                name,
+                kind: kind.into(),
+                target,
+                required: c.required,
+            });
+        }
+        out
+    }
+
+    fn plan_metrics(&mut self) -> Vec<PlanMetric> {
+        let source = self.env.metrics.first().map(|m| m.kind());
+        let mut out = Vec::new();
+        for name in self.metrics_used.clone() {
+            let path = ast::Path {
+                segments: name
+                    .split('.')
+                    .map(|s| Ident {
+                        name: s.to_string(),
+                        span: Span::synthetic(),
+                    })
+                    .collect(),
+                span: Span::synthetic(),
+            };
+            let def = self.names.lookup(self.module, &[], &path).or_else(|| {
+                // Metrics named inside stdlib blocks resolve from the stdlib.
+                ["std.http"].iter().find_map(|m| {
+                    let id = self.names.session.std_module(m)?;
+                    self.names.lookup(id, &[], &path)
+                })
+            });
+            let Some(Def::Metric(m)) = def else { continue };
+            let Some(source) = source else {
+                self.notes.push(format!(
+                    "environment `{}` has no metrics source: `{name}` cannot be measured",
+                    self.env.name.name
+                ));
+                continue;
+            };
+            let query = m
+                .queries
+                .iter()
+                .find(|q| q.source.value == source)
+                .map(|q| q.query.value.clone());
+            if query.is_none() {
+                self.notes.push(format!(
+                    "metric `{name}` has no {} query: conditions on it cannot be evaluated in `{}`",
+                    source.name(),
+                    self.env.name.name
+                ));
+            }
+            out.push(PlanMetric {
+                name,
+                kind: m.kind.value.name().into(),
+                source: source.name().into(),
+                query,
+                per: m
+                    .per
+                    .map(|p| p.value.name().to_string())
+                    .or_else(|| (m.kind.value == MetricKind::Rate).then(|| "second".to_string())),
+            });
+        }
+        out
+    }
+
+    fn render_url(&self, url: &str) -> String {
+        let base = self
+            .env
+            .url
+            .first()
+            .or(self.service.url.first())
+            .map(|u| u.value.clone());
+        placeholders::render(url, &|n| match n {
+            "url" => base.clone(),
+            "service" => Some(self.service.name.name.clone()),
+            "environment" => Some(self.env.name.name.clone()),
+            "version" => Some(self.rel.version.value.clone()),
+            _ => None,
+        })
+    }
+}
+
+fn ms(v: Millis) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn gate(a: GateAction) -> &'static str {
+    match a {
+        GateAction::Abort => "abort",
+        GateAction::Continue => "continue",
+        GateAction::Rollback => "rollback",
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Hides credentials in URLs written inline (`https://user:secret@host` → `https://user:***@host`).
+fn redact(s: &str) -> String {
+    if let Some((scheme, rest)) = s.split_once("://")
+        && let Some((cred, host)) = rest.split_once('@')
+        && let Some((user, _)) = cred.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    s.to_string()
+}

@@ -1,0 +1,324 @@
+//! The execution plan: plain serde data, the stable contract between the compiler, the
+//! renderers and the runtime. Its JSON form is documented in `docs/plan-format.md`; fields are
+//! only ever added, and `format` changes when something is removed or changes meaning.
+
+use serde::{Deserialize, Serialize};
+
+/// The plan format version written in every plan.
+pub const PLAN_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plan {
+    pub format: u32,
+    pub service: String,
+    pub release: String,
+    pub environment: String,
+    /// The `.deploy` file the plan was compiled from.
+    pub source: String,
+    pub risk: Option<String>,
+    pub strategy: String,
+    /// The planned start (T-0), when `--start` was given, as RFC 3339.
+    pub start: Option<String>,
+    pub production: bool,
+    pub team: Vec<PlanRole>,
+    pub rollback_decision: Vec<String>,
+    pub channels: Vec<PlanChannel>,
+    pub metrics: Vec<PlanMetric>,
+    pub phases: Vec<PlanPhase>,
+    /// Rollback triggers, armed from the first traffic change to the end of monitoring.
+    pub triggers: Vec<PlanTrigger>,
+    pub comms: Vec<PlanMessage>,
+    /// The id of the first step after which automatic rollback cannot restore the previous
+    /// state (an executed irreversible migration).
+    pub point_of_no_return: Option<String>,
+    pub timeline: Timeline,
+    /// Things the reader should know that are not errors (a metric without a query for this
+    /// environment's source, defaults that were applied).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanRole {
+    pub role: String,
+    pub who: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanChannel {
+    pub name: String,
+    /// `slack`, `email`, `webhook`, `stdout` or `file`.
+    pub kind: String,
+    /// Where it goes, with secrets shown as `env VAR`, never their values.
+    pub target: String,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanMetric {
+    pub name: String,
+    pub kind: String,
+    /// The source kind used in this environment.
+    pub source: String,
+    /// The query for that source, if the metric has one.
+    pub query: Option<String>,
+    /// Rate unit (`second`, `minute`, `hour`) for rate metrics.
+    pub per: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseName {
+    PreDeploy,
+    Migrate,
+    Deploy,
+    Verify,
+    Monitor,
+    PostDeploy,
+}
+
+impl PhaseName {
+    pub fn title(self) -> &'static str {
+        match self {
+            PhaseName::PreDeploy => "Pre-deployment",
+            PhaseName::Migrate => "Migrations",
+            PhaseName::Deploy => "Deployment",
+            PhaseName::Verify => "Verification",
+            PhaseName::Monitor => "Monitoring",
+            PhaseName::PostDeploy => "Post-deployment",
+        }
+    }
+    pub fn id(self) -> &'static str {
+        match self {
+            PhaseName::PreDeploy => "pre_deploy",
+            PhaseName::Migrate => "migrate",
+            PhaseName::Deploy => "deploy",
+            PhaseName::Verify => "verify",
+            PhaseName::Monitor => "monitor",
+            PhaseName::PostDeploy => "post_deploy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanPhase {
+    pub name: PhaseName,
+    pub steps: Vec<Step>,
+}
+
+/// Where in the source a step comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SourceRef {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Step {
+    /// Stable identifier, e.g. `deploy.canary-2` or `migrate.add_email_address`.
+    pub id: String,
+    pub title: String,
+    pub action: Action,
+    /// Steps that must finish before this one starts.
+    pub after: Vec<String>,
+    /// Longest the step may take before it fails.
+    pub timeout_ms: Option<u64>,
+    /// Conditions evaluated while the step runs; a failing `require` fails the step.
+    pub guards: Vec<Guard>,
+    /// Expected start, relative to T-0 (negative before T-0 is not used: pre-deploy starts at T-0).
+    pub starts_at_ms: u64,
+    /// Expected duration.
+    pub expected_ms: u64,
+    /// Expected start as an absolute time, when the plan has a start.
+    pub starts_at: Option<String>,
+    /// What rollback does if things go wrong during or after this step, in order.
+    pub rollback: Vec<RollbackAction>,
+    /// Whether this step is the point of no return.
+    pub point_of_no_return: bool,
+    pub source: Option<SourceRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    CheckWindow {
+        window: Option<String>,
+        freeze: Vec<String>,
+    },
+    CheckRequires {
+        environment: String,
+    },
+    HealthCheck {
+        url: String,
+        expect: u64,
+    },
+    CaptureBaseline {
+        metrics: Vec<String>,
+        mode: String,
+    },
+    Backup {
+        method: String,
+        command: Option<String>,
+        verify: Option<String>,
+    },
+    Checklist {
+        items: Vec<ChecklistItem>,
+    },
+    Approval {
+        role: String,
+        who: Option<String>,
+        on_timeout: Option<String>,
+    },
+    Migrate {
+        name: String,
+        phase: String,
+        up: String,
+        down: Option<String>,
+        reversible: bool,
+        /// Runs in one transaction unless a statement cannot (`CONCURRENTLY`).
+        transactional: bool,
+        batch: Option<u64>,
+        irreversible_reason: Option<String>,
+    },
+    StartStable {
+        version: Option<String>,
+    },
+    CanaryStep {
+        weight: f64,
+        hold_ms: u64,
+    },
+    Preview {
+        hold_ms: u64,
+        smoke: bool,
+    },
+    Switch {
+        approval: Option<String>,
+    },
+    KeepPrevious {
+        duration_ms: u64,
+    },
+    RollingBatch {
+        batch: u64,
+        of: u64,
+        instances: u64,
+        max_unavailable: u64,
+    },
+    Recreate {
+        downtime_ms: u64,
+    },
+    Smoke {
+        command: String,
+    },
+    Monitor {
+        duration_ms: u64,
+    },
+    Flag {
+        flag: String,
+        day: u64,
+        percent: f64,
+        segment: Option<String>,
+    },
+    FlagRemoval {
+        flag: String,
+        day: u64,
+    },
+    Report,
+    Checkin {
+        offset_ms: u64,
+    },
+    Notify {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChecklistItem {
+    Check {
+        condition: String,
+    },
+    Run {
+        command: String,
+        timeout_ms: Option<u64>,
+    },
+    Confirm {
+        text: String,
+        by: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Guard {
+    pub condition: String,
+    /// `require` (must hold at the end of the hold), `trigger` (armed rollback trigger).
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RollbackAction {
+    /// Nothing has changed yet: stop and tell.
+    Abort,
+    Notify {
+        event: String,
+    },
+    TrafficToStable,
+    StopNewVersion,
+    RevertMigration {
+        name: String,
+        down: Option<String>,
+    },
+    RestoreFlag {
+        flag: String,
+    },
+    VerifyHealth,
+    /// Automatic rollback cannot restore: a person chooses.
+    ManualGate {
+        options: Vec<String>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanTrigger {
+    pub mode: String,
+    pub condition: String,
+    pub for_ms: u64,
+    pub timeout_ms: Option<u64>,
+    pub on_timeout: Option<String>,
+    /// Time from the breach starting to the trigger firing, at worst.
+    pub detection_ms: u64,
+    pub source: Option<SourceRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanMessage {
+    /// `at`, `every` or `on`.
+    pub when: String,
+    /// `T-24h`, `30m`, `rollback`…
+    pub spec: String,
+    /// Offset from T-0 for `at`.
+    pub offset_ms: Option<i64>,
+    /// Absolute time for `at` when the plan has a start.
+    pub at: Option<String>,
+    pub channels: Vec<String>,
+    /// The template name, when a named message is used.
+    pub template: Option<String>,
+    /// The text with the placeholders known at plan time filled in.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Timeline {
+    /// From T-0 to the end of monitoring.
+    pub expected_ms: u64,
+    /// From a breach starting to the rollback starting, at worst.
+    pub worst_case_detection_ms: u64,
+    /// From the rollback starting to the previous state restored, at worst.
+    pub worst_case_rollback_ms: u64,
+    /// Last scheduled post-deploy activity (flag days, check-ins), relative to T-0.
+    pub schedule_end_ms: u64,
+    pub analysis_interval_ms: u64,
+}
