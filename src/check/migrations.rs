@@ -339,12 +339,22 @@ impl<'a> Checker<'a, '_> {
         };
         let parsed = crate::sql::parse(&loaded.text);
         // One error per statement is enough: the parser's follow-up errors repeat the cause.
-        let mut reported: Vec<Option<std::ops::Range<usize>>> = Vec::new();
+        // A statement is the text between semicolons, which also covers text the parser
+        // could not recognise as a statement at all.
+        let segment = |offset: usize| {
+            loaded
+                .text
+                .get(..offset)
+                .map(|t| t.matches(';').count())
+                .unwrap_or(0)
+        };
+        let mut reported: Vec<usize> = Vec::new();
         for e in parsed.errors {
-            if reported.contains(&e.statement) {
+            let seg = segment(e.range.start);
+            if reported.contains(&seg) {
                 continue;
             }
-            reported.push(e.statement.clone());
+            reported.push(seg);
             let to_span = |range: &std::ops::Range<usize>| match (src, loaded.file) {
                 (SqlSource::Inline(lit), _) => lit.sub_span(range.start, range.end),
                 (_, Some(file)) => Span::new(file, range.start, range.end),

@@ -135,9 +135,6 @@ pub enum Error {
     NoMetricInComparison {
         span: Span,
     },
-    UnclosedPlaceholder {
-        span: Span,
-    },
 
     // E4xx — structure
     MigrationCycle {
@@ -269,7 +266,6 @@ impl Error {
             Error::MustBePositive { .. } => "E310",
             Error::InvalidTime { .. } => "E311",
             Error::NoMetricInComparison { .. } => "E312",
-            Error::UnclosedPlaceholder { .. } => "E313",
             Error::MigrationCycle { .. } => "E401",
             Error::ContractOfNotExpand { .. } => "E402",
             Error::ContractOfLaterRelease { .. } => "E403",
@@ -458,9 +454,6 @@ impl Error {
             Error::NoMetricInComparison { span } => d
                 .with_label(Label::primary(*span, "neither side names a metric"))
                 .with_help("a condition compares a metric with a value: `error_rate < 1%`"),
-            Error::UnclosedPlaceholder { span } => d
-                .with_label(Label::primary(*span, "this `{` is never closed"))
-                .with_help("write `{{` for a literal brace"),
             Error::MigrationCycle { span, cycle, spans } => {
                 let mut d = d.with_label(Label::primary(*span, "this migration is part of a cycle"));
                 for s in spans.iter().skip(1) {
@@ -605,7 +598,6 @@ impl Error {
             Error::MustBePositive { what, .. } => format!("{what} must be positive"),
             Error::InvalidTime { .. } => "invalid time of day".into(),
             Error::NoMetricInComparison { .. } => "comparison without a metric".into(),
-            Error::UnclosedPlaceholder { .. } => "unclosed placeholder".into(),
             Error::MigrationCycle { cycle, .. } => {
                 format!("migrations form a cycle: {}", cycle.join(" → "))
             }
