@@ -108,7 +108,7 @@ fn every_step_has_a_rollback_and_the_point_of_no_return_is_marked() {
             assert!(steps.iter().all(|s| !s.rollback.is_empty()));
             let marked: Vec<_> = steps.iter().filter(|s| s.point_of_no_return).collect();
             match &plan.point_of_no_return {
-                Some(id) => assert_eq!(marked.len() == 1 && &marked[0].id == id, true),
+                Some(id) => assert!(marked.len() == 1 && &marked[0].id == id),
                 None => assert!(marked.is_empty()),
             }
         }
