@@ -1,6 +1,7 @@
-; Highlights for .deploy (capture names follow nvim-treesitter; the Helix copy lives in
-; editors/helix/queries/deploy/). No node is captured by two patterns, so the result does not
-; depend on whether an editor lets the first or the last matching pattern win.
+; Highlights for .deploy, with nvim-treesitter's capture names.
+; editors/helix/generate.sh derives the Helix copy from this file.
+; No node is captured by two patterns, so the result does not depend on whether an editor lets
+; the first or the last matching pattern win.
 
 ; Comments --------------------------------------------------------------------------------------
 

@@ -16160,7 +16160,7 @@ TS_PUBLIC const TSLanguage *tree_sitter_deploy(void) {
     .max_reserved_word_set_size = 0,
     .metadata = {
       .major_version = 0,
-      .minor_version = 0,
+      .minor_version = 1,
       .patch_version = 0,
     },
   };
