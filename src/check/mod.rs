@@ -73,7 +73,10 @@ impl<'a> Checker<'a, '_> {
 
     /// Resolves `path` to a definition of `kind`, reporting unknown names and wrong kinds.
     fn resolve(&mut self, scope: Scope<'a>, path: &Path, kind: Kind) -> Option<Def<'a>> {
-        match self.names.lookup(scope.module, scope.params, path) {
+        match self
+            .names
+            .lookup_kind(scope.module, scope.params, path, Some(kind))
+        {
             Some(d) if d.kind() == kind => Some(d),
             Some(d) => {
                 self.err(Error::WrongKind {

@@ -617,7 +617,14 @@ impl Error {
             Error::ContractWithoutOf { name, .. } => {
                 format!("contract `{name}` does not say which expand it finishes")
             }
-            Error::OfOnNonContract { phase, .. } => format!("`of` on a {phase} migration"),
+            Error::OfOnNonContract { phase, .. } => {
+                let article = if phase.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("`of` on {article} {phase} migration")
+            }
             Error::MissingSetting { item, setting, .. } => {
                 format!("{item} has no `{setting}`")
             }

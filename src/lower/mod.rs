@@ -1284,7 +1284,12 @@ impl<'a> Lowering<'a, '_> {
                 }],
                 span: Span::synthetic(),
             };
-            let Some(Def::Channel(c)) = self.names.lookup(self.module, &[], &path) else {
+            let Some(Def::Channel(c)) = self.names.lookup_kind(
+                self.module,
+                &[],
+                &path,
+                Some(crate::resolve::Kind::Channel),
+            ) else {
                 continue;
             };
             let vs = |v: &ValueSource| match v {

@@ -345,9 +345,9 @@ impl Session {
                             },
                             target,
                         )),
-                        Err(e) => errors.push(Error::ImportNotFound {
+                        Err(_) => errors.push(Error::ImportNotFound {
                             span: path.span,
-                            target: format!("{} ({})", path.value, io_reason(&e)),
+                            target: path.value.clone(),
                             suggestion: None,
                         }),
                     }
@@ -592,34 +592,68 @@ impl<'a> Names<'a> {
     /// Looks a name up from `module`, with the block parameters `params` in scope first.
     /// Returns every definition visible under that name (the caller checks the kind).
     pub fn lookup(&self, module: ModuleId, params: &'a [Param], path: &Path) -> Option<Def<'a>> {
+        self.lookup_kind(module, params, path, None)
+    }
+
+    /// Like [`Names::lookup`], preferring a definition of `kind` where several items share
+    /// the name (a channel and a metric may both be called `ops`).
+    pub fn lookup_kind(
+        &self,
+        module: ModuleId,
+        params: &'a [Param],
+        path: &Path,
+        kind: Option<Kind>,
+    ) -> Option<Def<'a>> {
+        if kind.is_some()
+            && let Some(d) = self.lookup_exact(module, params, path, kind)
+        {
+            return Some(d);
+        }
+        self.lookup_exact(module, params, path, None)
+    }
+
+    fn lookup_exact(
+        &self,
+        module: ModuleId,
+        params: &'a [Param],
+        path: &Path,
+        kind: Option<Kind>,
+    ) -> Option<Def<'a>> {
+        let fits = |d: &Def<'_>| kind.is_none_or(|k| d.kind() == k);
         let segs: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
         match segs.as_slice() {
             [name] => {
-                if let Some(p) = params.iter().find(|p| p.name.name == *name) {
+                if let Some(p) = params
+                    .iter()
+                    .find(|p| p.name.name == *name && fits(&Def::Param(p)))
+                {
                     return Some(Def::Param(p));
                 }
-                if let Some(d) = self.find_in(module, name) {
+                if let Some(d) = self.find_in(module, name, kind) {
                     return Some(d);
                 }
-                for (kind, target) in self.imports(module) {
-                    if matches!(kind, ImportKind::Std { .. })
-                        && let Some(d) = self.find_in(target, name)
+                for (import, target) in self.imports(module) {
+                    if matches!(import, ImportKind::Std { .. })
+                        && let Some(d) = self.find_in(target, name, kind)
                     {
                         return Some(d);
                     }
                 }
-                self.roles().find(|r| r.name.name == *name).map(Def::Role)
+                self.roles()
+                    .find(|r| r.name.name == *name)
+                    .map(Def::Role)
+                    .filter(|d| fits(d))
             }
             ["std", module_name, name] => {
                 let target = self.session.std_module(&format!("std.{module_name}"))?;
-                self.find_in(target, name)
+                self.find_in(target, name, kind)
             }
             [alias, name] => {
                 let (_, target) = self
                     .imports(module)
                     .into_iter()
                     .find(|(k, _)| matches!(k, ImportKind::File { alias: a, .. } if a == alias))?;
-                self.find_in(target, name)
+                self.find_in(target, name, kind)
             }
             _ => None,
         }
@@ -632,11 +666,11 @@ impl<'a> Names<'a> {
             .unwrap_or_default()
     }
 
-    fn find_in(&self, module: ModuleId, name: &str) -> Option<Def<'a>> {
+    fn find_in(&self, module: ModuleId, name: &str, kind: Option<Kind>) -> Option<Def<'a>> {
         self.items(module)
             .iter()
             .filter_map(item_def)
-            .find(|(n, _)| *n == name)
+            .find(|(n, d)| *n == name && kind.is_none_or(|k| d.kind() == k))
             .map(|(_, d)| d)
     }
 

@@ -87,6 +87,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         ident_list => "a name",
         slack_channel => "`slack`",
         email_channel => "`email`",
+        email_smtp => "`smtp`",
         webhook_channel => "`webhook`",
         stdout_channel => "`stdout`",
         file_channel => "`file`",

@@ -843,17 +843,9 @@ impl Builder {
                 }
                 Rule::email_channel => {
                     let smtp = self
-                        .first(&c, Rule::env_ref)
-                        .and_then(|_| self.value_source(&c));
-                    let mut to = self.strings(&c);
-                    let smtp = match smtp {
-                        Some(s) => Some(s),
-                        // `smtp "url"`: the last string is the server when `smtp` is written.
-                        None if c.as_str().contains("smtp") && to.len() > 1 => {
-                            to.pop().map(ValueSource::Inline)
-                        }
-                        None => None,
-                    };
+                        .first(&c, Rule::email_smtp)
+                        .and_then(|m| self.value_source(&m));
+                    let to = self.strings(&c);
                     kind = Some(ChannelKind::Email { to, smtp });
                 }
                 Rule::webhook_channel => {
