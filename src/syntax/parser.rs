@@ -51,19 +51,19 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 
 /// The doc comment of an item: the run of whole-line comments directly above it.
 fn attach_docs(src: &str, module: &mut Module) {
-    let line_of = |offset: usize| {
-        src.get(..offset)
-            .map(|s| s.matches('\n').count())
-            .unwrap_or(0)
+    // Line starts once, then a binary search per lookup: counting newlines from the start
+    // of the file for every comment and item made this quadratic in the file size.
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let line_of = |offset: usize| match line_starts.binary_search(&offset) {
+        Ok(i) => i,
+        Err(i) => i.saturating_sub(1),
     };
     let mut by_line = std::collections::HashMap::new();
     for c in &module.comments {
         let start = c.span.start as usize;
-        let line_start = src
-            .get(..start)
-            .and_then(|s| s.rfind('\n'))
-            .map(|i| i + 1)
-            .unwrap_or(0);
+        let line_start = line_starts.get(line_of(start)).copied().unwrap_or(0);
         let whole_line = src
             .get(line_start..start)
             .is_some_and(|s| s.trim().is_empty());
