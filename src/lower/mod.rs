@@ -19,8 +19,8 @@ pub mod render;
 
 use std::collections::HashMap;
 
-use crate::check::{placeholders, release_graph};
-use crate::resolve::{Def, ModuleId, Names};
+use crate::check::{MigrationGraph, placeholders, release_graph};
+use crate::resolve::{Def, Kind, ModuleId, Names};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
 pub use format::{fmt_condition, fmt_ms, fmt_offset};
@@ -133,7 +133,15 @@ pub fn lower(
         notes: Vec::new(),
         last_step: None,
         metrics_used: Vec::new(),
+        blocks: Blocks {
+            strategy: None,
+            triggers: Vec::new(),
+            comms: Vec::new(),
+            checklist: Vec::new(),
+        },
+        graph: release_graph(rel),
     };
+    l.blocks = l.bind_blocks();
     Ok(l.run())
 }
 
@@ -164,15 +172,43 @@ struct Lowering<'a, 'n> {
     point_of_no_return: Option<String>,
     notes: Vec<String>,
     last_step: Option<String>,
-    metrics_used: Vec<String>,
+    /// Metrics the plan's conditions use, resolved where each condition is written.
+    metrics_used: Vec<&'a Metric>,
+    blocks: Blocks<'a>,
+    graph: MigrationGraph<'a>,
 }
 
 /// A strategy, triggers, comms or checklist body with the block arguments that apply.
 struct Bound<'a, T> {
     body: &'a T,
+    /// Where the body's names resolve: the module of its definition.
     module: ModuleId,
     params: &'a [Param],
+    /// Argument names given at the use site, one per parameter.
     args: Vec<String>,
+}
+
+// Not derived: a derive would require `T: Clone`, but only the reference is copied.
+impl<T> Clone for Bound<'_, T> {
+    fn clone(&self) -> Self {
+        Bound {
+            body: self.body,
+            module: self.module,
+            params: self.params,
+            args: self.args.clone(),
+        }
+    }
+}
+
+/// Selects a block's body, parameters and name span from a definition.
+type Pick<'a, T> = fn(Def<'a>) -> Option<(&'a T, &'a [Param], Span)>;
+
+/// The blocks a release uses, bound to their definitions.
+struct Blocks<'a> {
+    strategy: Option<Bound<'a, Strategy>>,
+    triggers: Vec<Bound<'a, Vec<Trigger>>>,
+    comms: Vec<Bound<'a, Vec<CommsEntry>>>,
+    checklist: Vec<Bound<'a, Vec<ChecklistEntry>>>,
 }
 
 impl<'a> Lowering<'a, '_> {
@@ -299,23 +335,61 @@ impl<'a> Lowering<'a, '_> {
 
     // -----------------------------------------------------------------------------------------
 
-    fn strategy(&self) -> Option<Bound<'a, Strategy>> {
-        match self.rel.strategy.first()? {
-            StrategyRef::Inline(s) => Some(Bound {
-                body: s,
-                module: self.module,
-                params: &[],
-                args: Vec::new(),
-            }),
-            StrategyRef::Named(u) => match self.names.lookup(self.module, &[], &u.path)? {
-                Def::Strategy(d) => Some(Bound {
-                    body: &d.strategy,
-                    module: self.def_module(d.name.span),
-                    params: &d.params,
-                    args: self.args(u),
+    fn inline<T>(&self, body: &'a T) -> Bound<'a, T> {
+        Bound {
+            body,
+            module: self.module,
+            params: &[],
+            args: Vec::new(),
+        }
+    }
+
+    /// Binds a use of a named block: the body `pick` selects from a definition of `kind`, the
+    /// module it is defined in (where its names resolve), and the arguments of the use.
+    fn named<T>(&self, u: &BlockUse, kind: Kind, pick: Pick<'a, T>) -> Option<Bound<'a, T>> {
+        let def = self
+            .names
+            .lookup_kind(self.module, &[], &u.path, Some(kind))?;
+        let (body, params, span) = pick(def)?;
+        Some(Bound {
+            body,
+            module: self.def_module(span),
+            params,
+            args: self.args(u),
+        })
+    }
+
+    fn bind_all<T>(&self, uses: &'a [Use<T>], kind: Kind, pick: Pick<'a, T>) -> Vec<Bound<'a, T>> {
+        uses.iter()
+            .filter_map(|u| match u {
+                Use::Inline { body, .. } => Some(self.inline(body)),
+                Use::Named(u) => self.named(u, kind, pick),
+            })
+            .collect()
+    }
+
+    /// The release's strategy, triggers, comms and checklist, bound once.
+    fn bind_blocks(&self) -> Blocks<'a> {
+        Blocks {
+            strategy: self.rel.strategy.first().and_then(|s| match s {
+                StrategyRef::Inline(s) => Some(self.inline(s)),
+                StrategyRef::Named(u) => self.named(u, Kind::Strategy, |d| match d {
+                    Def::Strategy(d) => Some((&d.strategy, &d.params, d.name.span)),
+                    _ => None,
                 }),
+            }),
+            triggers: self.bind_all(&self.rel.rollback, Kind::Rollback, |d| match d {
+                Def::Rollback(d) => Some((&d.triggers, &d.params, d.name.span)),
                 _ => None,
-            },
+            }),
+            comms: self.bind_all(&self.rel.comms, Kind::Comms, |d| match d {
+                Def::Comms(d) => Some((&d.entries, &d.params, d.name.span)),
+                _ => None,
+            }),
+            checklist: self.bind_all(&self.rel.checklist, Kind::Checklist, |d| match d {
+                Def::Checklist(d) => Some((&d.entries, &d.params, d.name.span)),
+                _ => None,
+            }),
         }
     }
 
@@ -345,81 +419,6 @@ impl<'a> Lowering<'a, '_> {
             .collect()
     }
 
-    fn triggers(&self) -> Vec<Bound<'a, Vec<Trigger>>> {
-        let mut out = Vec::new();
-        for r in &self.rel.rollback {
-            match r {
-                Use::Inline { body, .. } => out.push(Bound {
-                    body,
-                    module: self.module,
-                    params: &[],
-                    args: Vec::new(),
-                }),
-                Use::Named(u) => {
-                    if let Some(Def::Rollback(d)) = self.names.lookup(self.module, &[], &u.path) {
-                        out.push(Bound {
-                            body: &d.triggers,
-                            module: self.def_module(d.name.span),
-                            params: &d.params,
-                            args: self.args(u),
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn comms(&self) -> Vec<Bound<'a, Vec<CommsEntry>>> {
-        let mut out = Vec::new();
-        for r in &self.rel.comms {
-            match r {
-                Use::Inline { body, .. } => out.push(Bound {
-                    body,
-                    module: self.module,
-                    params: &[],
-                    args: Vec::new(),
-                }),
-                Use::Named(u) => {
-                    if let Some(Def::Comms(d)) = self.names.lookup(self.module, &[], &u.path) {
-                        out.push(Bound {
-                            body: &d.entries,
-                            module: self.def_module(d.name.span),
-                            params: &d.params,
-                            args: self.args(u),
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn checklist(&self) -> Vec<Bound<'a, Vec<ChecklistEntry>>> {
-        let mut out = Vec::new();
-        for r in &self.rel.checklist {
-            match r {
-                Use::Inline { body, .. } => out.push(Bound {
-                    body,
-                    module: self.module,
-                    params: &[],
-                    args: Vec::new(),
-                }),
-                Use::Named(u) => {
-                    if let Some(Def::Checklist(d)) = self.names.lookup(self.module, &[], &u.path) {
-                        out.push(Bound {
-                            body: &d.entries,
-                            module: self.def_module(d.name.span),
-                            params: &d.params,
-                            args: self.args(u),
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-
     /// Substitutes block parameters by their arguments.
     fn subst<T>(&self, b: &Bound<'_, T>, name: &str) -> String {
         b.params
@@ -429,17 +428,45 @@ impl<'a> Lowering<'a, '_> {
             .unwrap_or_else(|| name.to_string())
     }
 
-    fn cond<T>(&mut self, b: &Bound<'_, T>, c: &Condition) -> String {
+    /// The metric a condition names, resolved where the condition is written; a block
+    /// parameter resolves to the argument given at the use site.
+    fn metric<T>(&self, b: &Bound<'a, T>, p: &ast::Path) -> Option<&'a Metric> {
+        match self
+            .names
+            .lookup_kind(b.module, b.params, p, Some(Kind::Metric))?
+        {
+            Def::Metric(m) => Some(m),
+            Def::Param(param) => {
+                let arg = self.subst(b, &param.name.name);
+                let path = ast::Path {
+                    segments: vec![Ident {
+                        name: arg,
+                        span: Span::synthetic(),
+                    }],
+                    span: Span::synthetic(),
+                };
+                match self
+                    .names
+                    .lookup_kind(self.module, &[], &path, Some(Kind::Metric))?
+                {
+                    Def::Metric(m) => Some(m),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn cond<T>(&mut self, b: &Bound<'a, T>, c: &Condition) -> String {
         for cmp in c.comparisons() {
             if let Condition::Compare {
                 lhs: Operand::Name(p),
                 ..
             } = cmp
+                && let Some(m) = self.metric(b, p)
+                && !self.metrics_used.iter().any(|u| std::ptr::eq(*u, m))
             {
-                let name = self.subst(b, p.last_name());
-                if !self.metrics_used.contains(&name) {
-                    self.metrics_used.push(name);
-                }
+                self.metrics_used.push(m);
             }
         }
         fmt_condition(c, &|n| self.subst(b, n))
@@ -452,43 +479,42 @@ impl<'a> Lowering<'a, '_> {
             .unwrap_or(DEFAULT_INTERVAL_MS)
     }
 
-    fn has_relative(&self) -> bool {
-        let rel = |c: &Condition| {
-            c.comparisons().iter().any(|x| {
-                matches!(
-                    x,
-                    Condition::Compare {
-                        rhs: Operand::TimesBaseline(_)
-                            | Operand::PercentOfBaseline(_)
-                            | Operand::Baseline(_),
-                        ..
-                    }
-                )
-            })
+    /// Metrics compared with `baseline` anywhere in the strategy or the triggers.
+    fn baseline_metrics(&self) -> Vec<String> {
+        let mut found: Vec<&'a Metric> = Vec::new();
+        let mut add = |m: Option<&'a Metric>| {
+            if let Some(m) = m
+                && !found.iter().any(|f| std::ptr::eq(*f, m))
+            {
+                found.push(m);
+            }
         };
-        let in_triggers = self
-            .triggers()
-            .iter()
-            .any(|b| b.body.iter().any(|t| rel(&t.condition)));
-        let in_strategy = match self.strategy() {
-            Some(b) => match b.body {
+        if let Some(b) = &self.blocks.strategy {
+            let requires: Vec<&Condition> = match b.body {
                 Strategy::Canary { steps, .. } => {
-                    steps.iter().any(|s| s.require.as_ref().is_some_and(rel))
+                    steps.iter().filter_map(|s| s.require.as_ref()).collect()
                 }
                 Strategy::BlueGreen { preview, .. } => {
-                    preview.iter().any(|s| s.require.as_ref().is_some_and(rel))
+                    preview.iter().filter_map(|s| s.require.as_ref()).collect()
                 }
-                _ => false,
-            },
-            None => false,
-        };
-        in_triggers || in_strategy
+                _ => Vec::new(),
+            };
+            for p in requires.into_iter().flat_map(relative_paths) {
+                add(self.metric(b, p));
+            }
+        }
+        for b in &self.blocks.triggers {
+            for p in b.body.iter().flat_map(|t| relative_paths(&t.condition)) {
+                add(self.metric(b, p));
+            }
+        }
+        found.into_iter().map(|m| m.name.name.clone()).collect()
     }
 
     // -----------------------------------------------------------------------------------------
 
     fn run(&mut self) -> Plan {
-        let strategy = self.strategy();
+        let strategy = self.blocks.strategy.clone();
         let interval = strategy
             .as_ref()
             .map(|b| self.interval(b.body))
@@ -642,7 +668,7 @@ impl<'a> Lowering<'a, '_> {
             s.timeout_ms = Some(self.health_timeout());
             self.push(PhaseName::PreDeploy, s);
         }
-        for b in self.checklist() {
+        for b in self.blocks.checklist.clone() {
             let mut items = Vec::new();
             for e in b.body {
                 items.push(match e {
@@ -667,7 +693,8 @@ impl<'a> Lowering<'a, '_> {
             );
             self.push(PhaseName::PreDeploy, s);
         }
-        if self.has_relative() {
+        let baseline = self.baseline_metrics();
+        if !baseline.is_empty() {
             let mode = match self.env.metrics.first() {
                 Some(MetricsSource::Command { .. }) => "captured",
                 _ => "paired",
@@ -679,7 +706,7 @@ impl<'a> Lowering<'a, '_> {
                     _ => "Record baseline metrics (paired with the stable version)".into(),
                 },
                 Action::CaptureBaseline {
-                    metrics: Vec::new(),
+                    metrics: baseline,
                     mode: mode.into(),
                 },
                 None,
@@ -818,8 +845,7 @@ impl<'a> Lowering<'a, '_> {
     }
 
     fn migrations_before(&mut self) {
-        let graph = release_graph(self.rel);
-        for m in graph.before_deploy {
+        for m in self.graph.before_deploy.clone() {
             self.migration_step(m, PhaseName::Migrate);
         }
     }
@@ -1068,8 +1094,7 @@ impl<'a> Lowering<'a, '_> {
     }
 
     fn post_deploy(&mut self) -> u64 {
-        let graph = release_graph(self.rel);
-        for m in graph.after_deploy {
+        for m in self.graph.after_deploy.clone() {
             self.migration_step(m, PhaseName::PostDeploy);
         }
         let mut end = self.clock;
@@ -1164,7 +1189,7 @@ impl<'a> Lowering<'a, '_> {
 
     fn trigger_guards(&mut self) -> Vec<Guard> {
         let mut out = Vec::new();
-        for b in self.triggers() {
+        for b in self.blocks.triggers.clone() {
             for t in b.body {
                 let cond = self.cond(&b, &t.condition);
                 let cond = match t.hold {
@@ -1188,7 +1213,7 @@ impl<'a> Lowering<'a, '_> {
 
     fn plan_triggers(&mut self, interval: u64) -> Vec<PlanTrigger> {
         let mut out = Vec::new();
-        for b in self.triggers() {
+        for b in self.blocks.triggers.clone() {
             for t in b.body {
                 let for_ms = t.hold.map(|h| ms(h.value)).unwrap_or(0);
                 out.push(PlanTrigger {
@@ -1234,7 +1259,7 @@ impl<'a> Lowering<'a, '_> {
 
     fn plan_comms(&mut self) -> Vec<PlanMessage> {
         let mut out = Vec::new();
-        for b in self.comms() {
+        for b in self.blocks.comms.clone() {
             for e in b.body {
                 let channels = e.channels.iter().map(|c| self.subst(&b, &c.name)).collect();
                 let (template, text) = self.message_text(&b, &e.message);
@@ -1265,7 +1290,7 @@ impl<'a> Lowering<'a, '_> {
 
     fn plan_channels(&self) -> Vec<PlanChannel> {
         let mut used: Vec<String> = Vec::new();
-        for b in self.comms() {
+        for b in self.blocks.comms.clone() {
             for e in b.body {
                 for c in &e.channels {
                     let n = self.subst(&b, &c.name);
@@ -1324,25 +1349,8 @@ impl<'a> Lowering<'a, '_> {
     fn plan_metrics(&mut self) -> Vec<PlanMetric> {
         let source = self.env.metrics.first().map(|m| m.kind());
         let mut out = Vec::new();
-        for name in self.metrics_used.clone() {
-            let path = ast::Path {
-                segments: name
-                    .split('.')
-                    .map(|s| Ident {
-                        name: s.to_string(),
-                        span: Span::synthetic(),
-                    })
-                    .collect(),
-                span: Span::synthetic(),
-            };
-            let def = self.names.lookup(self.module, &[], &path).or_else(|| {
-                // Metrics named inside stdlib blocks resolve from the stdlib.
-                ["std.http"].iter().find_map(|m| {
-                    let id = self.names.session.std_module(m)?;
-                    self.names.lookup(id, &[], &path)
-                })
-            });
-            let Some(Def::Metric(m)) = def else { continue };
+        for m in self.metrics_used.clone() {
+            let name = m.name.name.clone();
             let Some(source) = source else {
                 self.notes.push(format!(
                     "environment `{}` has no metrics source: `{name}` cannot be measured",
@@ -1391,6 +1399,21 @@ impl<'a> Lowering<'a, '_> {
             _ => None,
         })
     }
+}
+
+/// The metrics compared with `baseline` in a condition.
+fn relative_paths(c: &Condition) -> Vec<&ast::Path> {
+    c.comparisons()
+        .into_iter()
+        .filter_map(|x| match x {
+            Condition::Compare {
+                lhs: Operand::Name(p),
+                rhs: Operand::TimesBaseline(_) | Operand::PercentOfBaseline(_) | Operand::Baseline(_),
+                ..
+            } => Some(p),
+            _ => None,
+        })
+        .collect()
 }
 
 fn ms(v: Millis) -> u64 {
