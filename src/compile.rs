@@ -64,14 +64,12 @@ pub fn compile_files(
     let mut diags: Vec<Diagnostic> = Vec::new();
     for root in roots {
         let c = compile_module(&mut session, root, read);
-        for e in &c.output.errors {
-            let d = e.to_diagnostic();
-            if !diags.contains(&d) {
-                diags.push(d);
-            }
-        }
+        diags.extend(c.output.errors.iter().map(|e| e.to_diagnostic()));
         compiled.push(c);
     }
+    // A file imported by several roots reports its problems once: sorting puts equal
+    // diagnostics side by side.
     diagnostics::sort(&mut diags);
+    diags.dedup();
     Ok((session, compiled, diags))
 }

@@ -60,6 +60,21 @@ impl Span {
     }
 }
 
+/// Byte offset of the start of each line of `text`.
+pub fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// The 0-based line containing byte `offset`, given the line starts of its text.
+pub fn line_index(starts: &[usize], offset: usize) -> usize {
+    match starts.binary_search(&offset) {
+        Ok(i) => i,
+        Err(i) => i.saturating_sub(1),
+    }
+}
+
 /// One loaded source file.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -74,9 +89,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: String, path: Option<PathBuf>, text: String) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        let line_starts = line_starts(&text);
         SourceFile {
             name,
             path,
@@ -88,10 +101,7 @@ impl SourceFile {
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
-        };
+        let line = line_index(&self.line_starts, offset);
         let start = self.line_starts.get(line).copied().unwrap_or(0);
         let col = self
             .text
@@ -99,6 +109,21 @@ impl SourceFile {
             .map(|s| s.chars().count())
             .unwrap_or(0);
         (line + 1, col + 1)
+    }
+
+    /// Byte range of a 0-based line, including its newline.
+    pub fn line_range(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.line_starts.get(line)?;
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        Some(start..end)
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
     }
 
     pub fn slice(&self, span: Span) -> &str {

@@ -138,20 +138,14 @@ impl<'a> Checker<'a, '_> {
         }
     }
 
-    /// Metric names visible from a module, for `{metric}` placeholders in messages.
-    fn metric_names(&self, scope: Scope<'a>) -> Vec<String> {
-        self.names
-            .visible_names(scope.module, scope.params, Kind::Metric)
-            .into_iter()
-            .filter(|n| !n.contains('.'))
-            .collect()
-    }
-
     fn placeholders(&mut self, lit: &StrLit, ctx: Context, scope: Scope<'a>) {
-        let extra = if ctx == Context::Message {
-            self.metric_names(scope)
-        } else {
-            Vec::new()
+        let names = self.names;
+        let extra = || {
+            if ctx == Context::Message {
+                metric_names(names, scope)
+            } else {
+                Vec::new()
+            }
         };
         placeholders::check(lit, ctx, &extra, &mut self.errors);
     }
@@ -182,8 +176,8 @@ impl<'a> Checker<'a, '_> {
                     Item::Environment(x) => ("environment", &x.name),
                     _ => continue,
                 };
-                // Named blocks share one namespace with the rest, so `rollback standard` and
-                // `comms standard` may coexist: they are used in different positions.
+                // Each kind has its own namespace (lookups ask for a kind), so `rollback
+                // standard` and `comms standard` may coexist.
                 let key = (kind, ident.name.clone());
                 if let Some(first) = seen.get(&key) {
                     self.err(Error::Duplicate {
@@ -562,12 +556,18 @@ impl<'a> Checker<'a, '_> {
             }
             seen.insert(q.source.value, q.source.span);
             match q.source.value {
-                SourceKind::Prometheus => {
-                    placeholders::check(&q.query, Context::PrometheusQuery, &[], &mut self.errors)
-                }
-                SourceKind::Command => {
-                    placeholders::check(&q.query, Context::MetricCommand, &[], &mut self.errors)
-                }
+                SourceKind::Prometheus => placeholders::check(
+                    &q.query,
+                    Context::PrometheusQuery,
+                    &Vec::new,
+                    &mut self.errors,
+                ),
+                SourceKind::Command => placeholders::check(
+                    &q.query,
+                    Context::MetricCommand,
+                    &Vec::new,
+                    &mut self.errors,
+                ),
                 SourceKind::Probe => {
                     if !PROBE_MEASUREMENTS.contains(&q.query.value.as_str()) {
                         self.err(Error::UnknownSetting {
@@ -900,6 +900,15 @@ impl<'a> Checker<'a, '_> {
         let errors = migrations::check_program(&releases);
         self.errors.extend(errors);
     }
+}
+
+/// Metric names visible from a module, for `{metric}` placeholders in messages.
+fn metric_names(names: &Names<'_>, scope: Scope<'_>) -> Vec<String> {
+    names
+        .visible_names(scope.module, scope.params, Kind::Metric)
+        .into_iter()
+        .filter(|n| !n.contains('.'))
+        .collect()
 }
 
 /// Measurements the local probe provides, by name.

@@ -146,16 +146,25 @@ pub fn scan(value: &str) -> Vec<Placeholder> {
     out
 }
 
-/// Checks every placeholder of `lit` against the context (plus `extra` names, e.g. metrics).
-pub fn check(lit: &StrLit, ctx: Context, extra: &[String], errors: &mut Vec<Error>) {
+/// Checks every placeholder of `lit` against the context, plus the names `extra` lists
+/// (metrics, for messages). `extra` is called only when a placeholder is not a context name,
+/// and at most once: listing every visible metric is not free.
+pub fn check(lit: &StrLit, ctx: Context, extra: &dyn Fn() -> Vec<String>, errors: &mut Vec<Error>) {
     let valid = ctx.valid();
+    let mut extra_names: Option<Vec<String>> = None;
     for p in scan(&lit.value) {
-        if valid.contains(&p.name.as_str()) || extra.contains(&p.name) {
+        if valid.contains(&p.name.as_str()) {
             continue;
         }
-        let mut all: Vec<String> = valid.iter().map(|s| s.to_string()).collect();
-        all.extend(extra.iter().cloned());
-        let suggestion = suggest(&p.name, all.iter().map(|s| s.as_str()));
+        let extra = extra_names.get_or_insert_with(extra);
+        if extra.contains(&p.name) {
+            continue;
+        }
+        let all = valid
+            .iter()
+            .copied()
+            .chain(extra.iter().map(String::as_str));
+        let suggestion = suggest(&p.name, all);
         errors.push(Error::UnknownPlaceholder {
             span: lit.sub_span(p.start, p.end),
             name: p.name,

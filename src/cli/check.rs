@@ -64,7 +64,8 @@ pub(crate) fn collect(path: &Path, out: &mut Vec<(String, PathBuf)>) -> miette::
     Ok(())
 }
 
-fn display(p: &Path) -> String {
+/// A path as shown in diagnostics: as given, without a leading `./`.
+pub(super) fn display(p: &Path) -> String {
     let s = p.to_string_lossy();
     s.strip_prefix("./").unwrap_or(&s).to_string()
 }

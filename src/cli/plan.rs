@@ -68,8 +68,7 @@ fn parse_start(s: &str, tz: Option<&str>) -> miette::Result<jiff::Timestamp> {
 }
 
 pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
-    let display = args.file.to_string_lossy().to_string();
-    let display = display.strip_prefix("./").unwrap_or(&display).to_string();
+    let display = super::check::display(&args.file);
     let meta = std::fs::metadata(&args.file)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read `{display}`"))?;

@@ -90,13 +90,24 @@ impl Diagnostic {
     }
 }
 
-/// Sorts diagnostics by file and position so output is stable.
+/// Sorts diagnostics by file and position so output is stable. The order is total (it
+/// compares everything a diagnostic holds), so equal diagnostics end up side by side.
 pub fn sort(diags: &mut [Diagnostic]) {
+    fn labels(d: &Diagnostic) -> Vec<(Span, &str, bool)> {
+        d.labels
+            .iter()
+            .map(|l| (l.span, l.message.as_str(), l.primary))
+            .collect()
+    }
     diags.sort_by(|a, b| {
         let ka = a.primary_span().map(|s| (s.file, s.start, s.end));
         let kb = b.primary_span().map(|s| (s.file, s.start, s.end));
         ka.cmp(&kb)
             .then_with(|| a.code.cmp(&b.code))
             .then_with(|| a.message.cmp(&b.message))
+            .then_with(|| labels(a).cmp(&labels(b)))
+            .then_with(|| a.notes.cmp(&b.notes))
+            .then_with(|| a.help.cmp(&b.help))
+            .then_with(|| a.severity.cmp(&b.severity))
     });
 }

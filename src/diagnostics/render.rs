@@ -36,15 +36,10 @@ impl<'a> Files<'a> for SourceMap {
         line_index: usize,
     ) -> Result<std::ops::Range<usize>, FilesError> {
         let f = self.get(id).ok_or(FilesError::FileMissing)?;
-        let starts: Vec<usize> = std::iter::once(0)
-            .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        let start = *starts.get(line_index).ok_or(FilesError::LineTooLarge {
+        f.line_range(line_index).ok_or(FilesError::LineTooLarge {
             given: line_index,
-            max: starts.len().saturating_sub(1),
-        })?;
-        let end = starts.get(line_index + 1).copied().unwrap_or(f.text.len());
-        Ok(start..end)
+            max: f.line_count().saturating_sub(1),
+        })
     }
 }
 

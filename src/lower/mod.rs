@@ -150,8 +150,8 @@ pub fn lower(
 struct Changed {
     traffic: bool,
     new_version: bool,
-    /// Executed migrations: (name, down SQL when reversible).
-    migrations: Vec<(String, Option<String>, bool)>,
+    /// Executed reversible migrations: (name, down SQL; `None` for `down = noop`).
+    migrations: Vec<(String, Option<String>)>,
     flags: Vec<String>,
     irreversible: Option<String>,
 }
@@ -298,7 +298,7 @@ impl<'a> Lowering<'a, '_> {
         for f in c.flags.iter().rev() {
             out.push(RollbackAction::RestoreFlag { flag: f.clone() });
         }
-        for (name, down, _) in c.migrations.iter().rev() {
+        for (name, down) in c.migrations.iter().rev() {
             out.push(RollbackAction::RevertMigration {
                 name: name.clone(),
                 down: down.clone(),
@@ -409,7 +409,7 @@ impl<'a> Lowering<'a, '_> {
             .unwrap_or(self.module)
     }
 
-    /// Canonical names of a block use's arguments, resolved at the use site.
+    /// The argument names of a block use, as written at the use site (they resolve there).
     fn args(&self, u: &BlockUse) -> Vec<String> {
         u.args
             .as_deref()
@@ -825,9 +825,7 @@ impl<'a> Lowering<'a, '_> {
         }
         // The step's own rollback includes reverting itself if it fails midway.
         if reversible {
-            self.changed
-                .migrations
-                .push((m.name.name.clone(), down, true));
+            self.changed.migrations.push((m.name.name.clone(), down));
         } else {
             self.changed.irreversible = Some(m.name.name.clone());
             if self.point_of_no_return.is_none() {

@@ -555,8 +555,8 @@ impl<'a> Names<'a> {
 
     pub fn roles(&self) -> impl Iterator<Item = &'a Role> + '_ {
         self.user_items().flat_map(|(_, i)| match i {
-            Item::Team(t) => t.roles.iter().collect::<Vec<_>>(),
-            _ => Vec::new(),
+            Item::Team(t) => t.roles.as_slice(),
+            _ => &[],
         })
     }
 
@@ -634,7 +634,7 @@ impl<'a> Names<'a> {
                 }
                 for (import, target) in self.imports(module) {
                     if matches!(import, ImportKind::Std { .. })
-                        && let Some(d) = self.find_in(target, name, kind)
+                        && let Some(d) = self.find_in(*target, name, kind)
                     {
                         return Some(d);
                     }
@@ -651,19 +651,19 @@ impl<'a> Names<'a> {
             [alias, name] => {
                 let (_, target) = self
                     .imports(module)
-                    .into_iter()
+                    .iter()
                     .find(|(k, _)| matches!(k, ImportKind::File { alias: a, .. } if a == alias))?;
-                self.find_in(target, name, kind)
+                self.find_in(*target, name, kind)
             }
             _ => None,
         }
     }
 
-    fn imports(&self, module: ModuleId) -> Vec<(ImportKind, ModuleId)> {
+    fn imports(&self, module: ModuleId) -> &'a [(ImportKind, ModuleId)] {
         self.session
             .module(module)
-            .map(|m| m.imports.clone())
-            .unwrap_or_default()
+            .map(|m| m.imports.as_slice())
+            .unwrap_or(&[])
     }
 
     fn find_in(&self, module: ModuleId, name: &str, kind: Option<Kind>) -> Option<Def<'a>> {
@@ -691,9 +691,9 @@ impl<'a> Names<'a> {
         add_module(module, "", &mut out);
         for (k, target) in self.imports(module) {
             match k {
-                ImportKind::Std { .. } => add_module(target, "", &mut out),
+                ImportKind::Std { .. } => add_module(*target, "", &mut out),
                 ImportKind::File { alias, .. } => {
-                    add_module(target, &format!("{alias}."), &mut out)
+                    add_module(*target, &format!("{alias}."), &mut out)
                 }
             }
         }

@@ -291,6 +291,18 @@ fn bad_unit(file: FileId, src: &str, pos: usize) -> Option<Error> {
     None
 }
 
+/// Whether the text after a backslash starts a valid escape (the grammar's `escape` rule).
+fn valid_escape(s: &str) -> bool {
+    if s.starts_with(['"', '\\', 'n', 't', 'r']) {
+        return true;
+    }
+    let Some(rest) = s.strip_prefix("u{") else {
+        return false;
+    };
+    let hex = rest.chars().take_while(char::is_ascii_hexdigit).count();
+    (1..=6).contains(&hex) && rest.get(hex..).is_some_and(|r| r.starts_with('}'))
+}
+
 /// Converts pest's error for `src` into one E1xx error.
 pub(crate) fn syntax_error(file: FileId, src: &str, e: &pest::error::Error<Rule>) -> Error {
     let pos = match e.location {
@@ -320,25 +332,18 @@ pub(crate) fn syntax_error(file: FileId, src: &str, e: &pest::error::Error<Rule>
             };
         }
         // A closed string that failed to parse has a bad escape in it.
-        if let Some(i) = body.find('\\') {
-            let ok_escape = |s: &str| {
-                s.starts_with(['"', '\\', 'n', 't', 'r'])
-                    || (s.starts_with("u{") && s.contains('}'))
-            };
-            let mut idx = 0;
-            while let Some(off) = body.get(idx..).and_then(|b| b.find('\\')) {
-                let at = idx + off;
-                let next = body.get(at + 1..).unwrap_or("");
-                if !ok_escape(next) {
-                    let start = pos + 1 + at;
-                    let len = 1 + next.chars().next().map(char::len_utf8).unwrap_or(0);
-                    return Error::InvalidEscape {
-                        span: Span::new(file, start, start + len),
-                    };
-                }
-                idx = at + 2;
+        let mut idx = 0;
+        while let Some(off) = body.get(idx..).and_then(|b| b.find('\\')) {
+            let at = idx + off;
+            let next = body.get(at + 1..).unwrap_or("");
+            if !valid_escape(next) {
+                let start = pos + 1 + at;
+                let len = 1 + next.chars().next().map(char::len_utf8).unwrap_or(0);
+                return Error::InvalidEscape {
+                    span: Span::new(file, start, start + len),
+                };
             }
-            let _ = i;
+            idx = at + 2;
         }
     }
     if rest.starts_with("\"\"\"") && !rest.get(3..).unwrap_or("").contains("\"\"\"") {

@@ -52,14 +52,9 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 /// The doc comment of an item: the run of whole-line comments directly above it.
 fn attach_docs(src: &str, module: &mut Module) {
     // Line starts once, then a binary search per lookup: counting newlines from the start
-    // of the file for every comment and item made this quadratic in the file size.
-    let line_starts: Vec<usize> = std::iter::once(0)
-        .chain(src.match_indices('\n').map(|(i, _)| i + 1))
-        .collect();
-    let line_of = |offset: usize| match line_starts.binary_search(&offset) {
-        Ok(i) => i,
-        Err(i) => i.saturating_sub(1),
-    };
+    // of the file for every comment and item would be quadratic in the file size.
+    let line_starts = crate::source::line_starts(src);
+    let line_of = |offset: usize| crate::source::line_index(&line_starts, offset);
     let mut by_line = std::collections::HashMap::new();
     for c in &module.comments {
         let start = c.span.start as usize;
