@@ -247,7 +247,12 @@ pub fn markdown(plan: &Plan) -> String {
         o,
         "| Environment | {}{} |",
         plan.environment,
-        if plan.production { " (production)" } else { "" }
+        // Say so only when the name does not: `production (production)` says nothing.
+        if plan.production && plan.environment != "production" {
+            " (production)"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(o, "| Strategy | {} |", plan.strategy);
     if let Some(r) = &plan.risk {
