@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::check::{self, CheckOutput};
-use crate::diagnostics::{self, Diagnostic};
+use crate::diagnostics::{self, Diagnostic, Label};
+use crate::lint::{self, Config, LintOptions};
 use crate::resolve::{ModuleId, Names, Program, ReadFile, Session};
 
 /// One compiled root file.
@@ -72,4 +73,115 @@ pub fn compile_files(
     diagnostics::sort(&mut diags);
     diags.dedup();
     Ok((session, compiled, diags))
+}
+
+/// The nearest `deployc.toml` in `file`'s directory or above it.
+pub fn discover_config(file: &Path) -> Option<PathBuf> {
+    let abs = std::fs::canonicalize(file).ok()?;
+    let mut dir = abs.parent();
+    while let Some(d) = dir {
+        let candidate = d.join(lint::config::FILE_NAME);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Everything `deployc check` found.
+pub struct CheckRun {
+    pub session: Session,
+    pub compiled: Vec<Compiled>,
+    /// Errors and lint findings, deduplicated and sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether a configuration file was invalid (a usage error, not a finding).
+    pub config_failed: bool,
+}
+
+/// Compiles `files` and lints every root that checked clean, each with the configuration
+/// `config` names or else the `deployc.toml` nearest to it.
+pub fn check_files(
+    files: &[(String, PathBuf)],
+    read: &mut ReadFile<'_>,
+    config: Option<&Path>,
+    options: &LintOptions,
+) -> std::io::Result<CheckRun> {
+    let (mut session, compiled, mut diags) = compile_files(files, read)?;
+    let mut configs: Vec<(PathBuf, Option<Config>)> = Vec::new();
+    let mut config_failed = false;
+    let mut lints = Vec::new();
+    for (c, (_, path)) in compiled.iter().zip(files) {
+        let found = match config {
+            Some(p) => Some(p.to_path_buf()),
+            None => discover_config(path),
+        };
+        let cfg = match found {
+            None => Config::default(),
+            Some(p) => {
+                let index = match configs.iter().position(|(q, _)| *q == p) {
+                    Some(i) => i,
+                    None => {
+                        let loaded = load_config(&mut session, &p, read, &mut diags)?;
+                        configs.push((p, loaded));
+                        configs.len() - 1
+                    }
+                };
+                match configs.get(index).and_then(|(_, c)| c.as_ref()) {
+                    Some(c) => c.clone(),
+                    None => {
+                        config_failed = true;
+                        continue;
+                    }
+                }
+            }
+        };
+        lints.extend(lint::lint(&session, c, &cfg, options));
+    }
+    diags.extend(lints);
+    diagnostics::sort(&mut diags);
+    diags.dedup();
+    Ok(CheckRun {
+        session,
+        compiled,
+        diagnostics: diags,
+        config_failed,
+    })
+}
+
+/// Reads and parses one configuration file; its problems become E501 diagnostics pointing
+/// into it.
+fn load_config(
+    session: &mut Session,
+    path: &Path,
+    read: &mut ReadFile<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> std::io::Result<Option<Config>> {
+    let bytes = read(path)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    match Config::parse(&text) {
+        Ok(c) => Ok(Some(c)),
+        Err(errors) => {
+            let shown = std::env::current_dir()
+                .ok()
+                .and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf))
+                .unwrap_or_else(|| path.to_path_buf());
+            let name = shown.to_string_lossy().into_owned();
+            let file = session.sources.add(name, Some(path.to_path_buf()), text);
+            for e in errors {
+                let mut d = Diagnostic::error("E501", e.message);
+                if let Some(r) = e.range {
+                    d = d.with_label(Label::primary(
+                        crate::source::Span::new(file, r.start, r.end),
+                        "in this configuration",
+                    ));
+                }
+                if let Some(h) = e.help {
+                    d = d.with_help(h);
+                }
+                diags.push(d);
+            }
+            Ok(None)
+        }
+    }
 }

@@ -8,6 +8,8 @@ pub mod check;
 pub mod cli;
 pub mod compile;
 pub mod diagnostics;
+pub mod history;
+pub mod lint;
 pub mod lower;
 pub mod resolve;
 pub mod source;

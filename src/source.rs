@@ -160,6 +160,11 @@ impl SourceMap {
             .map(FileId)
     }
 
+    /// The file shown as `name` in diagnostics.
+    pub fn find(&self, name: &str) -> Option<FileId> {
+        self.files().find(|(_, f)| f.name == name).map(|(id, _)| id)
+    }
+
     pub fn files(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
         self.files
             .iter()

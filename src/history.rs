@@ -1,0 +1,174 @@
+//! The run history: `.deployc/history`, one JSON object per line, one line per finished run.
+//!
+//! The runtime appends a line when a run ends (whatever the outcome); `requires = staging`
+//! reads it to know what succeeded where, and lint M214 compares the checksums of released
+//! migrations with the program. The format is documented in `docs/history-format.md`; fields
+//! are only ever added, and `format` changes when one is removed or changes meaning.
+//!
+//! The state directory is `.deployc/` in the directory of the `.deploy` file, unless
+//! `--state-dir` says otherwise.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The history format version written in every line.
+pub const HISTORY_FORMAT: u32 = 1;
+
+/// The state directory's name, beside the `.deploy` file.
+pub const STATE_DIR: &str = ".deployc";
+
+/// The history file's name inside the state directory.
+pub const HISTORY_FILE: &str = "history";
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step finished.
+    Succeeded,
+    /// A step failed or a trigger fired, and the rollback finished.
+    RolledBack,
+    /// The rollback could not finish; a person must act.
+    RollbackIncomplete,
+    /// Stopped by a person or a gate before anything changed.
+    Aborted,
+}
+
+/// One migration as it was applied by a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationRecord {
+    pub name: String,
+    /// `expand`, `data`, `index` or `contract`.
+    pub phase: String,
+    /// [`checksum`] of the migration's `up` SQL.
+    pub checksum: String,
+}
+
+/// One finished run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub format: u32,
+    /// The run id (the directory name under `.deployc/runs/`).
+    pub run: String,
+    pub service: String,
+    pub release: String,
+    pub environment: String,
+    pub outcome: Outcome,
+    /// RFC 3339.
+    pub started_at: String,
+    /// RFC 3339.
+    pub finished_at: String,
+    /// The migrations the run applied (in the order applied).
+    #[serde(default)]
+    pub migrations: Vec<MigrationRecord>,
+}
+
+/// A whole history file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// A line of the history that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryError {
+    /// 1-based.
+    pub line: usize,
+    pub message: String,
+}
+
+impl History {
+    /// Reads a history file's text. Blank lines are skipped; a line that is not an entry is
+    /// an error (a truncated last line after a crash is reported, not guessed at).
+    pub fn parse(text: &str) -> Result<History, HistoryError> {
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let entry: HistoryEntry = serde_json::from_str(line).map_err(|e| HistoryError {
+                line: i + 1,
+                message: e.to_string(),
+            })?;
+            entries.push(entry);
+        }
+        Ok(History { entries })
+    }
+
+    /// The line to append for `entry` (with its newline).
+    pub fn line(entry: &HistoryEntry) -> String {
+        let mut s = serde_json::to_string(entry).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+
+    /// The last successful run of `service` in `environment`.
+    pub fn last_success(&self, service: &str, environment: &str) -> Option<&HistoryEntry> {
+        self.entries.iter().rev().find(|e| {
+            e.service == service && e.environment == environment && e.outcome == Outcome::Succeeded
+        })
+    }
+
+    /// Whether `release` of `service` succeeded in `environment`.
+    pub fn succeeded(&self, service: &str, release: &str, environment: &str) -> bool {
+        self.entries.iter().any(|e| {
+            e.service == service
+                && e.release == release
+                && e.environment == environment
+                && e.outcome == Outcome::Succeeded
+        })
+    }
+}
+
+/// The checksum recorded for a migration: `sha256:` and the hex digest of its `up` SQL text
+/// exactly as written (after string escapes are decoded, or the `.sql` file's bytes).
+pub fn checksum(sql: &str) -> String {
+    let digest = Sha256::digest(sql.as_bytes());
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let e = HistoryEntry {
+            format: HISTORY_FORMAT,
+            run: "r1".into(),
+            service: "checkout".into(),
+            release: "2.1.0".into(),
+            environment: "staging".into(),
+            outcome: Outcome::Succeeded,
+            started_at: "2026-11-22T10:00:00Z".into(),
+            finished_at: "2026-11-22T10:30:00Z".into(),
+            migrations: vec![MigrationRecord {
+                name: "a".into(),
+                phase: "expand".into(),
+                checksum: checksum("SELECT 1"),
+            }],
+        };
+        let h = History::parse(&History::line(&e)).unwrap();
+        assert_eq!(h.entries, vec![e]);
+        assert!(h.succeeded("checkout", "2.1.0", "staging"));
+    }
+
+    #[test]
+    fn bad_line_is_reported() {
+        let err = History::parse("\n{\"format\":1\n").unwrap_err();
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn checksum_is_sha256() {
+        assert_eq!(
+            checksum(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+}
