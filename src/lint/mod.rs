@@ -12,6 +12,7 @@
 
 pub mod config;
 mod context;
+pub mod docs;
 pub(crate) mod rules;
 mod suppress;
 
@@ -154,6 +155,11 @@ pub struct LintOptions {
     pub start: Option<jiff::Timestamp>,
     /// Lint only this `(release, environment)` (used by `deployc plan`).
     pub only: Option<(String, String)>,
+}
+
+/// Every rule, in registry order.
+pub fn all_rules() -> impl Iterator<Item = &'static Rule> {
+    rules::all()
 }
 
 /// Looks a rule up by code (`M204`, case-insensitive) or name (`contract-in-expand-release`).
