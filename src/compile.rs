@@ -151,7 +151,7 @@ pub fn check_files(
 
 /// Reads and parses one configuration file; its problems become E501 diagnostics pointing
 /// into it.
-fn load_config(
+pub fn load_config(
     session: &mut Session,
     path: &Path,
     read: &mut ReadFile<'_>,

@@ -6,6 +6,7 @@
 
 mod check;
 mod plan;
+mod rules;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -23,6 +24,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the execution plan of one release in one environment
     Plan(plan::PlanArgs),
+    /// Print the documentation of a lint rule
+    Explain(rules::ExplainArgs),
+    /// List every lint rule with its level
+    Rules(rules::RulesArgs),
 }
 
 /// When to colour human output.
@@ -59,6 +64,8 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Explain(args) => rules::explain(args),
+        Command::Rules(args) => rules::rules(args),
     };
     match result {
         Ok(code) => code,

@@ -8,8 +8,9 @@ use codespan_reporting::term::termcolor::StandardStream;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
-use crate::compile::{compile_files, read_from_disk};
+use crate::compile::{compile_files, discover_config, load_config, read_from_disk};
 use crate::diagnostics::{self, Severity};
+use crate::lint::{self, Config, LintOptions};
 use crate::lower::{self, LowerOptions, render};
 use crate::resolve::Names;
 
@@ -33,6 +34,9 @@ pub(super) struct PlanArgs {
     /// When to use colour in diagnostics
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// The configuration file [default: the `deployc.toml` nearest to FILE]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -76,7 +80,7 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
         return Err(miette!("`{display}` is not a file"));
     }
     let mut read = read_from_disk;
-    let (session, compiled, diags) =
+    let (mut session, compiled, diags) =
         compile_files(&[(display.clone(), args.file.clone())], &mut read)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read `{display}`"))?;
@@ -110,6 +114,52 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
         .as_deref()
         .map(|s| parse_start(s, tz.as_deref()))
         .transpose()?;
+    // The lints of this release in this environment, at this start: a denied finding (a
+    // start inside a freeze, say) means no plan, like an error.
+    let mut config_diags = Vec::new();
+    let config_path = args.config.clone().or_else(|| discover_config(&args.file));
+    let config = match config_path {
+        None => Config::default(),
+        Some(p) => match load_config(&mut session, &p, &mut read, &mut config_diags)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot read `{}`", p.display()))?
+        {
+            Some(c) => c,
+            None => {
+                let stderr = std::io::stderr();
+                let mut out = StandardStream::stderr(args.color.to_termcolor(stderr.is_terminal()));
+                diagnostics::render_human(&config_diags, &session.sources, &mut out)
+                    .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+                return Ok(2);
+            }
+        },
+    };
+    let options = LintOptions {
+        start,
+        only: Some((args.release.clone(), args.env.clone())),
+    };
+    let names = Names::new(&session, &c.program);
+    let findings = lint::lint(&session, c, &config, &options);
+    if !findings.is_empty() {
+        let stderr = std::io::stderr();
+        let mut out = StandardStream::stderr(args.color.to_termcolor(stderr.is_terminal()));
+        diagnostics::render_human(&findings, &session.sources, &mut out)
+            .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+        let denied = findings
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        if denied > 0 {
+            let _ = writeln!(
+                out,
+                "no plan: {denied} denied finding{} for release `{}` in `{}`",
+                if denied == 1 { "" } else { "s" },
+                args.release,
+                args.env
+            );
+            return Ok(1);
+        }
+    }
     let plan = lower::lower(
         &names,
         &session.sources,

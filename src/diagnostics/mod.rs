@@ -5,8 +5,10 @@
 //! wording — and renders those for people (codespan-reporting) and machines (JSON).
 
 pub mod errors;
+mod machine;
 mod render;
 
+pub use machine::{DOCS_BASE, help_uri, to_github, to_sarif};
 pub use render::{render_human, render_short, to_json};
 
 use crate::source::Span;

@@ -128,6 +128,8 @@ struct JsonLabel {
 #[derive(Serialize)]
 struct JsonDiagnostic {
     code: String,
+    /// The lint rule's name; `None` for compile errors.
+    rule: Option<&'static str>,
     severity: Severity,
     message: String,
     labels: Vec<JsonLabel>,
@@ -163,6 +165,7 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
         .collect();
     serde_json::to_value(JsonDiagnostic {
         code: d.code.clone(),
+        rule: crate::lint::find_rule(&d.code).map(|r| r.name),
         severity: d.severity,
         message: d.message.clone(),
         labels,

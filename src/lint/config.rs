@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::{Level, Rule, find_rule, rules};
@@ -78,63 +77,62 @@ pub struct ConfigError {
     pub help: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    rules: BTreeMap<Spanned<String>, Spanned<String>>,
-    #[serde(default)]
-    sql: Option<RawSql>,
-    #[serde(default)]
-    migrations: Option<RawMigrations>,
-}
+/// A section: its keys and values, with their spans.
+type RawSection = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSql {
-    dialect: Option<Spanned<String>>,
-    postgres_version: Option<Spanned<toml::Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawMigrations {
-    contract_after_releases: Option<Spanned<i64>>,
-}
+const SECTIONS_HELP: &str = "the sections are `[rules]`, `[sql]` (`dialect`, `postgres_version`) \
+                             and `[migrations]` (`contract_after_releases`)";
 
 impl Config {
     /// Parses the text of a `deployc.toml`; every problem found is returned.
     pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            vec![ConfigError {
-                message: toml_message(&e),
-                range: e.span(),
-                help: Some(
-                    "the sections are `[rules]`, `[sql]` (`dialect`, `postgres_version`) and \
-                     `[migrations]` (`contract_after_releases`)"
-                        .to_string(),
-                ),
-            }]
-        })?;
+        let raw: BTreeMap<Spanned<String>, Spanned<RawSection>> =
+            toml::from_str(text).map_err(|e| {
+                vec![ConfigError {
+                    message: toml_message(&e),
+                    range: e.span(),
+                    help: Some(SECTIONS_HELP.to_string()),
+                }]
+            })?;
         let mut errors = Vec::new();
         let mut config = Config::default();
-        for (key, value) in &raw.rules {
-            let Some(level) = Level::parse(value.get_ref()) else {
+        for (section, keys) in &raw {
+            match section.get_ref().as_str() {
+                "rules" => config.rules(keys.get_ref(), &mut errors),
+                "sql" => config.sql(keys.get_ref(), &mut errors),
+                "migrations" => config.migrations(keys.get_ref(), &mut errors),
+                other => errors.push(ConfigError {
+                    message: format!("unknown section `[{other}]`"),
+                    range: Some(section.span()),
+                    help: Some(SECTIONS_HELP.to_string()),
+                }),
+            }
+        }
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn rules(&mut self, keys: &RawSection, errors: &mut Vec<ConfigError>) {
+        for (key, value) in keys {
+            let Some(level) = value.get_ref().as_str().and_then(Level::parse) else {
                 errors.push(ConfigError {
-                    message: format!("`{}` is not a level", value.get_ref()),
+                    message: format!("{} is not a level", show(value.get_ref())),
                     range: Some(value.span()),
-                    help: Some("use `deny`, `warn` or `allow`".to_string()),
+                    help: Some("use `\"deny\"`, `\"warn\"` or `\"allow\"`".to_string()),
                 });
                 continue;
             };
             let name = key.get_ref();
             if name == "sql/*" {
-                config.sql_all = Some(level);
+                self.sql_all = Some(level);
                 continue;
             }
             match find_rule(name) {
                 Some(rule) => {
-                    config.levels.insert(rule.code, level);
+                    self.levels.insert(rule.code, level);
                 }
                 None => errors.push(ConfigError {
                     message: format!("no rule `{name}`"),
@@ -147,50 +145,66 @@ impl Config {
                 }),
             }
         }
-        if let Some(sql) = &raw.sql {
-            if let Some(d) = &sql.dialect {
-                match d.get_ref().as_str() {
-                    "postgres" | "postgresql" => config.sql.dialect = Some(Dialect::Postgres),
-                    "sqlite" => config.sql.dialect = Some(Dialect::Sqlite),
-                    other => errors.push(ConfigError {
-                        message: format!("`{other}` is not a SQL dialect"),
-                        range: Some(d.span()),
-                        help: Some("use `postgres` or `sqlite`".to_string()),
-                    }),
-                }
-            }
-            if let Some(v) = &sql.postgres_version {
-                let major = match v.get_ref() {
-                    toml::Value::Integer(i) => u32::try_from(*i).ok(),
-                    toml::Value::String(s) => s.split('.').next().and_then(|m| m.parse().ok()),
-                    _ => None,
-                };
-                match major {
-                    Some(m) if (9..=30).contains(&m) => config.sql.postgres_version = Some(m),
+    }
+
+    fn sql(&mut self, keys: &RawSection, errors: &mut Vec<ConfigError>) {
+        for (key, value) in keys {
+            match key.get_ref().as_str() {
+                "dialect" => match value.get_ref().as_str() {
+                    Some("postgres" | "postgresql") => self.sql.dialect = Some(Dialect::Postgres),
+                    Some("sqlite") => self.sql.dialect = Some(Dialect::Sqlite),
                     _ => errors.push(ConfigError {
-                        message: "`postgres_version` is not a PostgreSQL version".to_string(),
-                        range: Some(v.span()),
-                        help: Some("write the major version, like `\"15\"`".to_string()),
+                        message: format!("{} is not a SQL dialect", show(value.get_ref())),
+                        range: Some(value.span()),
+                        help: Some("use `\"postgres\"` or `\"sqlite\"`".to_string()),
                     }),
+                },
+                "postgres_version" => {
+                    let major = match value.get_ref() {
+                        toml::Value::Integer(i) => u32::try_from(*i).ok(),
+                        toml::Value::String(s) => s.split('.').next().and_then(|m| m.parse().ok()),
+                        _ => None,
+                    };
+                    match major {
+                        Some(m) if (9..=30).contains(&m) => self.sql.postgres_version = Some(m),
+                        _ => errors.push(ConfigError {
+                            message: "`postgres_version` is not a PostgreSQL version".to_string(),
+                            range: Some(value.span()),
+                            help: Some("write the major version, like `\"15\"`".to_string()),
+                        }),
+                    }
                 }
+                other => errors.push(unknown_key(
+                    "sql",
+                    other,
+                    key.span(),
+                    &["dialect", "postgres_version"],
+                )),
             }
         }
-        if let Some(m) = &raw.migrations
-            && let Some(n) = &m.contract_after_releases
-        {
-            match u32::try_from(*n.get_ref()) {
-                Ok(v) if v >= 1 => config.migrations.contract_after_releases = v,
-                _ => errors.push(ConfigError {
-                    message: "`contract_after_releases` must be at least 1".to_string(),
-                    range: Some(n.span()),
-                    help: None,
-                }),
+    }
+
+    fn migrations(&mut self, keys: &RawSection, errors: &mut Vec<ConfigError>) {
+        for (key, value) in keys {
+            match key.get_ref().as_str() {
+                "contract_after_releases" => {
+                    match value.get_ref().as_integer().map(u32::try_from) {
+                        Some(Ok(v)) if v >= 1 => self.migrations.contract_after_releases = v,
+                        _ => errors.push(ConfigError {
+                            message: "`contract_after_releases` must be a whole number, at least 1"
+                                .to_string(),
+                            range: Some(value.span()),
+                            help: None,
+                        }),
+                    }
+                }
+                other => errors.push(unknown_key(
+                    "migrations",
+                    other,
+                    key.span(),
+                    &["contract_after_releases"],
+                )),
             }
-        }
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
         }
     }
 
@@ -205,6 +219,27 @@ impl Config {
             return l;
         }
         rule.level
+    }
+}
+
+/// A TOML value in a message: strings quoted, other values by type.
+fn show(v: &toml::Value) -> String {
+    match v.as_str() {
+        Some(s) => format!("`\"{s}\"`"),
+        None => format!("a {}", v.type_str()),
+    }
+}
+
+fn unknown_key(section: &str, key: &str, span: Range<usize>, known: &[&str]) -> ConfigError {
+    let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+    ConfigError {
+        message: format!("unknown key `{key}` in `[{section}]`"),
+        range: Some(span),
+        help: Some(
+            crate::resolve::suggest(key, known.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("the keys of `[{section}]` are {}", list.join(", "))),
+        ),
     }
 }
 
