@@ -80,7 +80,7 @@ pub fn index() -> String {
         out,
         "Every rule has a code, a name and a default level (`deny` is an error, `warn` a \
          warning, `allow` off). `deployc explain CODE` prints a rule's page; `deployc rules` \
-         lists them. Levels are changed in `deployc.toml`; see the [language reference](../language.md#lint-configuration)."
+         lists them. Levels are changed in `deployc.toml`; see the [language reference](../language.md#23-lint-configuration-and-suppressions)."
     );
     let mut last: Option<Category> = None;
     for rule in rules::all() {
