@@ -68,7 +68,12 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                     (CountOrPercent::Count(n), Some(r)) => n >= r,
                     (CountOrPercent::Count(_), None) => false,
                 };
-                if !all || !once.first(b.at(m.span), &p.environment) {
+                // A share is the same in every environment: report it once.
+                let key = match m.value {
+                    CountOrPercent::Percent(_) => "",
+                    CountOrPercent::Count(_) => p.environment.as_str(),
+                };
+                if !all || !once.first(b.at(m.span), key) {
                     continue;
                 }
                 let mut d = finding(

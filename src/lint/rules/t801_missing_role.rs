@@ -40,20 +40,35 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
     if ctx.names.roles().any(|r| r.name.name == "monitor") {
         return;
     }
-    for (_, r) in ctx.names.releases() {
-        let Some(m) = r.monitor.first().filter(|m| m.duration.value > 0) else {
-            continue;
-        };
-        out.report(
-            finding(
-                format!(
-                    "release `{}` is monitored but the team has no `monitor` role",
-                    r.version.value
-                ),
-                super::blocks::monitor_span(m),
-                "someone must watch while the triggers are armed",
-            )
-            .with_help("name who watches: `monitor = \"lee@example.com\"` in `team`"),
-        );
+    // One finding for the whole program: the fix is one line in `team`.
+    let monitored: Vec<_> = ctx
+        .names
+        .releases()
+        .filter_map(|(_, r)| {
+            r.monitor
+                .first()
+                .filter(|m| m.duration.value > 0)
+                .map(|m| (r, m))
+        })
+        .collect();
+    let Some((first, m)) = monitored.first() else {
+        return;
+    };
+    let mut d = finding(
+        format!(
+            "release `{}` is monitored but the team has no `monitor` role",
+            first.version.value
+        ),
+        super::blocks::monitor_span(m),
+        "someone must watch while the triggers are armed",
+    );
+    let others: Vec<String> = monitored
+        .iter()
+        .skip(1)
+        .map(|(r, _)| format!("`{}`", r.version.value))
+        .collect();
+    if !others.is_empty() {
+        d = d.with_note(format!("monitored too: {}", others.join(", ")));
     }
+    out.report(d.with_help("name who watches: `monitor = \"lee@example.com\"` in `team`"));
 }
