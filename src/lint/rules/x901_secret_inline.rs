@@ -240,3 +240,43 @@ fn entropy(s: &str) -> f64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::secrets;
+
+    #[test]
+    fn ordinary_strings_hold_no_secret() {
+        for s in [
+            "https://checkout.internal/health",
+            "http://localhost:{port}/health",
+            "postgres://app@db.internal/shop",
+            "postgres://{user}:{password}@db.internal/shop",
+            "https://user:***@host/path",
+            "curl -H \"Authorization: Bearer $API_TOKEN\" https://api.internal",
+            "https://api.example.com/items?page=2&key=value",
+            "https://api.example.com/items?token={run}",
+            "sum(rate(http_requests_total{version=\"{version}\"}[{window}]))",
+            "dana@example.com",
+            "ssh deploy@app-vm 'sudo systemctl restart app'",
+        ] {
+            assert!(secrets(s).is_empty(), "{s}: {:?}", secrets(s));
+        }
+    }
+
+    #[test]
+    fn secrets_are_found() {
+        for s in [
+            "https://app:hunter2@db.internal",
+            "https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdefghijklmnopqrstuvwx",
+            "export GH=ghp_0123456789abcdefghijABCDEFGHIJ",
+            "xoxb-1234567890-abcdefghij",
+            "sk_live_0123456789abcdefABCD",
+            "aws AKIAIOSFODNN7EXAMPLE",
+            "curl -H 'Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0'",
+            "https://api.example.com/v1?api_key=Zx8Qp2Lm9Vt4Rb7Nc1Kd",
+        ] {
+            assert_eq!(secrets(s).len(), 1, "{s}: {:?}", secrets(s));
+        }
+    }
+}

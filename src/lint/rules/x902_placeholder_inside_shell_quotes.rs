@@ -156,3 +156,22 @@ fn quoted_placeholders(cmd: &str) -> Vec<(usize, usize, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quoted_placeholders;
+
+    #[test]
+    fn finds_quoted_placeholders_only() {
+        let names = |s: &str| -> Vec<String> {
+            quoted_placeholders(s).into_iter().map(|(_, _, n)| n).collect()
+        };
+        assert_eq!(names("./rb.sh '{reason}'"), ["reason"]);
+        assert_eq!(names("./rb.sh \"{reason}\""), ["reason"]);
+        assert_eq!(names("./rb.sh --note \"rolled back {version}\""), ["version"]);
+        assert!(names("./rb.sh --reason {reason}").is_empty());
+        assert!(names("ssh vm 'install.sh {version} && restart'").is_empty());
+        assert!(names("echo '{{literal}}' {version}").is_empty());
+        assert!(names("jq '.items[] | {name}' file.json {version}").is_empty());
+    }
+}
