@@ -214,3 +214,23 @@ fn rule_docs_are_in_sync() {
         problems.join("\n")
     );
 }
+
+/// The examples are what users copy: no lint may deny them, and every warning on them must
+/// be true (the snapshot lists them for review).
+#[test]
+fn examples_have_no_denied_findings() {
+    let mut all = String::new();
+    for f in deploy_files("examples") {
+        let (run, _) = lint_fixture(&f);
+        let rendered = render(&run.session, &run.diagnostics);
+        assert!(
+            !run.diagnostics
+                .iter()
+                .any(|d| d.severity == deployc::diagnostics::Severity::Error),
+            "{}: denied findings:\n{rendered}",
+            f.0
+        );
+        all.push_str(&format!("==== {} ====\n{rendered}\n", f.0));
+    }
+    insta::assert_snapshot!("examples_lint_findings", all);
+}

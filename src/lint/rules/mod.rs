@@ -7,6 +7,9 @@
 
 use super::Rule;
 
+/// What the plan rules share (not a rule).
+mod blocks;
+
 macro_rules! registry {
     ($($module:ident),* $(,)?) => {
         $(mod $module;)*
@@ -18,6 +21,38 @@ registry! {
     l001_suppression_without_reason,
     l002_unused_suppression,
     m204_contract_in_expand_release,
+    r301_no_rollback_trigger,
+    r302_no_rollback_decision_maker,
+    r303_trigger_never_fires,
+    r304_auto_rollback_past_point_of_no_return,
+    r305_no_data_policy_missing,
+    r306_baseline_without_history,
+    r307_gate_without_timeout,
+    r308_rollback_slower_than_window,
+    s401_canary_weights_not_increasing,
+    s402_canary_never_completes,
+    s403_step_without_analysis,
+    s404_hold_shorter_than_interval,
+    s405_large_first_step,
+    s406_high_risk_without_progressive,
+    s407_blue_green_without_preview_check,
+    s408_recreate_in_production,
+    s409_rolling_unavailable_exceeds_batch,
+    c501_no_rollback_notice,
+    c502_no_start_notice,
+    c503_notice_after_end,
+    c504_unused_channel,
+    c505_rollback_notice_not_to_stakeholders,
+    w601_production_without_window,
+    w602_window_includes_friday,
+    w603_plan_longer_than_window,
+    w604_scheduled_in_freeze,
+    f701_flag_without_removal,
+    f702_flag_rollout_not_monotonic,
+    f703_flag_initially_on,
+    t801_missing_role,
+    x901_secret_inline,
+    x902_placeholder_inside_shell_quotes,
 }
 
 /// Every rule, in registry order.
