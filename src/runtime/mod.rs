@@ -10,4 +10,5 @@
 //! * [`metrics`] — where numbers come from (Prometheus, commands), with every failure or empty
 //!   answer turned into a typed "no data" reading.
 
+pub mod channels;
 pub mod db;

@@ -7,5 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod channels;
 mod db_postgres;
 mod db_sqlite;
+mod net;
