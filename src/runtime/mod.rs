@@ -12,3 +12,4 @@
 
 pub mod channels;
 pub mod db;
+pub mod metrics;

@@ -10,4 +10,5 @@
 mod channels;
 mod db_postgres;
 mod db_sqlite;
+mod metrics;
 mod net;
