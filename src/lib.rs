@@ -12,6 +12,7 @@ pub mod history;
 pub mod lint;
 pub mod lower;
 pub mod resolve;
+pub mod runtime;
 pub mod source;
 pub mod sql;
 pub mod syntax;
