@@ -7,11 +7,13 @@
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod demo;
 pub mod diagnostics;
 pub mod history;
 pub mod lint;
 pub mod lower;
 pub mod resolve;
+pub(crate) mod runtime;
 pub mod source;
 pub mod sql;
 pub mod syntax;

@@ -6,6 +6,7 @@
 
 mod check;
 mod plan;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -23,6 +24,18 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the execution plan of one release in one environment
     Plan(plan::PlanArgs),
+    /// Execute a plan: deploy for real, simulate, or show what would be done
+    Run(Box<run::RunArgs>),
+    /// A run's state from its journal, or the list of runs
+    Status(run::StatusArgs),
+    /// Finished runs recorded in the state directory
+    History(run::HistoryArgs),
+    /// The demo application (`--port P --version V`) used by the quickstart and the tests
+    #[command(hide = true)]
+    DemoApp {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// When to colour human output.
@@ -59,6 +72,10 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::Status(args) => run::status(args),
+        Command::History(args) => run::history(args),
+        Command::DemoApp { args } => Ok(crate::demo::main(&args)),
     };
     match result {
         Ok(code) => code,
