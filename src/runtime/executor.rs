@@ -115,6 +115,8 @@ pub(crate) struct Executor<'p> {
     sent_scheduled: HashSet<String>,
     last_every: HashMap<String, jiff::Timestamp>,
     current: Option<String>,
+    /// The traffic on the new version, as messages show it (`{weight}`).
+    weight: String,
 }
 
 impl<'p> Executor<'p> {
@@ -142,6 +144,7 @@ impl<'p> Executor<'p> {
             sent_scheduled: HashSet::new(),
             last_every: HashMap::new(),
             current: None,
+            weight: "0%".into(),
         }
     }
 
@@ -632,6 +635,7 @@ impl<'p> Executor<'p> {
                 let r = self.world.provider.weight(*weight).await;
                 self.action(Some(id), "weight", r)?;
                 let w = format!("{}%", crate::lower::fmt_number(*weight));
+                self.weight = w.clone();
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
                 self.hold(step, *hold_ms).await?;
             }
@@ -647,6 +651,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(100.0).await;
                 self.action(Some(id), "switch", r)?;
+                self.weight = "100%".into();
                 self.send_on("step", Some(id), &[("weight", "100%".into())])
                     .await?;
                 self.hold(step, 0).await?;
@@ -1030,6 +1035,12 @@ impl<'p> Executor<'p> {
 
     fn fill(&self, text: &str, values: &[(&str, String)]) -> String {
         let current = self.current.clone();
+        let phase = self
+            .plan
+            .phases
+            .iter()
+            .find(|p| p.steps.iter().any(|s| Some(&s.id) == current.as_ref()))
+            .map(|p| p.name.title().to_string());
         let v = |n: &str| {
             values
                 .iter()
@@ -1037,6 +1048,8 @@ impl<'p> Executor<'p> {
                 .map(|(_, v)| v.clone())
                 .or_else(|| match n {
                     "step" => current.clone(),
+                    "phase" => phase.clone(),
+                    "weight" => Some(self.weight.clone()),
                     "start" => Some(self.t0.to_string()),
                     "run" => Some(self.settings.run.clone()),
                     _ => None,
@@ -1191,7 +1204,13 @@ impl<'p> Executor<'p> {
                     else {
                         continue;
                     };
+                    let reversible = self.steps().any(|s| {
+                        matches!(&s.action, Action::Migrate { name: n, reversible: true, .. } if n == name)
+                    });
                     let r = match (down, &self.world.database) {
+                        // A reversible migration without `down` (a backfill into a column the
+                        // next revert drops) has nothing to undo.
+                        (None, _) if reversible => Ok(format!("`{name}` has nothing to revert")),
                         (None, _) => Err(format!("`{name}` has no down migration")),
                         (_, None) => Err("no database".into()),
                         (Some(_), Some(db)) => db.revert(&m).await,

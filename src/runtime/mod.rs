@@ -246,9 +246,6 @@ fn summary(ex: &Executor<'_>, plan: &Plan) {
             journal::Event::TriggerFired { breach_since, .. } if fired.is_none() => {
                 fired = Some((breach_since.clone(), e.at.clone()));
             }
-            journal::Event::StepFailed { .. } if fired.is_none() => {
-                fired = Some((e.at.clone(), e.at.clone()));
-            }
             journal::Event::RollbackStarted { .. } => rb = Some(e.at.clone()),
             journal::Event::RollbackFinished { .. } => rb_end = Some(e.at.clone()),
             _ => {}
