@@ -7,6 +7,7 @@
 mod check;
 mod plan;
 mod rules;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -28,6 +29,18 @@ enum Command {
     Explain(rules::ExplainArgs),
     /// List every lint rule with its level
     Rules(rules::RulesArgs),
+    /// Execute a plan: deploy for real, simulate, or show what would be done
+    Run(Box<run::RunArgs>),
+    /// A run's state from its journal, or the list of runs
+    Status(run::StatusArgs),
+    /// Finished runs recorded in the state directory
+    History(run::HistoryArgs),
+    /// The demo application (`--port P --version V`) used by the quickstart and the tests
+    #[command(hide = true)]
+    DemoApp {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// When to colour human output.
@@ -66,6 +79,10 @@ pub fn run() -> i32 {
         Command::Plan(args) => plan::run(args),
         Command::Explain(args) => rules::explain(args),
         Command::Rules(args) => rules::rules(args),
+        Command::Run(args) => run::run(*args),
+        Command::Status(args) => run::status(args),
+        Command::History(args) => run::history(args),
+        Command::DemoApp { args } => Ok(crate::demo::main(&args)),
     };
     match result {
         Ok(code) => code,

@@ -71,9 +71,18 @@ fn parse_start(s: &str, tz: Option<&str>) -> miette::Result<jiff::Timestamp> {
         .map_err(|e| miette!("`--start {s}`: {e}"))
 }
 
-pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
-    let display = super::check::display(&args.file);
-    let meta = std::fs::metadata(&args.file)
+/// Compiles `file` and lowers one release in one environment. `Ok(Err(code))` when the file
+/// has errors (already printed).
+pub(super) fn build_plan(
+    file: &std::path::Path,
+    release: &str,
+    env: &str,
+    start: Option<&str>,
+    color: ColorChoice,
+    config: Option<&std::path::Path>,
+) -> miette::Result<Result<lower::Plan, i32>> {
+    let display = super::check::display(file);
+    let meta = std::fs::metadata(file)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read `{display}`"))?;
     if !meta.is_file() {
@@ -81,12 +90,12 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
     }
     let mut read = read_from_disk;
     let (mut session, compiled, diags) =
-        compile_files(&[(display.clone(), args.file.clone())], &mut read)
+        compile_files(&[(display.clone(), file.to_path_buf())], &mut read)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read `{display}`"))?;
     if diags.iter().any(|d| d.severity == Severity::Error) {
         let stderr = std::io::stderr();
-        let mut out = StandardStream::stderr(args.color.to_termcolor(stderr.is_terminal()));
+        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
         diagnostics::render_human(&diags, &session.sources, &mut out)
             .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
         let n = diags
@@ -98,7 +107,7 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
             "no plan: `{display}` has {n} error{}",
             if n == 1 { "" } else { "s" }
         );
-        return Ok(1);
+        return Ok(Err(1));
     }
     let Some(c) = compiled.first() else {
         return Err(miette!("nothing was compiled"));
@@ -106,18 +115,16 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
     let names = Names::new(&session, &c.program);
     let tz = names
         .environments()
-        .find(|e| e.name.name == args.env)
+        .find(|e| e.name.name == env)
         .and_then(|e| e.window.first())
         .map(|w| w.time_zone.value.clone());
-    let start = args
-        .start
-        .as_deref()
-        .map(|s| parse_start(s, tz.as_deref()))
-        .transpose()?;
+    let start = start.map(|s| parse_start(s, tz.as_deref())).transpose()?;
     // The lints of this release in this environment, at this start: a denied finding (a
     // start inside a freeze, say) means no plan, like an error.
     let mut config_diags = Vec::new();
-    let config_path = args.config.clone().or_else(|| discover_config(&args.file));
+    let config_path = config
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| discover_config(file));
     let config = match config_path {
         None => Config::default(),
         Some(p) => match load_config(&mut session, &p, &mut read, &mut config_diags)
@@ -127,22 +134,22 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
             Some(c) => c,
             None => {
                 let stderr = std::io::stderr();
-                let mut out = StandardStream::stderr(args.color.to_termcolor(stderr.is_terminal()));
+                let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
                 diagnostics::render_human(&config_diags, &session.sources, &mut out)
                     .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
-                return Ok(2);
+                return Ok(Err(2));
             }
         },
     };
     let options = LintOptions {
         start,
-        only: Some((args.release.clone(), args.env.clone())),
+        only: Some((release.to_string(), env.to_string())),
     };
     let names = Names::new(&session, &c.program);
     let findings = lint::lint(&session, c, &config, &options);
     if !findings.is_empty() {
         let stderr = std::io::stderr();
-        let mut out = StandardStream::stderr(args.color.to_termcolor(stderr.is_terminal()));
+        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
         diagnostics::render_human(&findings, &session.sources, &mut out)
             .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
         let denied = findings
@@ -154,21 +161,36 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
                 out,
                 "no plan: {denied} denied finding{} for release `{}` in `{}`",
                 if denied == 1 { "" } else { "s" },
-                args.release,
-                args.env
+                release,
+                env
             );
-            return Ok(1);
+            return Ok(Err(1));
         }
     }
     let plan = lower::lower(
         &names,
         &session.sources,
         &c.output.sql,
-        &args.release,
-        &args.env,
+        release,
+        env,
         &LowerOptions { start },
     )
     .map_err(|e| miette!("{e}"))?;
+    Ok(Ok(plan))
+}
+
+pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
+    let plan = match build_plan(
+        &args.file,
+        &args.release,
+        &args.env,
+        args.start.as_deref(),
+        args.color,
+        args.config.as_deref(),
+    )? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
     let out = match args.format {
         PlanFormat::Text => render::text(&plan),
         PlanFormat::Markdown => render::markdown(&plan),

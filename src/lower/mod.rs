@@ -23,7 +23,7 @@ use crate::check::{MigrationGraph, placeholders, release_graph};
 use crate::resolve::{Def, Kind, ModuleId, Names};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
-pub use format::{fmt_condition, fmt_ms, fmt_offset};
+pub use format::{fmt_condition, fmt_ms, fmt_number, fmt_offset};
 pub use plan::*;
 
 /// Analysis interval when a strategy does not say.
@@ -626,6 +626,117 @@ impl<'a> Lowering<'a, '_> {
                 analysis_interval_ms: interval,
             },
             notes: std::mem::take(&mut self.notes),
+            target: self.target(strategy.as_ref().map(|b| b.body)),
+        }
+    }
+
+    /// The environment settings the runtime needs, in plan form.
+    fn target(&self, strategy: Option<&Strategy>) -> Target {
+        let value = |v: &ValueSource| match v {
+            ValueSource::Inline(s) => s.value.clone(),
+            ValueSource::Env { var, .. } => format!("env {var}"),
+        };
+        let provider = self.env.provider.first().map(|p| match p {
+            Provider::Local {
+                command,
+                replicas,
+                traffic,
+                ..
+            } => TargetProvider::Local {
+                command: command.first().map(|c| c.value.clone()),
+                replicas: replicas.first().map(|r| r.value).unwrap_or(1),
+                traffic: traffic.first().map(|t| TargetTraffic {
+                    per_second: match t.rate.value.per {
+                        TimeUnit::Second => t.rate.value.amount,
+                        TimeUnit::Minute => t.rate.value.amount / 60.0,
+                        TimeUnit::Hour => t.rate.value.amount / 3600.0,
+                    },
+                    paths: t.paths.iter().map(|p| p.value.clone()).collect(),
+                }),
+            },
+            Provider::Command { actions, .. } => TargetProvider::Command {
+                actions: actions
+                    .iter()
+                    .map(|a| TargetCommand {
+                        action: a.action.name.clone(),
+                        command: a.command.value.clone(),
+                        timeout_ms: a.timeout.map(|t| ms(t.value)),
+                    })
+                    .collect(),
+            },
+        });
+        let database = self.env.database.first().map(|d| match d {
+            ast::Database::Sqlite { file, .. } => TargetDatabase::Sqlite {
+                file: file.value.clone(),
+            },
+            ast::Database::Postgres { url, .. } => TargetDatabase::Postgres { url: value(url) },
+        });
+        let backup = self.env.backup.first().map(|b| {
+            match b {
+                Backup::PgDump(_) => "pg_dump",
+                Backup::Snapshot(_) => "snapshot",
+                Backup::None(_) => "none",
+                Backup::Run { .. } => "run",
+            }
+            .to_string()
+        });
+        let metrics_source = self.env.metrics.first().map(|m| match m {
+            MetricsSource::Prometheus { url, timeout, .. } => TargetMetrics {
+                kind: "prometheus".into(),
+                value: Some(value(url)),
+                every_ms: None,
+                timeout_ms: timeout.map(|t| ms(t.value)),
+            },
+            MetricsSource::Probe { every, .. } => TargetMetrics {
+                kind: "probe".into(),
+                value: None,
+                every_ms: every.map(|t| ms(t.value)),
+                timeout_ms: None,
+            },
+            MetricsSource::Command {
+                command, timeout, ..
+            } => TargetMetrics {
+                kind: "command".into(),
+                value: Some(command.value.clone()),
+                every_ms: None,
+                timeout_ms: timeout.map(|t| ms(t.value)),
+            },
+        });
+        let flags = self.env.flags.first().map(|(f, _)| match f {
+            FlagDriver::Command(c) => TargetFlags {
+                kind: "command".into(),
+                value: c.value.clone(),
+            },
+            FlagDriver::File(c) => TargetFlags {
+                kind: "file".into(),
+                value: c.value.clone(),
+            },
+        });
+        let no_data = strategy
+            .and_then(|s| s.analysis())
+            .and_then(|a| a.no_data.as_ref());
+        Target {
+            provider,
+            database,
+            backup,
+            metrics_source,
+            flags,
+            url: self
+                .env
+                .url
+                .first()
+                .or(self.service.url.first())
+                .map(|u| u.value.clone()),
+            previous_release: self.previous.clone(),
+            no_data: no_data.map(|n| {
+                match n.action.value {
+                    NoDataAction::Fail => "fail",
+                    NoDataAction::Pass => "pass",
+                    NoDataAction::Pause => "pause",
+                }
+                .to_string()
+            }),
+            no_data_after: no_data.and_then(|n| n.after.map(|a| a.value)),
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Plan {
     /// Things the reader should know that are not errors (a metric without a query for this
     /// environment's source, defaults that were applied).
     pub notes: Vec<String>,
+    /// How the runtime reaches the environment (added in format 1; absent in older plans).
+    #[serde(default)]
+    pub target: Target,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -321,4 +324,84 @@ pub struct Timeline {
     /// Last scheduled post-deploy activity (flag days, check-ins), relative to T-0.
     pub schedule_end_ms: u64,
     pub analysis_interval_ms: u64,
+}
+
+/// How the runtime reaches the environment: provider, database, metric source, flag driver.
+/// Everything the runtime needs that is not a step, so that a saved plan runs on its own.
+/// Secrets appear as `env VAR`, never as values; relative paths are relative to the `.deploy`
+/// file's directory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub provider: Option<TargetProvider>,
+    pub database: Option<TargetDatabase>,
+    /// `snapshot`, `pg_dump`, `none` or `run`.
+    pub backup: Option<String>,
+    pub metrics_source: Option<TargetMetrics>,
+    /// The flag driver: `{"kind": "command" | "file", "value"}`.
+    pub flags: Option<TargetFlags>,
+    /// The environment's (or service's) base URL.
+    pub url: Option<String>,
+    /// The version that serves traffic before this release: the previous release in the file
+    /// (the runtime prefers the last success recorded in the history).
+    pub previous_release: Option<String>,
+    /// The analysis `no_data` policy: `fail`, `pass` or `pause`, and after how many
+    /// evaluations without data.
+    pub no_data: Option<String>,
+    pub no_data_after: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetProvider {
+    Local {
+        command: Option<String>,
+        replicas: u64,
+        /// Synthetic traffic: requests per second and the paths requested in turn.
+        traffic: Option<TargetTraffic>,
+    },
+    Command {
+        actions: Vec<TargetCommand>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetTraffic {
+    pub per_second: f64,
+    pub paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetCommand {
+    /// `deploy`, `weight`, `promote`, `rollback` or `scale`.
+    pub action: String,
+    pub command: String,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetDatabase {
+    Sqlite {
+        file: String,
+    },
+    /// `url` is the inline URL or `env VAR`.
+    Postgres {
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetMetrics {
+    /// `prometheus`, `probe` or `command`.
+    pub kind: String,
+    /// The Prometheus URL (or `env VAR`) or the command.
+    pub value: Option<String>,
+    pub every_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetFlags {
+    pub kind: String,
+    pub value: String,
 }

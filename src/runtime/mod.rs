@@ -1,15 +1,489 @@
-//! The runtime: what `deployc run` uses to act on the world.
+//! The runtime: `deployc run` executes a checked plan.
 //!
-//! Each submodule is one kind of edge, self-contained and driven through an async (tokio) API
-//! whose failures come back as data, so the executor can journal them and decide:
+//! [`executor`] walks the plan; everything it changes or observes goes through the traits in
+//! [`world`], so that three worlds share one executor: the real one (the local or command
+//! provider, SQLite, the proxy's measurements, stdout/file channels, approvals from the command
+//! line), a simulation on a virtual clock driven by a scenario file, and a dry run that only
+//! describes. Every event is journaled (and fsynced) before the next side effect, which is
+//! what `--resume`, `deployc status` and the report are built from.
 //!
-//! * [`db`] — migration databases (SQLite, PostgreSQL) with the `deployc_migrations` ledger,
-//!   exactly-once application, reverts and backups;
-//! * [`channels`] — where messages go (Slack, webhooks, email, stdout, JSON-lines files), with
-//!   retries and redacted secrets;
-//! * [`metrics`] — where numbers come from (Prometheus, commands), with every failure or empty
-//!   answer turned into a typed "no data" reading.
+//! This is the only async code in the crate: a current-thread tokio runtime, because the
+//! executor is sequential and the local proxy's work is small.
 
+mod basic;
 pub mod channels;
+pub(crate) mod condition;
 pub mod db;
+pub(crate) mod executor;
+pub(crate) mod journal;
+mod local;
+mod local_db;
 pub mod metrics;
+pub(crate) mod progress;
+pub(crate) mod redact;
+pub(crate) mod report;
+pub(crate) mod shell;
+pub(crate) mod sim;
+mod window;
+pub(crate) mod world;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::history::{HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome};
+use crate::lower::{Action, Plan, TargetDatabase, TargetProvider};
+
+use executor::{End, Executor, Settings, World};
+use journal::{Entry, Journal};
+use redact::Redactor;
+use sim::{Scenario, Sim};
+
+/// How the plan is run.
+pub(crate) enum Mode {
+    Real,
+    DryRun,
+    Simulate(Scenario),
+}
+
+/// Output of progress lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `deployc run` was asked.
+pub(crate) struct Request {
+    pub(crate) plan: Plan,
+    /// Where relative paths of the program are resolved (the `.deploy` file's directory).
+    pub(crate) base_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) mode: Mode,
+    pub(crate) resume: Option<String>,
+    pub(crate) yes: bool,
+    pub(crate) approve: Vec<String>,
+    pub(crate) keep_running: bool,
+    pub(crate) log_format: LogFormat,
+}
+
+/// Exit codes (documented in `docs/runtime.md`).
+pub(crate) fn exit_code(end: &End) -> i32 {
+    match end {
+        End::Succeeded | End::Paused { .. } => 0,
+        End::RolledBack | End::Aborted => 1,
+        End::RollbackIncomplete => 3,
+    }
+}
+
+/// Creates a directory (and its parents) private to the user.
+pub(crate) fn private_dir(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !path.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| format!("cannot create `{}`: {e}", path.display()))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot make `{}` private: {e}", path.display()))
+}
+
+pub(crate) fn read_history(state_dir: &Path) -> Result<History, String> {
+    let path = state_dir.join(HISTORY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => History::parse(&text)
+            .map_err(|e| format!("`{}` line {}: {}", path.display(), e.line, e.message)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History::default()),
+        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+    }
+}
+
+/// The version serving before this release: the last success in this environment according
+/// to the history, else the release before it in the file.
+fn stable_version(plan: &Plan, history: &History) -> Option<String> {
+    if let Some(e) = history.last_success(&plan.service, &plan.environment)
+        && e.release != plan.release
+    {
+        return Some(e.release.clone());
+    }
+    plan.target.previous_release.clone().or_else(|| {
+        plan.phases
+            .iter()
+            .flat_map(|p| p.steps.iter())
+            .find_map(|s| match &s.action {
+                Action::StartStable { version } => version.clone(),
+                _ => None,
+            })
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn printer<'a>(format: LogFormat, t0: jiff::Timestamp) -> Box<dyn FnMut(&Entry) + Send + 'a> {
+    Box::new(move |e: &Entry| {
+        let line = match format {
+            LogFormat::Json => serde_json::to_string(e).ok(),
+            LogFormat::Text => progress::line(e, t0),
+        };
+        if let Some(l) = line {
+            println!("{l}");
+        }
+    })
+}
+
+/// Runs a request; returns the exit code. `Err` is an operational error (exit 2).
+pub(crate) fn run(req: Request) -> Result<i32, String> {
+    match &req.mode {
+        Mode::Real => run_real(req),
+        Mode::DryRun => run_virtual(req, Scenario::default(), true),
+        Mode::Simulate(s) => {
+            let s = s.clone();
+            run_virtual(req, s, false)
+        }
+    }
+}
+
+fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, String> {
+    let plan = req.plan;
+    let t0 = scenario.t0(&plan)?;
+    let clock = Arc::new(sim::VirtualClock::new(t0));
+    let mut history = History::default();
+    for (env, versions) in &scenario.history {
+        for v in versions {
+            history.entries.push(HistoryEntry {
+                format: HISTORY_FORMAT,
+                run: "scenario".into(),
+                service: plan.service.clone(),
+                release: v.clone(),
+                environment: env.clone(),
+                outcome: Outcome::Succeeded,
+                started_at: String::new(),
+                finished_at: String::new(),
+                migrations: Vec::new(),
+            });
+        }
+    }
+    if dry {
+        // A dry run assumes the preconditions hold; it shows the actions, not the checks.
+        for s in plan.phases.iter().flat_map(|p| p.steps.iter()) {
+            if let Action::CheckRequires { environment } = &s.action {
+                history.entries.push(HistoryEntry {
+                    format: HISTORY_FORMAT,
+                    run: "dry-run".into(),
+                    service: plan.service.clone(),
+                    release: plan.release.clone(),
+                    environment: environment.clone(),
+                    outcome: Outcome::Succeeded,
+                    started_at: String::new(),
+                    finished_at: String::new(),
+                    migrations: Vec::new(),
+                });
+            }
+        }
+    }
+    let stable = stable_version(&plan, &History::default());
+    let shared = Arc::new(Sim {
+        scenario,
+        plan: plan.clone(),
+        clock: clock.clone(),
+        t0,
+        stable: stable.clone(),
+    });
+    let world = World {
+        clock: clock.clone(),
+        provider: Box::new(sim::SimProvider(shared.clone())),
+        database: plan.target.database.as_ref().map(|_| {
+            Box::new(sim::SimDatabase {
+                sim: shared.clone(),
+                ledger: Mutex::new(Vec::new()),
+            }) as Box<dyn world::Database>
+        }),
+        metrics: Some(Box::new(sim::SimMetrics(shared.clone()))),
+        channels: plan
+            .channels
+            .iter()
+            .map(|c| {
+                Box::new(sim::SimChannel {
+                    name: c.name.clone(),
+                    target: format!("{} {}", c.kind, c.target),
+                    sim: shared.clone(),
+                }) as Box<dyn world::Channel>
+            })
+            .collect(),
+        shell: Box::new(sim::SimShell(shared.clone())),
+        gates: Box::new(sim::SimGates(shared.clone())),
+        flags: Some(Box::new(sim::SimFlags(shared.clone()))),
+    };
+    let run_id = if dry { "dry-run" } else { "simulation" }.to_string();
+    let settings = Settings {
+        run: run_id,
+        stable,
+        history,
+        describe_only: dry,
+        max_wait_ms: u64::MAX,
+    };
+    let journal = Journal::memory(Redactor::default());
+    let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
+    let rt = runtime()?;
+    let end = rt.block_on(ex.run())?;
+    if req.log_format == LogFormat::Text && !dry {
+        summary(&ex, &plan);
+    }
+    Ok(exit_code(&end))
+}
+
+/// The simulation's closing lines: detection and rollback times.
+fn summary(ex: &Executor<'_>, plan: &Plan) {
+    let t0 = ex.t0();
+    let mut fired = None;
+    let mut rb = None;
+    let mut rb_end = None;
+    for e in ex.journal().entries() {
+        match &e.event {
+            journal::Event::TriggerFired { breach_since, .. } if fired.is_none() => {
+                fired = Some((breach_since.clone(), e.at.clone()));
+            }
+            journal::Event::RollbackStarted { .. } => rb = Some(e.at.clone()),
+            journal::Event::RollbackFinished { .. } => rb_end = Some(e.at.clone()),
+            _ => {}
+        }
+    }
+    let between = |a: &str, b: &str| -> String {
+        match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+            (Ok(a), Ok(b)) => {
+                crate::lower::fmt_ms(u64::try_from(b.duration_since(a).as_millis()).unwrap_or(0))
+            }
+            _ => "?".into(),
+        }
+    };
+    if let (Some((since, at)), Some(rb)) = (&fired, &rb) {
+        println!(
+            "detection: {} from the breach starting to the rollback starting (plan worst case {})",
+            between(since, rb),
+            crate::lower::fmt_ms(plan.timeline.worst_case_detection_ms)
+        );
+        let _ = at;
+        if let Some(end) = &rb_end {
+            println!("rollback: {}", between(rb, end));
+        }
+    }
+    if let Some(last) = ex.journal().entries().last() {
+        println!("simulated: {} of plan time", progress::offset(t0, &last.at));
+    }
+}
+
+fn new_run_id(plan: &Plan, runs: &Path) -> String {
+    let now = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let base = format!("{now}-{}-{}", plan.release, plan.environment);
+    let mut id = base.clone();
+    let mut n = 2;
+    while runs.join(&id).exists() {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+fn run_real(req: Request) -> Result<i32, String> {
+    private_dir(&req.state_dir)?;
+    let runs = req.state_dir.join("runs");
+    private_dir(&runs)?;
+    let (plan, run_id) = match &req.resume {
+        Some(id) => {
+            let dir = runs.join(id);
+            let text = std::fs::read_to_string(dir.join("plan.json"))
+                .map_err(|e| format!("run `{id}` in `{}`: {e}", runs.display()))?;
+            let plan: Plan = serde_json::from_str(&text).map_err(|e| format!("run `{id}`: {e}"))?;
+            (plan, id.clone())
+        }
+        None => {
+            let id = new_run_id(&req.plan, &runs);
+            (req.plan.clone(), id)
+        }
+    };
+    let run_dir = runs.join(&run_id);
+    private_dir(&run_dir)?;
+    let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
+    if req.resume.is_none() {
+        std::fs::write(run_dir.join("plan.json"), &plan_text)
+            .map_err(|e| format!("cannot write the plan: {e}"))?;
+    }
+    let redactor = Redactor::from_plan_text(&plan_text);
+    let history = read_history(&req.state_dir)?;
+    let stable = stable_version(&plan, &history);
+    let journal = Journal::open(&run_dir.join("journal.jsonl"), redactor.clone())?;
+    let rt = runtime()?;
+    let base = req.base_dir.clone();
+    let health_url = plan
+        .phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .find_map(|s| match &s.action {
+            Action::HealthCheck { url, .. } => Some(url.clone()),
+            _ => None,
+        });
+    let _guard = rt.enter();
+    let mut probe: Option<Box<dyn world::MetricSource>> = None;
+    let provider: Box<dyn world::Provider> = match &plan.target.provider {
+        Some(TargetProvider::Local {
+            command,
+            replicas,
+            traffic,
+        }) => {
+            let Some(command) = command else {
+                return Err("the local provider needs a `command`".into());
+            };
+            let p = local::LocalProvider::new(
+                plan.release.clone(),
+                command.clone(),
+                *replicas,
+                traffic.as_ref().map(|t| (t.per_second, t.paths.clone())),
+                health_url.as_deref(),
+                base.clone(),
+                run_dir.clone(),
+            );
+            if plan
+                .target
+                .metrics_source
+                .as_ref()
+                .is_some_and(|m| m.kind == "probe")
+            {
+                probe = Some(Box::new(p.probe()));
+            }
+            Box::new(p)
+        }
+        Some(TargetProvider::Command { actions }) => Box::new(basic::CommandProvider {
+            actions: actions.clone(),
+            shell: shell::RealShell { dir: base.clone() },
+            release: plan.release.clone(),
+            stable: stable.clone(),
+            replicas: 3,
+        }),
+        None => Box::new(basic::NoProvider),
+    };
+    let database: Option<Box<dyn world::Database>> = match &plan.target.database {
+        Some(TargetDatabase::Sqlite { file }) => Some(Box::new(local_db::Sqlite::open(
+            base.join(file),
+            run_dir.join("backup.sqlite"),
+        )?)),
+        Some(TargetDatabase::Postgres { .. }) => {
+            return Err("PostgreSQL databases are not supported by this build of the runtime yet (SQLite is)".into());
+        }
+        None => None,
+    };
+    let channels: Vec<Box<dyn world::Channel>> = plan
+        .channels
+        .iter()
+        .filter_map(|c| match c.kind.as_str() {
+            "stdout" => Some(Box::new(basic::StdoutChannel {
+                name: c.name.clone(),
+            }) as Box<dyn world::Channel>),
+            "file" => Some(Box::new(basic::FileChannel {
+                name: c.name.clone(),
+                path: base.join(&c.target),
+            }) as Box<dyn world::Channel>),
+            _ => None,
+        })
+        .collect();
+    let world = World {
+        clock: Arc::new(basic::RealClock),
+        provider,
+        database,
+        metrics: probe,
+        channels,
+        shell: Box::new(shell::RealShell { dir: base.clone() }),
+        gates: Box::new(basic::CliGates {
+            yes: req.yes,
+            approve: req.approve.clone(),
+        }),
+        flags: None,
+    };
+    let settings = Settings {
+        run: run_id.clone(),
+        stable,
+        history,
+        describe_only: false,
+        max_wait_ms: 60_000,
+    };
+    let t0 = journal
+        .entries()
+        .iter()
+        .find_map(|e| match &e.event {
+            journal::Event::RunStarted { t0, .. } => t0.parse().ok(),
+            _ => None,
+        })
+        .unwrap_or_else(jiff::Timestamp::now);
+    let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
+    let result = rt.block_on(async {
+        let end = ex.run().await;
+        let keep = req.keep_running || matches!(end, Ok(End::Paused { .. }));
+        let stopped = ex.world().provider.shutdown(keep).await;
+        (end, stopped)
+    });
+    let (end, stopped) = result;
+    let (Ok(s) | Err(s)) = &stopped;
+    println!("{:>10}  instances: {}", "", redactor.apply(s));
+    let end = end?;
+    let run_dir_shown = run_dir.display().to_string();
+    match &end {
+        End::Paused { step, due } => {
+            println!(
+                "next step due at {due} ({step}); continue with: deployc run --resume {run_id} --state-dir {}",
+                req.state_dir.display()
+            );
+        }
+        _ => {
+            let entries = ex.journal().entries();
+            let outcome = match end {
+                End::Succeeded => Outcome::Succeeded,
+                End::RolledBack => Outcome::RolledBack,
+                End::Aborted => Outcome::Aborted,
+                _ => Outcome::RollbackIncomplete,
+            };
+            let entry = HistoryEntry {
+                format: HISTORY_FORMAT,
+                run: run_id.clone(),
+                service: plan.service.clone(),
+                release: plan.release.clone(),
+                environment: plan.environment.clone(),
+                outcome,
+                started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
+                finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
+                migrations: ex.applied_records(),
+            };
+            append_history(&req.state_dir, &entry)?;
+            let r = report::build(&plan, &run_id, entries, end.name());
+            let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+            std::fs::write(run_dir.join("report.json"), redactor.apply(&json) + "\n")
+                .map_err(|e| format!("cannot write the report: {e}"))?;
+            std::fs::write(
+                run_dir.join("report.md"),
+                redactor.apply(&report::markdown(&r)),
+            )
+            .map_err(|e| format!("cannot write the report: {e}"))?;
+            println!("report: {run_dir_shown}/report.md");
+        }
+    }
+    Ok(exit_code(&end))
+}
+
+fn append_history(state_dir: &Path, entry: &HistoryEntry) -> Result<(), String> {
+    use std::io::Write;
+    let path = state_dir.join(HISTORY_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+    f.write_all(History::line(entry).as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}

@@ -1,0 +1,266 @@
+//! `deployc run`, `deployc status`, `deployc history`: the command line of the runtime.
+//!
+//! Exit codes: 0 success (or paused until the next step is due), 1 failed and rolled back
+//! cleanly (or aborted before anything changed), 3 rollback incomplete (a person is needed),
+//! 2 usage or configuration errors.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use miette::miette;
+
+use super::ColorChoice;
+use crate::history::STATE_DIR;
+use crate::lower::Plan;
+use crate::runtime::{self, LogFormat, Mode, Request, journal, progress};
+
+#[derive(Args, Debug)]
+pub(super) struct RunArgs {
+    /// The `.deploy` file
+    #[arg(required_unless_present_any = ["plan", "resume"])]
+    file: Option<PathBuf>,
+    /// Run a saved plan (`deployc plan … --format json`) instead of compiling a file
+    #[arg(long, conflicts_with = "file")]
+    plan: Option<PathBuf>,
+    /// The release to deploy (its version)
+    #[arg(long, required_unless_present_any = ["plan", "resume"])]
+    release: Option<String>,
+    /// The environment to deploy to
+    #[arg(long, required_unless_present_any = ["plan", "resume"])]
+    env: Option<String>,
+    /// T-0 (RFC 3339, or a civil time in the environment's window time zone)
+    #[arg(long)]
+    start: Option<String>,
+    /// Approve every gate
+    #[arg(long)]
+    yes: bool,
+    /// Approve the gates of this role (repeatable)
+    #[arg(long = "approve", value_name = "ROLE")]
+    approve: Vec<String>,
+    /// Print every action with its resolved command; change nothing
+    #[arg(long, conflicts_with_all = ["simulate", "resume"])]
+    dry_run: bool,
+    /// Run on a virtual clock with simulated provider and database, metrics from a scenario
+    #[arg(long, value_name = "SCENARIO.toml", conflicts_with = "resume")]
+    simulate: Option<PathBuf>,
+    /// Continue a run from its journal
+    #[arg(long, value_name = "RUN")]
+    resume: Option<String>,
+    /// Leave the local provider's instances running when the run ends
+    #[arg(long)]
+    keep_running: bool,
+    /// The state directory (default `.deployc` beside the `.deploy` file)
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Progress lines for people or machines
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    log_format: Format,
+    /// When to use colour in diagnostics
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct StatusArgs {
+    /// The run (default: list the runs)
+    run: Option<String>,
+    /// The state directory
+    #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
+    state_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct HistoryArgs {
+    /// The state directory
+    #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
+    state_dir: PathBuf,
+}
+
+fn dir_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
+    let (plan, base_dir): (Option<Plan>, PathBuf) = if let Some(p) = &args.plan {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| miette!("cannot read `{}`: {e}", p.display()))?;
+        let plan: Plan = serde_json::from_str(&text)
+            .map_err(|e| miette!("`{}` is not a plan: {e}", p.display()))?;
+        let base = dir_of(Path::new(&plan.source));
+        (Some(plan), base)
+    } else if let Some(file) = &args.file {
+        if args.resume.is_some() {
+            (None, dir_of(file))
+        } else {
+            let (Some(release), Some(env)) = (&args.release, &args.env) else {
+                return Err(miette!("`--release` and `--env` are required"));
+            };
+            match super::plan::build_plan(
+                file,
+                release,
+                env,
+                args.start.as_deref(),
+                args.color,
+                None,
+            )? {
+                Ok(p) => (Some(p), dir_of(file)),
+                Err(_) => return Ok(2),
+            }
+        }
+    } else {
+        (None, PathBuf::from("."))
+    };
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| base_dir.join(STATE_DIR));
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else if let Some(s) = &args.simulate {
+        let text = std::fs::read_to_string(s)
+            .map_err(|e| miette!("cannot read `{}`: {e}", s.display()))?;
+        Mode::Simulate(
+            runtime::sim::Scenario::parse(&text)
+                .map_err(|e| miette!("scenario `{}`: {e}", s.display()))?,
+        )
+    } else {
+        Mode::Real
+    };
+    let plan = match (plan, &args.resume) {
+        (Some(p), _) => p,
+        // On resume the plan comes from the run directory; this one is never used.
+        (None, Some(_)) => placeholder_plan(),
+        (None, None) => return Err(miette!("nothing to run: give a file or `--plan`")),
+    };
+    let req = Request {
+        plan,
+        base_dir,
+        state_dir,
+        mode,
+        resume: args.resume.clone(),
+        yes: args.yes,
+        approve: args.approve.clone(),
+        keep_running: args.keep_running,
+        log_format: match args.log_format {
+            Format::Text => LogFormat::Text,
+            Format::Json => LogFormat::Json,
+        },
+    };
+    runtime::run(req).map_err(|e| miette!("{e}"))
+}
+
+fn placeholder_plan() -> Plan {
+    Plan {
+        format: crate::lower::PLAN_FORMAT,
+        service: String::new(),
+        release: String::new(),
+        environment: String::new(),
+        source: String::new(),
+        risk: None,
+        strategy: String::new(),
+        start: None,
+        production: false,
+        team: Vec::new(),
+        rollback_decision: Vec::new(),
+        channels: Vec::new(),
+        metrics: Vec::new(),
+        phases: Vec::new(),
+        triggers: Vec::new(),
+        comms: Vec::new(),
+        point_of_no_return: None,
+        timeline: crate::lower::Timeline {
+            expected_ms: 0,
+            worst_case_detection_ms: 0,
+            worst_case_rollback_ms: 0,
+            schedule_end_ms: 0,
+            analysis_interval_ms: 0,
+        },
+        notes: Vec::new(),
+        target: Default::default(),
+    }
+}
+
+pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
+    let runs = args.state_dir.join("runs");
+    match &args.run {
+        None => {
+            let mut ids: Vec<String> = std::fs::read_dir(&runs)
+                .map_err(|e| miette!("no runs in `{}`: {e}", args.state_dir.display()))?
+                .filter_map(|d| d.ok())
+                .map(|d| d.file_name().to_string_lossy().into_owned())
+                .collect();
+            ids.sort();
+            for id in ids {
+                let entries =
+                    journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
+                println!("{id}  {}", state_of(&entries));
+            }
+        }
+        Some(id) => {
+            let entries =
+                journal::read(&runs.join(id).join("journal.jsonl")).map_err(|e| miette!("{e}"))?;
+            let t0 = entries
+                .iter()
+                .find_map(|e| match &e.event {
+                    journal::Event::RunStarted { t0, .. } => t0.parse().ok(),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for e in &entries {
+                if let Some(l) = progress::line(e, t0) {
+                    println!("{l}");
+                }
+            }
+            println!("state: {}", state_of(&entries));
+        }
+    }
+    Ok(0)
+}
+
+/// A run's state in a few words, from its journal.
+fn state_of(entries: &[journal::Entry]) -> String {
+    let mut current = None;
+    for e in entries.iter().rev() {
+        match &e.event {
+            journal::Event::RunFinished { outcome } => return outcome.clone(),
+            journal::Event::Paused { step, due } => return format!("paused: {step} due at {due}"),
+            journal::Event::StepStarted { step, .. } if current.is_none() => {
+                current = Some(step.clone())
+            }
+            _ => {}
+        }
+    }
+    match current {
+        Some(s) => format!("interrupted in {s} (resume with --resume)"),
+        None => "started".into(),
+    }
+}
+
+pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
+    let h = runtime::read_history(&args.state_dir).map_err(|e| miette!("{e}"))?;
+    if h.entries.is_empty() {
+        println!("no runs recorded in `{}`", args.state_dir.display());
+    }
+    for e in &h.entries {
+        println!(
+            "{}  {} {} → {}  {:?}  ({} migrations)  {}",
+            e.finished_at,
+            e.service,
+            e.release,
+            e.environment,
+            e.outcome,
+            e.migrations.len(),
+            e.run
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,1321 @@
+//! The executor: walks the plan's steps in order (each step's `after` is finished first,
+//! because the plan lists steps in a topological order and the executor checks it), runs each
+//! step's action through the world, holds with analysis, and rolls back when a step fails, a
+//! `require` guard fails or an automatic trigger fires.
+//!
+//! It is strictly sequential: one step at a time, one evaluation at a time. That makes the
+//! journal a total order, makes resume simple (the first unfinished step is the one to do),
+//! and lets a virtual clock run a seven-day plan in milliseconds: sleeping is the only way
+//! time passes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::history::{History, checksum};
+use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
+
+use super::condition::{self, Condition, Values};
+use super::journal::{Entry, Event, Journal};
+use super::shell;
+use super::window;
+use super::world::{
+    Channel, Clock, Database, Decision, Flags, GateRequest, Gates, Message, MetricSource,
+    Migration, Provider, Shell, Track,
+};
+
+/// Everything the executor acts on.
+pub(crate) struct World {
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) provider: Box<dyn Provider>,
+    pub(crate) database: Option<Box<dyn Database>>,
+    pub(crate) metrics: Option<Box<dyn MetricSource>>,
+    pub(crate) channels: Vec<Box<dyn Channel>>,
+    pub(crate) shell: Box<dyn Shell>,
+    pub(crate) gates: Box<dyn Gates>,
+    pub(crate) flags: Option<Box<dyn Flags>>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum End {
+    Succeeded,
+    /// Failed and rolled back completely.
+    RolledBack,
+    /// Stopped before anything changed.
+    Aborted,
+    /// The rollback could not restore everything; a person must act.
+    RollbackIncomplete,
+    /// Exited to be resumed when the next step is due.
+    Paused {
+        step: String,
+        due: String,
+    },
+}
+
+impl End {
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            End::Succeeded => "succeeded",
+            End::RolledBack => "rolled_back",
+            End::Aborted => "aborted",
+            End::RollbackIncomplete => "rollback_incomplete",
+            End::Paused { .. } => "paused",
+        }
+    }
+}
+
+/// Why a step failed.
+#[derive(Debug, Clone)]
+struct Failure {
+    reason: String,
+}
+
+fn fail<T>(reason: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure {
+        reason: reason.into(),
+    })
+}
+
+/// Options of one run that are not in the plan.
+pub(crate) struct Settings {
+    pub(crate) run: String,
+    /// The version serving before this release.
+    pub(crate) stable: Option<String>,
+    pub(crate) history: History,
+    /// Analysis is described, not performed (dry run).
+    pub(crate) describe_only: bool,
+    /// The longest a real run waits in-process for a scheduled step before pausing.
+    pub(crate) max_wait_ms: u64,
+}
+
+/// An armed trigger, parsed.
+struct Trigger {
+    text: String,
+    mode: String,
+    condition: Condition,
+    for_ms: u64,
+    on_timeout: Option<String>,
+    timeout_ms: Option<u64>,
+}
+
+pub(crate) struct Executor<'p> {
+    plan: &'p Plan,
+    world: World,
+    journal: Journal,
+    settings: Settings,
+    on_event: Box<dyn FnMut(&Entry) + Send + 'p>,
+    // State, rebuilt from the journal on resume.
+    t0: jiff::Timestamp,
+    finished: HashSet<String>,
+    applied: Vec<Migration>,
+    new_deployed: bool,
+    baseline: HashMap<String, f64>,
+    breach: HashMap<String, jiff::Timestamp>,
+    no_data: HashMap<String, u64>,
+    sent_scheduled: HashSet<String>,
+    last_every: HashMap<String, jiff::Timestamp>,
+    current: Option<String>,
+    /// The traffic on the new version, as messages show it (`{weight}`).
+    weight: String,
+}
+
+impl<'p> Executor<'p> {
+    pub(crate) fn new(
+        plan: &'p Plan,
+        world: World,
+        journal: Journal,
+        settings: Settings,
+        on_event: Box<dyn FnMut(&Entry) + Send + 'p>,
+    ) -> Executor<'p> {
+        let t0 = world.clock.now();
+        Executor {
+            plan,
+            world,
+            journal,
+            settings,
+            on_event,
+            t0,
+            finished: HashSet::new(),
+            applied: Vec::new(),
+            new_deployed: false,
+            baseline: HashMap::new(),
+            breach: HashMap::new(),
+            no_data: HashMap::new(),
+            sent_scheduled: HashSet::new(),
+            last_every: HashMap::new(),
+            current: None,
+            weight: "0%".into(),
+        }
+    }
+
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub(crate) fn world(&self) -> &World {
+        &self.world
+    }
+
+    pub(crate) fn t0(&self) -> jiff::Timestamp {
+        self.t0
+    }
+
+    fn emit(&mut self, event: Event) -> Result<(), String> {
+        let now = self.world.clock.now();
+        let entry = self.journal.append(now, event)?;
+        (self.on_event)(entry);
+        Ok(())
+    }
+
+    /// Journals an event; a journal that cannot be written stops the run at once, before the
+    /// side effect it would have recorded.
+    fn log(&mut self, event: Event) -> Result<(), Failure> {
+        self.emit(event).map_err(|e| Failure { reason: e })
+    }
+
+    fn steps(&self) -> impl Iterator<Item = &'p Step> + 'p {
+        self.plan.phases.iter().flat_map(|p| p.steps.iter())
+    }
+
+    /// Rebuilds the state from the journal's entries (resume). Returns the outcome if the run
+    /// already ended.
+    fn replay(&mut self) -> Option<End> {
+        let entries: Vec<Entry> = self.journal.entries().to_vec();
+        let mut ended = None;
+        for e in &entries {
+            match &e.event {
+                Event::RunStarted { t0, stable, .. } => {
+                    if let Ok(t) = t0.parse() {
+                        self.t0 = t;
+                    }
+                    self.settings.stable = stable.clone();
+                }
+                Event::StepFinished { step } => {
+                    self.finished.insert(step.clone());
+                }
+                Event::MigrationApplied { name, .. } => {
+                    if let Some(m) = self.migration(name) {
+                        self.applied.push(m);
+                    }
+                }
+                Event::MigrationReverted { name } => self.applied.retain(|m| &m.name != name),
+                Event::Baseline {
+                    metric,
+                    value: Some(v),
+                } => {
+                    self.baseline.insert(metric.clone(), *v);
+                }
+                Event::MessageSent { event, .. } if event.starts_with("at ") => {
+                    self.sent_scheduled.insert(event.clone());
+                }
+                Event::RunFinished { outcome } => {
+                    ended = Some(match outcome.as_str() {
+                        "succeeded" => End::Succeeded,
+                        "rolled_back" => End::RolledBack,
+                        "aborted" => End::Aborted,
+                        _ => End::RollbackIncomplete,
+                    });
+                }
+                _ => {}
+            }
+        }
+        ended
+    }
+
+    fn migration(&self, name: &str) -> Option<Migration> {
+        self.steps().find_map(|s| match &s.action {
+            Action::Migrate {
+                name: n,
+                phase,
+                up,
+                down,
+                transactional,
+                ..
+            } if n == name => Some(Migration {
+                name: n.clone(),
+                release: self.plan.release.clone(),
+                phase: phase.clone(),
+                up: up.clone(),
+                down: down.clone(),
+                transactional: *transactional,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Runs the plan (or the rest of it, after a resume).
+    pub(crate) async fn run(&mut self) -> Result<End, String> {
+        let resumed = !self.journal.entries().is_empty();
+        if resumed {
+            if let Some(end) = self.replay() {
+                return Ok(end);
+            }
+            let n = self.finished.len();
+            self.emit(Event::Resumed { finished_steps: n })?;
+            self.restore().await?;
+        } else {
+            self.emit(Event::RunStarted {
+                run: self.settings.run.clone(),
+                service: self.plan.service.clone(),
+                release: self.plan.release.clone(),
+                environment: self.plan.environment.clone(),
+                t0: self.t0.to_string(),
+                stable: self.settings.stable.clone(),
+            })?;
+            // The stable version serves first, so that the pre-deploy checks and the baseline
+            // see the application as it is before the release.
+            let v = self.settings.stable.clone();
+            let r = self.world.provider.start_stable(v.as_deref()).await;
+            self.action(None, "stable", r).map_err(|f| f.reason)?;
+        }
+        // A rollback interrupted by a crash is finished before anything else.
+        let pending_rollback = self
+            .journal
+            .entries()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                Event::RollbackStarted { step, reason } => Some((step.clone(), reason.clone())),
+                Event::RollbackFinished { .. } => Some((String::new(), String::new())),
+                _ => None,
+            });
+        if let Some((step, reason)) = pending_rollback
+            && !step.is_empty()
+            && let Some(s) = self.steps().find(|s| s.id == step)
+        {
+            let end = self.rollback(s, &reason).await?;
+            return self.finish(end).await;
+        }
+        self.scheduled_messages().await.map_err(|f| f.reason)?;
+        let steps: Vec<&'p Step> = self.steps().collect();
+        for step in steps {
+            if self.finished.contains(&step.id) {
+                continue;
+            }
+            if let Some(missing) = step.after.iter().find(|a| !self.finished.contains(*a)) {
+                return Err(format!(
+                    "plan order: step `{}` runs after `{missing}`, which has not run",
+                    step.id
+                ));
+            }
+            if let Some(end) = self.wait_until_due(step).await? {
+                return Ok(end);
+            }
+            self.current = Some(step.id.clone());
+            let result = self.step(step).await;
+            match result {
+                Ok(()) => {
+                    self.emit(Event::StepFinished {
+                        step: step.id.clone(),
+                    })?;
+                    self.finished.insert(step.id.clone());
+                    if matches!(step.action, Action::Monitor { .. }) && self.new_deployed {
+                        let r = self.world.provider.promote().await;
+                        self.action(Some(&step.id), "promote", r)
+                            .map_err(|f| f.reason)?;
+                    }
+                }
+                Err(f) => {
+                    self.emit(Event::StepFailed {
+                        step: step.id.clone(),
+                        reason: f.reason.clone(),
+                    })?;
+                    let end = self.rollback(step, &f.reason).await?;
+                    return self.finish(end).await;
+                }
+            }
+        }
+        self.send_on("done", None, &[])
+            .await
+            .map_err(|f| f.reason)?;
+        self.finish(End::Succeeded).await
+    }
+
+    async fn finish(&mut self, end: End) -> Result<End, String> {
+        self.emit(Event::RunFinished {
+            outcome: end.name().to_string(),
+        })?;
+        Ok(end)
+    }
+
+    /// After a resume, re-establishes what lived in the crashed process: the instances and the
+    /// traffic split (the local provider's), by replaying the finished deploy steps' provider
+    /// operations without their holds. Steps are not re-run and nothing is re-journaled as a
+    /// step.
+    async fn restore(&mut self) -> Result<(), String> {
+        let steps: Vec<&'p Step> = self
+            .steps()
+            .filter(|s| self.finished.contains(&s.id))
+            .collect();
+        for s in steps {
+            let r = match &s.action {
+                Action::StartStable { .. } => {
+                    let v = self.settings.stable.clone();
+                    Some(self.world.provider.start_stable(v.as_deref()).await)
+                }
+                Action::CanaryStep { weight, .. } => {
+                    self.ensure_deployed(&s.id).await.map_err(|f| f.reason)?;
+                    Some(self.world.provider.weight(*weight).await)
+                }
+                Action::Preview { .. } => {
+                    self.ensure_deployed(&s.id).await.map_err(|f| f.reason)?;
+                    None
+                }
+                Action::Switch { .. } => Some(self.world.provider.weight(100.0).await),
+                Action::RollingBatch { batch, of, .. } => {
+                    self.new_deployed = true;
+                    Some(self.world.provider.batch(*batch, *of).await)
+                }
+                _ => None,
+            };
+            if let Some(r) = r {
+                self.action(Some(&s.id), "restore", r)
+                    .map_err(|f| f.reason)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a scheduled step (flag days, check-ins). A real run pauses instead of
+    /// waiting longer than `max_wait_ms`.
+    async fn wait_until_due(&mut self, step: &Step) -> Result<Option<End>, String> {
+        if !matches!(
+            step.action,
+            Action::Flag { .. } | Action::FlagRemoval { .. } | Action::Checkin { .. }
+        ) {
+            return Ok(None);
+        }
+        let due = self
+            .t0
+            .checked_add(jiff::SignedDuration::from_millis(
+                i64::try_from(step.starts_at_ms).unwrap_or(i64::MAX),
+            ))
+            .unwrap_or(self.t0);
+        let now = self.world.clock.now();
+        if due <= now {
+            return Ok(None);
+        }
+        let wait = u64::try_from(due.duration_since(now).as_millis()).unwrap_or(u64::MAX);
+        if !self.world.clock.is_virtual() && wait > self.settings.max_wait_ms {
+            self.emit(Event::Paused {
+                step: step.id.clone(),
+                due: due.to_string(),
+            })?;
+            return Ok(Some(End::Paused {
+                step: step.id.clone(),
+                due: due.to_string(),
+            }));
+        }
+        self.world.clock.sleep(wait).await;
+        Ok(None)
+    }
+
+    /// Records a world operation's result; a failed operation fails the step.
+    fn action(
+        &mut self,
+        step: Option<&str>,
+        what: &str,
+        r: Result<String, String>,
+    ) -> Result<String, Failure> {
+        let ok = r.is_ok();
+        let detail = match &r {
+            Ok(d) | Err(d) => d.clone(),
+        };
+        self.log(Event::Action {
+            step: step.map(str::to_string),
+            what: what.to_string(),
+            ok,
+            detail: detail.clone(),
+        })?;
+        r.map_err(|e| Failure {
+            reason: format!("{what}: {e}"),
+        })
+    }
+
+    async fn step(&mut self, step: &'p Step) -> Result<(), Failure> {
+        self.log(Event::StepStarted {
+            step: step.id.clone(),
+            title: step.title.clone(),
+        })?;
+        match step.timeout_ms {
+            // A virtual clock never blocks, so only a real run needs the wall-clock timeout.
+            Some(t) if !self.world.clock.is_virtual() => {
+                match tokio::time::timeout(std::time::Duration::from_millis(t), self.execute(step))
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(_) => fail(format!("timed out after {}", fmt_ms(t))),
+                }
+            }
+            _ => self.execute(step).await,
+        }
+    }
+
+    async fn ensure_deployed(&mut self, step: &str) -> Result<(), Failure> {
+        if !self.new_deployed {
+            let r = self.world.provider.deploy(&self.plan.release).await;
+            self.action(Some(step), "deploy", r)?;
+            self.new_deployed = true;
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, step: &'p Step) -> Result<(), Failure> {
+        let id = step.id.as_str();
+        match &step.action {
+            Action::CheckWindow { window, freeze } => {
+                let now = self.world.clock.now();
+                let r = window::check(window.as_deref(), freeze, now);
+                self.action(Some(id), "check window", r)?;
+            }
+            Action::CheckRequires { environment } => {
+                let ok = self.settings.history.succeeded(
+                    &self.plan.service,
+                    &self.plan.release,
+                    environment,
+                );
+                let r = if ok {
+                    Ok(format!("{} succeeded in {environment}", self.plan.release))
+                } else {
+                    Err(format!(
+                        "no successful run of {} in {environment} in the history",
+                        self.plan.release
+                    ))
+                };
+                self.action(Some(id), "check requires", r)?;
+            }
+            Action::HealthCheck { .. } => {
+                let r = self.world.provider.health().await;
+                self.action(Some(id), "health", r)?;
+            }
+            Action::CaptureBaseline { metrics, mode } => {
+                let interval = self.interval();
+                if !self.settings.describe_only {
+                    // One interval of data, so the baseline is a measurement and not a guess.
+                    self.world.clock.sleep(interval).await;
+                }
+                for m in metrics {
+                    let value = if self.settings.describe_only {
+                        None
+                    } else {
+                        self.query(m, Track::Stable).await
+                    };
+                    if let Some(v) = value {
+                        self.baseline.insert(m.clone(), v);
+                    }
+                    self.log(Event::Baseline {
+                        metric: m.clone(),
+                        value,
+                    })?;
+                }
+                let note = format!("{mode} baseline of {}", metrics.join(", "));
+                self.action(Some(id), "baseline", Ok(note))?;
+            }
+            Action::Backup {
+                method,
+                command,
+                verify,
+            } => match (method.as_str(), command) {
+                ("none", _) => {
+                    self.action(Some(id), "backup", Ok("no backup (`backup = none`)".into()))?;
+                }
+                (_, Some(cmd)) => {
+                    let file = format!("{}-{}.backup", self.plan.service, self.settings.run);
+                    let v = |n: &str| (n == "file").then(|| file.clone());
+                    let c = shell::render(cmd, &v);
+                    let r = self.world.shell.run(&c, 3_600_000).await;
+                    self.action(Some(id), "backup", r)?;
+                    if let Some(verify) = verify {
+                        let c = shell::render(verify, &v);
+                        let r = self.world.shell.run(&c, 600_000).await;
+                        self.action(Some(id), "verify backup", r)?;
+                    }
+                }
+                _ => {
+                    let r = match &self.world.database {
+                        Some(db) => db.backup().await,
+                        None => Err("no database to back up".into()),
+                    };
+                    self.action(Some(id), "backup", r)?;
+                }
+            },
+            Action::Checklist { items } => {
+                for item in items {
+                    match item {
+                        ChecklistItem::Check { condition } => {
+                            let c = condition::parse(condition).map_err(|e| Failure {
+                                reason: e.to_string(),
+                            })?;
+                            let result = self.evaluate(id, &c).await;
+                            self.log(Event::Check {
+                                step: id.to_string(),
+                                condition: condition.clone(),
+                                kind: "check".into(),
+                                result: result_name(result).into(),
+                            })?;
+                            if result == Some(false) {
+                                return fail(format!("checklist: `{condition}` does not hold"));
+                            }
+                        }
+                        ChecklistItem::Run {
+                            command,
+                            timeout_ms,
+                        } => {
+                            let r = self
+                                .world
+                                .shell
+                                .run(command, timeout_ms.unwrap_or(300_000))
+                                .await;
+                            self.action(Some(id), "checklist command", r)?;
+                        }
+                        ChecklistItem::Confirm { text, by } => {
+                            self.gate(id, by, None, text, None, None).await?;
+                        }
+                    }
+                }
+            }
+            Action::Approval {
+                role,
+                who,
+                on_timeout,
+            } => {
+                let question = format!(
+                    "approve {} {} in {}?",
+                    self.plan.service, self.plan.release, self.plan.environment
+                );
+                self.gate(
+                    id,
+                    role,
+                    who.clone(),
+                    &question,
+                    step.timeout_ms,
+                    on_timeout.as_deref(),
+                )
+                .await?;
+            }
+            Action::Migrate { name, .. } => {
+                let Some(m) = self.migration(name) else {
+                    return fail(format!("migration `{name}` is not in the plan"));
+                };
+                let Some(db) = &self.world.database else {
+                    return fail("the environment has no database");
+                };
+                // After a crash inside this step the ledger, not the journal, says whether the
+                // migration ran: it is committed in the same transaction as the migration.
+                let ledger = db.applied().await.map_err(|e| Failure { reason: e })?;
+                let done = ledger.iter().any(|a| a.name == m.name && !a.reverted);
+                let r = if done {
+                    Ok(format!(
+                        "`{}` already applied (ledger): not run again",
+                        m.name
+                    ))
+                } else {
+                    db.apply(&m).await
+                };
+                self.action(Some(id), "migrate", r)?;
+                if self.applied.iter().any(|a| a.name == m.name) {
+                    // Journaled before a crash; the ledger made the re-run a no-op.
+                    return Ok(());
+                }
+                self.log(Event::MigrationApplied {
+                    step: id.to_string(),
+                    name: m.name.clone(),
+                    phase: m.phase.clone(),
+                    checksum: checksum(&m.up),
+                })?;
+                self.applied.push(m);
+            }
+            Action::StartStable { .. } => {
+                let v = self.settings.stable.clone();
+                let r = self.world.provider.start_stable(v.as_deref()).await;
+                self.action(Some(id), "stable", r)?;
+            }
+            Action::CanaryStep { weight, hold_ms } => {
+                self.ensure_deployed(id).await?;
+                let r = self.world.provider.weight(*weight).await;
+                self.action(Some(id), "weight", r)?;
+                let w = format!("{}%", crate::lower::fmt_number(*weight));
+                self.weight = w.clone();
+                self.send_on("step", Some(id), &[("weight", w)]).await?;
+                self.hold(step, *hold_ms).await?;
+            }
+            Action::Preview { hold_ms, smoke } => {
+                self.ensure_deployed(id).await?;
+                if *smoke && let Some(cmd) = self.smoke_command() {
+                    let r = self.world.shell.run(&cmd, 300_000).await;
+                    self.action(Some(id), "preview smoke", r)?;
+                }
+                self.hold(step, *hold_ms).await?;
+            }
+            Action::Switch { .. } => {
+                self.ensure_deployed(id).await?;
+                let r = self.world.provider.weight(100.0).await;
+                self.action(Some(id), "switch", r)?;
+                self.weight = "100%".into();
+                self.send_on("step", Some(id), &[("weight", "100%".into())])
+                    .await?;
+                self.hold(step, 0).await?;
+            }
+            Action::KeepPrevious { duration_ms } => {
+                self.hold(step, *duration_ms).await?;
+            }
+            Action::RollingBatch { batch, of, .. } => {
+                self.new_deployed = true;
+                let r = self.world.provider.batch(*batch, *of).await;
+                self.action(Some(id), "batch", r)?;
+                let w = format!("batch {batch} of {of}");
+                self.send_on("step", Some(id), &[("weight", w)]).await?;
+                let hold = self.interval();
+                self.hold(step, hold).await?;
+            }
+            Action::Recreate { .. } => {
+                self.ensure_deployed(id).await?;
+                let r = self.world.provider.weight(100.0).await;
+                self.action(Some(id), "recreate", r)?;
+            }
+            Action::Smoke { .. } => {
+                if let Some(cmd) = self.smoke_command() {
+                    let r = self
+                        .world
+                        .shell
+                        .run(&cmd, step.timeout_ms.unwrap_or(300_000))
+                        .await;
+                    self.action(Some(id), "smoke", r)?;
+                }
+            }
+            Action::Monitor { duration_ms } => {
+                self.hold(step, *duration_ms).await?;
+            }
+            Action::Flag { flag, percent, .. } => {
+                let r = match &self.world.flags {
+                    Some(f) => f.set(flag, *percent).await,
+                    None => Ok(format!(
+                        "no flag driver: set `{flag}` to {}% by hand",
+                        crate::lower::fmt_number(*percent)
+                    )),
+                };
+                self.action(Some(id), "flag", r)?;
+            }
+            Action::FlagRemoval { flag, .. } => {
+                self.action(
+                    Some(id),
+                    "flag removal",
+                    Ok(format!(
+                        "`{flag}` is fully rolled out: remove it from the code"
+                    )),
+                )?;
+            }
+            Action::Report => {
+                self.action(Some(id), "report", Ok("written when the run ends".into()))?;
+            }
+            Action::Checkin { offset_ms } => {
+                let text = format!(
+                    "check-in {} after T-0: {} {} on {}",
+                    fmt_ms(*offset_ms),
+                    self.plan.service,
+                    self.plan.release,
+                    self.plan.environment
+                );
+                self.action(Some(id), "check-in", Ok(text))?;
+            }
+            Action::Notify { message } => {
+                let names: Vec<String> =
+                    self.plan.channels.iter().map(|c| c.name.clone()).collect();
+                self.send(&names, "notify", message, Some(id)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn smoke_command(&self) -> Option<String> {
+        let template = self.steps().find_map(|s| match &s.action {
+            Action::Smoke { command } => Some(command.clone()),
+            _ => None,
+        })?;
+        let url = self
+            .world
+            .provider
+            .url()
+            .or_else(|| self.plan.target.url.clone());
+        let v = |n: &str| match n {
+            "url" => url.clone(),
+            "version" => Some(self.plan.release.clone()),
+            "service" => Some(self.plan.service.clone()),
+            "environment" => Some(self.plan.environment.clone()),
+            _ => None,
+        };
+        Some(shell::render(&template, &v))
+    }
+
+    fn interval(&self) -> u64 {
+        self.plan.timeline.analysis_interval_ms.max(100)
+    }
+
+    async fn query(&mut self, metric: &str, track: Track) -> Option<f64> {
+        let m = self.world.metrics.as_ref()?;
+        let q = self
+            .plan
+            .metrics
+            .iter()
+            .find(|p| p.name == metric)
+            .and_then(|p| p.query.clone());
+        let window = self.interval();
+        let v = m.query(metric, q.as_deref(), track, window).await;
+        let step = self.current.clone().unwrap_or_default();
+        let _ = self.log(Event::Sample {
+            step,
+            metric: metric.to_string(),
+            track: track.name().to_string(),
+            value: v,
+        });
+        v
+    }
+
+    /// Evaluates a condition on the new version; baselines come from the stable version at
+    /// the same moment (paired) or from the captured baseline.
+    async fn evaluate(&mut self, _step: &str, c: &Condition) -> Option<bool> {
+        let mut values = Sampled::default();
+        for m in c.metrics() {
+            let v = self
+                .query(
+                    &m,
+                    if self.new_deployed {
+                        Track::New
+                    } else {
+                        Track::Stable
+                    },
+                )
+                .await;
+            if let Some(v) = v {
+                values.values.insert(m.clone(), v);
+            }
+            if c.uses_baseline() {
+                let b = match self.baseline.get(&m) {
+                    Some(b) if !self.paired() => Some(*b),
+                    _ => self.query(&m, Track::Stable).await,
+                };
+                if let Some(b) = b {
+                    values.baselines.insert(m.clone(), b);
+                }
+            }
+        }
+        c.eval(&values)
+    }
+
+    fn paired(&self) -> bool {
+        self.steps()
+            .any(|s| matches!(&s.action, Action::CaptureBaseline { mode, .. } if mode == "paired"))
+    }
+
+    /// Holds a step for `hold_ms`, evaluating its guards every analysis interval.
+    async fn hold(&mut self, step: &'p Step, hold_ms: u64) -> Result<(), Failure> {
+        let interval = self.interval();
+        if self.settings.describe_only {
+            if hold_ms > 0 {
+                let guards: Vec<&str> = step.guards.iter().map(|g| g.condition.as_str()).collect();
+                self.action(
+                    Some(&step.id),
+                    "hold",
+                    Ok(format!(
+                        "{} with analysis every {}: {}",
+                        fmt_ms(hold_ms),
+                        fmt_ms(interval),
+                        if guards.is_empty() {
+                            "no guards".to_string()
+                        } else {
+                            guards.join("; ")
+                        }
+                    )),
+                )?;
+                self.world.clock.sleep(hold_ms).await;
+            }
+            return Ok(());
+        }
+        let requires: Vec<(String, Condition)> = step
+            .guards
+            .iter()
+            .filter(|g| g.kind == "require")
+            .filter_map(|g| {
+                condition::parse(&g.condition)
+                    .ok()
+                    .map(|c| (g.condition.clone(), c))
+            })
+            .collect();
+        let triggers: Vec<Trigger> = step
+            .guards
+            .iter()
+            .filter(|g| g.kind == "trigger")
+            .filter_map(|g| self.trigger(&g.condition))
+            .collect();
+        let mut elapsed = 0;
+        while elapsed < hold_ms {
+            let wait = interval.min(hold_ms - elapsed);
+            self.world.clock.sleep(wait).await;
+            elapsed += wait;
+            self.periodic_messages().await?;
+            for (text, c) in &requires {
+                let r = self.evaluate(&step.id, c).await;
+                self.log(Event::Check {
+                    step: step.id.clone(),
+                    condition: text.clone(),
+                    kind: "require".into(),
+                    result: result_name(r).into(),
+                })?;
+                match r {
+                    Some(true) => {
+                        self.no_data.remove(text);
+                    }
+                    Some(false) => return fail(format!("require `{text}` failed")),
+                    None => {
+                        let n = self.no_data.entry(text.clone()).or_insert(0);
+                        *n += 1;
+                        let n = *n;
+                        let policy = self
+                            .plan
+                            .target
+                            .no_data
+                            .clone()
+                            .unwrap_or_else(|| "fail".into());
+                        let after = self.plan.target.no_data_after.unwrap_or(3);
+                        if policy == "fail" && n >= after {
+                            return fail(format!(
+                                "no data for `{text}` at {n} evaluations in a row (no_data fail after {after})"
+                            ));
+                        }
+                    }
+                }
+            }
+            for t in &triggers {
+                let r = self.evaluate(&step.id, &t.condition).await;
+                let now = self.world.clock.now();
+                if r != Some(true) {
+                    self.breach.remove(&t.text);
+                    continue;
+                }
+                let since = *self.breach.entry(t.text.clone()).or_insert(now);
+                let held = u64::try_from(now.duration_since(since).as_millis()).unwrap_or(0);
+                if held < t.for_ms {
+                    continue;
+                }
+                self.breach.remove(&t.text);
+                self.log(Event::TriggerFired {
+                    step: step.id.clone(),
+                    condition: t.text.clone(),
+                    mode: t.mode.clone(),
+                    breach_since: since.to_string(),
+                })?;
+                if t.mode == "auto" {
+                    return fail(format!("trigger `{}` fired", t.text));
+                }
+                // A manual trigger asks the people who decide rollbacks.
+                let roles = self.plan.rollback_decision.clone();
+                let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
+                self.send_on(
+                    "rollback_decision",
+                    Some(&step.id),
+                    &[("reason", t.text.clone())],
+                )
+                .await?;
+                let question = format!("`{}` held for {}: roll back?", t.text, fmt_ms(t.for_ms));
+                let d = self
+                    .decide(&step.id, &role, None, &question, t.timeout_ms)
+                    .await?;
+                match d {
+                    Decision::Approved { .. } => {
+                        return fail(format!("manual trigger `{}`: rollback decided", t.text));
+                    }
+                    Decision::TimedOut
+                        if t.on_timeout
+                            .as_deref()
+                            .is_some_and(|a| a.starts_with("rollback")) =>
+                    {
+                        return fail(format!(
+                            "manual trigger `{}`: no answer, rolling back",
+                            t.text
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn trigger(&self, guard: &str) -> Option<Trigger> {
+        let (cond, window) = condition::split_trigger(guard)?;
+        let plan = self.plan.triggers.iter().find(|t| t.condition == cond);
+        Some(Trigger {
+            text: cond.to_string(),
+            mode: plan
+                .map(|t| t.mode.clone())
+                .unwrap_or_else(|| guard.split(' ').next().unwrap_or("auto").to_string()),
+            condition: condition::parse(cond).ok()?,
+            for_ms: plan
+                .map(|t| t.for_ms)
+                .or_else(|| condition::duration_ms(window))
+                .unwrap_or(0),
+            on_timeout: plan.and_then(|t| t.on_timeout.clone()),
+            timeout_ms: plan.and_then(|t| t.timeout_ms),
+        })
+    }
+
+    async fn decide(
+        &mut self,
+        step: &str,
+        role: &str,
+        who: Option<String>,
+        question: &str,
+        timeout_ms: Option<u64>,
+    ) -> Result<Decision, Failure> {
+        let req = GateRequest {
+            step: step.to_string(),
+            role: role.to_string(),
+            who,
+            question: question.to_string(),
+            timeout_ms,
+        };
+        let d = self.world.gates.decide(&req).await;
+        let (decision, by) = match &d {
+            Decision::Approved { by } => ("approved", by.clone()),
+            Decision::Rejected { by } => ("rejected", by.clone()),
+            Decision::TimedOut => ("timed_out", "nobody".to_string()),
+        };
+        self.log(Event::Decision {
+            step: step.to_string(),
+            question: format!("{question} ({role})"),
+            decision: decision.into(),
+            by,
+        })?;
+        Ok(d)
+    }
+
+    /// An approval gate: approved continues, rejected fails, a timeout runs the `else` action.
+    async fn gate(
+        &mut self,
+        step: &str,
+        role: &str,
+        who: Option<String>,
+        question: &str,
+        timeout_ms: Option<u64>,
+        on_timeout: Option<&str>,
+    ) -> Result<(), Failure> {
+        self.send_on("approval_needed", Some(step), &[("role", role.to_string())])
+            .await?;
+        match self.decide(step, role, who, question, timeout_ms).await? {
+            Decision::Approved { .. } => Ok(()),
+            Decision::Rejected { by } => fail(format!("{role} gate rejected by {by}")),
+            Decision::TimedOut => match on_timeout.unwrap_or("abort") {
+                a if a.starts_with("continue") => Ok(()),
+                a => fail(format!("{role} gate timed out ({a})")),
+            },
+        }
+    }
+
+    /// Sends the `on EVENT` messages.
+    async fn send_on(
+        &mut self,
+        event: &str,
+        step: Option<&str>,
+        values: &[(&str, String)],
+    ) -> Result<(), Failure> {
+        let msgs: Vec<(Vec<String>, String)> = self
+            .plan
+            .comms
+            .iter()
+            .filter(|m| m.when == "on" && m.spec == event)
+            .map(|m| (m.channels.clone(), m.text.clone()))
+            .collect();
+        for (channels, text) in msgs {
+            let text = self.fill(&text, values);
+            self.send(&channels, &format!("on {event}"), &text, step)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn fill(&self, text: &str, values: &[(&str, String)]) -> String {
+        let current = self.current.clone();
+        let phase = self
+            .plan
+            .phases
+            .iter()
+            .find(|p| p.steps.iter().any(|s| Some(&s.id) == current.as_ref()))
+            .map(|p| p.name.title().to_string());
+        let v = |n: &str| {
+            values
+                .iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.clone())
+                .or_else(|| match n {
+                    "step" => current.clone(),
+                    "phase" => phase.clone(),
+                    "weight" => Some(self.weight.clone()),
+                    "start" => Some(self.t0.to_string()),
+                    "run" => Some(self.settings.run.clone()),
+                    _ => None,
+                })
+        };
+        shell::render_plain(text, &v)
+    }
+
+    async fn send(
+        &mut self,
+        channels: &[String],
+        event: &str,
+        text: &str,
+        step: Option<&str>,
+    ) -> Result<(), Failure> {
+        let message = Message {
+            event: event.to_string(),
+            text: text.to_string(),
+            run: self.settings.run.clone(),
+            step: step.map(str::to_string),
+        };
+        for name in channels {
+            let required = self
+                .plan
+                .channels
+                .iter()
+                .any(|c| &c.name == name && c.required);
+            let r = match self.world.channels.iter().find(|c| c.name() == name) {
+                Some(c) => c.send(&message).await,
+                None => Err(format!("channel `{name}` is not available in this run")),
+            };
+            let ok = r.is_ok();
+            let detail = match &r {
+                Ok(d) | Err(d) => d.clone(),
+            };
+            self.log(Event::MessageSent {
+                channel: name.clone(),
+                event: event.to_string(),
+                text: text.to_string(),
+                ok,
+                detail: detail.clone(),
+            })?;
+            // A failing channel is recorded and never stops a deploy, unless it is required.
+            if !ok && required {
+                return fail(format!("required channel `{name}` failed: {detail}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `at` messages whose time has come (before T-0 they are sent at the start of the run).
+    async fn scheduled_messages(&mut self) -> Result<(), Failure> {
+        let now = self.world.clock.now();
+        let due: Vec<(String, Vec<String>, String)> = self
+            .plan
+            .comms
+            .iter()
+            .filter(|m| m.when == "at")
+            .filter(|m| {
+                let off = m.offset_ms.unwrap_or(0);
+                self.t0
+                    .checked_add(jiff::SignedDuration::from_millis(off))
+                    .is_ok_and(|t| t <= now)
+            })
+            .map(|m| (format!("at {}", m.spec), m.channels.clone(), m.text.clone()))
+            .collect();
+        for (event, channels, text) in due {
+            if self.sent_scheduled.insert(event.clone()) {
+                let text = self.fill(&text, &[]);
+                self.send(&channels, &event, &text, None).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `every` messages and `at` messages that fall during the run.
+    async fn periodic_messages(&mut self) -> Result<(), Failure> {
+        self.scheduled_messages().await?;
+        let now = self.world.clock.now();
+        let every: Vec<(String, u64, Vec<String>, String)> = self
+            .plan
+            .comms
+            .iter()
+            .filter(|m| m.when == "every")
+            .filter_map(|m| {
+                condition::duration_ms(&m.spec)
+                    .map(|d| (m.spec.clone(), d, m.channels.clone(), m.text.clone()))
+            })
+            .collect();
+        for (spec, d, channels, text) in every {
+            let last = *self.last_every.entry(spec.clone()).or_insert(self.t0);
+            let elapsed = u64::try_from(now.duration_since(last).as_millis()).unwrap_or(0);
+            if d > 0 && elapsed >= d {
+                self.last_every.insert(spec.clone(), now);
+                let text = self.fill(&text, &[]);
+                let step = self.current.clone();
+                self.send(&channels, &format!("every {spec}"), &text, step.as_deref())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rollback of `step`, in the plan's order. Migrations are reverted only if this run
+    /// applied them, newest first.
+    async fn rollback(&mut self, step: &'p Step, reason: &str) -> Result<End, String> {
+        self.emit(Event::RollbackStarted {
+            step: step.id.clone(),
+            reason: reason.to_string(),
+        })?;
+        let mut complete = true;
+        let mut only_abort = true;
+        for a in &step.rollback {
+            if !matches!(a, RollbackAction::Abort) {
+                only_abort = false;
+            }
+            let id = Some(step.id.as_str());
+            let r = match a {
+                RollbackAction::Abort => continue,
+                RollbackAction::Notify { event } => {
+                    if let Err(f) = self
+                        .send_on(event, id, &[("reason", reason.to_string())])
+                        .await
+                    {
+                        complete = false;
+                        self.emit(Event::Action {
+                            step: None,
+                            what: "notify".into(),
+                            ok: false,
+                            detail: f.reason,
+                        })?;
+                    }
+                    continue;
+                }
+                RollbackAction::TrafficToStable => {
+                    if !self.new_deployed {
+                        continue;
+                    }
+                    (
+                        "traffic to stable",
+                        self.world.provider.traffic_to_stable().await,
+                    )
+                }
+                RollbackAction::StopNewVersion => {
+                    if !self.new_deployed {
+                        continue;
+                    }
+                    ("stop new version", self.world.provider.stop_new().await)
+                }
+                RollbackAction::RevertMigration { name, down } => {
+                    let Some(m) = self.applied.iter().rev().find(|m| &m.name == name).cloned()
+                    else {
+                        continue;
+                    };
+                    let reversible = self.steps().any(|s| {
+                        matches!(&s.action, Action::Migrate { name: n, reversible: true, .. } if n == name)
+                    });
+                    let r = match (down, &self.world.database) {
+                        // A reversible migration without `down` (a backfill into a column the
+                        // next revert drops) has nothing to undo.
+                        (None, _) if reversible => Ok(format!("`{name}` has nothing to revert")),
+                        (None, _) => Err(format!("`{name}` has no down migration")),
+                        (_, None) => Err("no database".into()),
+                        (Some(_), Some(db)) => db.revert(&m).await,
+                    };
+                    if r.is_ok() {
+                        self.applied.retain(|x| &x.name != name);
+                        self.emit(Event::MigrationReverted { name: name.clone() })?;
+                    }
+                    ("revert migration", r)
+                }
+                RollbackAction::RestoreFlag { flag } => match &self.world.flags {
+                    Some(f) => ("restore flag", f.set(flag, 0.0).await),
+                    None => (
+                        "restore flag",
+                        Ok(format!("no flag driver: turn `{flag}` off by hand")),
+                    ),
+                },
+                RollbackAction::VerifyHealth => {
+                    ("verify health", self.world.provider.health().await)
+                }
+                RollbackAction::ManualGate {
+                    options,
+                    reason: why,
+                } => {
+                    complete = false;
+                    let roles = self.plan.rollback_decision.clone();
+                    let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
+                    let question = format!("{why}; choose: {}", options.join(" or "));
+                    let _ = self
+                        .send_on("rollback_decision", id, &[("reason", question.clone())])
+                        .await;
+                    let d = self
+                        .decide(&step.id, &role, None, &question, Some(0))
+                        .await
+                        .map_err(|f| f.reason)?;
+                    let detail = format!("a person must act: {question} ({d:?})");
+                    ("manual gate", Err(detail))
+                }
+            };
+            let (what, r) = r;
+            if r.is_err() {
+                complete = false;
+            }
+            let ok = r.is_ok();
+            let detail = match r {
+                Ok(d) | Err(d) => d,
+            };
+            self.emit(Event::Action {
+                step: Some(step.id.clone()),
+                what: what.into(),
+                ok,
+                detail,
+            })?;
+        }
+        self.emit(Event::RollbackFinished { complete })?;
+        Ok(if !complete {
+            End::RollbackIncomplete
+        } else if only_abort {
+            End::Aborted
+        } else {
+            End::RolledBack
+        })
+    }
+
+    /// The migrations this run applied, in order, for the history.
+    pub(crate) fn applied_records(&self) -> Vec<crate::history::MigrationRecord> {
+        self.journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::MigrationApplied {
+                    name,
+                    phase,
+                    checksum,
+                    ..
+                } => Some(crate::history::MigrationRecord {
+                    name: name.clone(),
+                    phase: phase.clone(),
+                    checksum: checksum.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn result_name(r: Option<bool>) -> &'static str {
+    match r {
+        Some(true) => "pass",
+        Some(false) => "fail",
+        None => "no_data",
+    }
+}
+
+#[derive(Default)]
+struct Sampled {
+    values: HashMap<String, f64>,
+    baselines: HashMap<String, f64>,
+}
+
+impl Values for Sampled {
+    fn value(&self, metric: &str) -> Option<f64> {
+        self.values.get(metric).copied()
+    }
+    fn baseline(&self, metric: &str) -> Option<f64> {
+        self.baselines.get(metric).copied()
+    }
+}

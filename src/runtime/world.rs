@@ -1,0 +1,165 @@
+//! The edges of the runtime: everything the executor changes or observes goes through one of
+//! these traits, so that a real run, a simulation and a dry run are the same executor over
+//! different worlds.
+//!
+//! The traits are object-safe (boxed futures) because the world is chosen at run time from
+//! the plan's target and the command line. They are deliberately small: the executor decides,
+//! the world only does. Every operation answers with a short description of what it did (the
+//! resolved command, the file written), which the executor journals.
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What an operation did, in words (journaled and shown), or why it failed.
+pub(crate) type Done = Result<String, String>;
+
+/// Which version a measurement is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Track {
+    /// The version serving before this release.
+    Stable,
+    /// The release being deployed.
+    New,
+}
+
+impl Track {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::New => "new",
+        }
+    }
+}
+
+/// Time. Real runs sleep; simulations move a virtual clock forward instantly.
+pub(crate) trait Clock: Send + Sync {
+    fn now(&self) -> jiff::Timestamp;
+    fn sleep(&self, ms: u64) -> BoxFuture<'_, ()>;
+    /// Whether waiting costs nothing (then long schedules are waited out instead of paused).
+    fn is_virtual(&self) -> bool;
+}
+
+/// How the application is changed.
+pub(crate) trait Provider: Send + Sync {
+    /// Makes `version` serve all traffic as the stable version (or notes there is none).
+    fn start_stable<'a>(&'a self, version: Option<&'a str>) -> BoxFuture<'a, Done>;
+    /// Starts the new version without sending it traffic.
+    fn deploy<'a>(&'a self, version: &'a str) -> BoxFuture<'a, Done>;
+    /// Sends `percent` of the traffic to the new version.
+    fn weight(&self, percent: f64) -> BoxFuture<'_, Done>;
+    /// Replaces batch `batch` of `of` of the stable instances with new ones.
+    fn batch(&self, batch: u64, of: u64) -> BoxFuture<'_, Done>;
+    /// Makes the new version the only one (stops the old one).
+    fn promote(&self) -> BoxFuture<'_, Done>;
+    /// Returns all traffic to the stable version.
+    fn traffic_to_stable(&self) -> BoxFuture<'_, Done>;
+    /// Stops (scales down) the new version.
+    fn stop_new(&self) -> BoxFuture<'_, Done>;
+    /// Checks the health of the instances serving traffic.
+    fn health(&self) -> BoxFuture<'_, Done>;
+    /// The URL through which the service is reached (`{url}` in smoke tests).
+    fn url(&self) -> Option<String>;
+    /// Stops everything the provider started, unless asked to keep it running.
+    fn shutdown(&self, keep_running: bool) -> BoxFuture<'_, Done>;
+}
+
+/// One migration to apply, as the plan gives it.
+#[derive(Debug, Clone)]
+pub(crate) struct Migration {
+    pub(crate) name: String,
+    pub(crate) release: String,
+    pub(crate) phase: String,
+    pub(crate) up: String,
+    pub(crate) down: Option<String>,
+    pub(crate) transactional: bool,
+}
+
+/// A row of the migration ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub(crate) name: String,
+    pub(crate) checksum: String,
+    pub(crate) reverted: bool,
+}
+
+/// The application's database.
+pub(crate) trait Database: Send + Sync {
+    /// Applies a migration exactly once (a migration already in the ledger is not re-run).
+    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done>;
+    /// Runs a migration's `down` and marks it reverted in the ledger.
+    fn revert<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done>;
+    /// The ledger.
+    fn applied(&self) -> BoxFuture<'_, Result<Vec<Applied>, String>>;
+    /// Backs the database up before the first risky change.
+    fn backup(&self) -> BoxFuture<'_, Done>;
+}
+
+/// Where metric values come from.
+pub(crate) trait MetricSource: Send + Sync {
+    /// The value of `metric` (its plan `query`, when it has one) for `track` over the last
+    /// `window_ms`; `None` when there is no data.
+    fn query<'a>(
+        &'a self,
+        metric: &'a str,
+        query: Option<&'a str>,
+        track: Track,
+        window_ms: u64,
+    ) -> BoxFuture<'a, Option<f64>>;
+}
+
+/// A message to people.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Message {
+    pub(crate) event: String,
+    pub(crate) text: String,
+    pub(crate) run: String,
+    pub(crate) step: Option<String>,
+}
+
+/// A notification channel.
+pub(crate) trait Channel: Send + Sync {
+    fn name(&self) -> &str;
+    fn send<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Done>;
+}
+
+/// A shell command run by a step (smoke tests, checklist commands, the `command` provider).
+pub(crate) trait Shell: Send + Sync {
+    fn run<'a>(&'a self, command: &'a str, timeout_ms: u64) -> BoxFuture<'a, Done>;
+}
+
+/// Someone who can approve.
+#[derive(Debug, Clone)]
+pub(crate) struct GateRequest {
+    pub(crate) step: String,
+    pub(crate) role: String,
+    pub(crate) who: Option<String>,
+    pub(crate) question: String,
+    pub(crate) timeout_ms: Option<u64>,
+}
+
+/// A gate's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    Approved {
+        by: String,
+    },
+    Rejected {
+        by: String,
+    },
+    /// Nobody answered before the timeout.
+    TimedOut,
+}
+
+/// Approvals: a terminal prompt, `--approve ROLE`, `--yes`, or a scenario's answers.
+pub(crate) trait Gates: Send + Sync {
+    fn decide<'a>(&'a self, request: &'a GateRequest) -> BoxFuture<'a, Decision>;
+}
+
+/// Feature flags.
+pub(crate) trait Flags: Send + Sync {
+    fn set<'a>(&'a self, flag: &'a str, percent: f64) -> BoxFuture<'a, Done>;
+}

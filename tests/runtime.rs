@@ -1,0 +1,424 @@
+//! End-to-end tests of `deployc run`: real processes (the demo app), real HTTP through the
+//! local proxy on loopback, real SQLite migrations; plus the simulation and the dry run as
+//! snapshots.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn deployc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_deployc"))
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("runtime")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A quickstart-like program with short holds, for the real-process tests.
+fn local_program(strategy: &str, extra_release: &str) -> String {
+    format!(
+        r#"import std.http
+import std.comms
+
+service app {{
+  health = http "http://localhost:{{port}}/health" expect 200 timeout 1s
+  smoke  = run "deployc demo-app --get {{url}}/ && echo $DEPLOYC_TEST_SECRET" timeout 10s
+}}
+
+environment local {{
+  provider = local {{ command = "deployc demo-app --port {{port}} --version {{version}}", replicas = 2, traffic = 40/s "/" }}
+  database = sqlite "app.db"
+  backup   = snapshot
+  metrics  = probe every 500ms
+}}
+
+team {{
+  lead = "lead@example.com"
+  rollback_decision = lead
+}}
+
+channel terminal = stdout
+channel hook = webhook env DEPLOYC_TEST_SECRET
+
+release "1.0.0" {{
+  strategy = {strategy}
+  migrations {{
+    expand create_items {{
+      up   = sql "CREATE TABLE items (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE items"
+    }}
+  }}
+  rollback {{
+    auto when error_rate > 5% for 1s
+  }}
+  comms {{
+    on step     notify terminal, hook  "{{version}}: {{weight}}"
+    on rollback notify terminal  "rolling back: {{reason}}"
+  }}
+  monitor 1s
+}}
+{extra_release}
+"#
+    )
+}
+
+const CANARY: &str = "canary {
+    analysis every 500ms, no_data fail after 4
+    step 20%  for 2s require error_rate < 1%
+    step 100%
+  }";
+
+fn bad_release(strategy: &str) -> String {
+    format!(
+        r#"
+release "1.1.0-bad" {{
+  strategy = {strategy}
+  migrations {{
+    expand create_tags {{
+      up   = sql "CREATE TABLE tags (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE tags"
+    }}
+  }}
+  rollback {{
+    auto when error_rate > 5% for 1s
+  }}
+  comms {{
+    on rollback notify terminal  "rolling back: {{reason}}"
+  }}
+  monitor 2s
+}}
+"#
+    )
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    deployc()
+        .current_dir(dir)
+        .args(["run", "app.deploy"])
+        .args(args)
+        .env("DEPLOYC_TEST_SECRET", "canary-secret-4242")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every file under the state directory, concatenated.
+fn state_text(dir: &Path) -> String {
+    let mut out = String::new();
+    let runs = dir.join(".deployc/runs");
+    for run in std::fs::read_dir(runs).unwrap().flatten() {
+        for f in std::fs::read_dir(run.path()).unwrap().flatten() {
+            if let Ok(t) = std::fs::read_to_string(f.path()) {
+                out.push_str(&t);
+            }
+        }
+    }
+    out.push_str(&std::fs::read_to_string(dir.join(".deployc/history")).unwrap_or_default());
+    out
+}
+
+#[test]
+fn canary_succeeds_then_bad_version_is_rolled_back_in_its_first_step() {
+    let dir = scratch("canary");
+    std::fs::write(
+        dir.join("app.deploy"),
+        local_program(CANARY, &bad_release(CANARY)),
+    )
+    .unwrap();
+
+    let ok = run(&dir, &["--release", "1.0.0", "--env", "local"]);
+    let out = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    assert!(out.contains("✓ deploy.canary-1"), "{out}");
+    assert!(out.contains("proxy sends 20% of requests"), "{out}");
+    assert!(out.contains("run succeeded"), "{out}");
+
+    let bad = run(&dir, &["--release", "1.1.0-bad", "--env", "local"]);
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(out.contains("(stable: 1.0.0)"), "{out}");
+    assert!(out.contains("✗ deploy.canary-1"), "{out}");
+    assert!(!out.contains("deploy.canary-2"), "{out}");
+    assert!(out.contains("reverted `create_tags`"), "{out}");
+    assert!(out.contains("rollback complete"), "{out}");
+
+    // The history records both runs with the migrations' checksums.
+    let history = std::fs::read_to_string(dir.join(".deployc/history")).unwrap();
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("\"outcome\":\"succeeded\""));
+    assert!(lines[0].contains("sha256:"));
+    assert!(lines[1].contains("\"outcome\":\"rolled_back\""));
+
+    // The secret (a channel's webhook, echoed by the smoke test) never reaches the disk.
+    let state = state_text(&dir);
+    assert!(state.contains("report"), "reports are written");
+    assert!(!state.contains("canary-secret-4242"));
+    assert!(!out.contains("canary-secret-4242"));
+
+    // The state directory is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join(".deployc"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
+
+#[test]
+fn blue_green_switches_and_switches_back() {
+    let bg = "blue_green {
+    analysis every 500ms, no_data fail after 4
+    preview for 1s require error_rate < 1%
+    switch
+    keep_previous 2s
+  }";
+    let dir = scratch("blue-green");
+    std::fs::write(dir.join("app.deploy"), local_program(bg, &bad_release(bg))).unwrap();
+    let ok = run(&dir, &["--release", "1.0.0", "--env", "local", "--yes"]);
+    let out = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    assert!(out.contains("proxy sends 100% of requests"), "{out}");
+
+    let bad = run(&dir, &["--release", "1.1.0-bad", "--env", "local", "--yes"]);
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(out.contains("trigger `error_rate > 5%` fired"), "{out}");
+    assert!(
+        out.contains("proxy sends all requests to the stable version"),
+        "{out}"
+    );
+}
+
+#[test]
+fn rolling_batches_replace_instances() {
+    let rolling = "rolling { batch 1, analysis every 500ms }";
+    let dir = scratch("rolling");
+    std::fs::write(dir.join("app.deploy"), local_program(rolling, "")).unwrap();
+    let ok = run(&dir, &["--release", "1.0.0", "--env", "local"]);
+    let out = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    assert!(out.contains("batch 1/2"), "{out}");
+    assert!(out.contains("batch 2/2"), "{out}");
+    assert!(out.contains("2 of 2 instances new"), "{out}");
+}
+
+/// A program whose provider commands do nothing, with three migrations and holds, for
+/// killing the runner between steps.
+const RESUMABLE: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  database = sqlite "app.db"
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 50% for 400ms
+    step 100%
+  }
+  migrations {
+    expand a {
+      up   = sql "CREATE TABLE a (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE a"
+    }
+    expand b {
+      up   = sql "CREATE TABLE b (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE b"
+    }
+    expand c {
+      up   = sql "CREATE TABLE c (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE c"
+    }
+  }
+}
+"#;
+
+/// The resumable plan is about crashes, not about a safe rollout: its lint findings (no
+/// rollback trigger, nobody told) are switched off the way a user would, in `deployc.toml`.
+fn write_resumable(dir: &Path) {
+    std::fs::write(dir.join("app.deploy"), RESUMABLE).unwrap();
+    std::fs::write(
+        dir.join("deployc.toml"),
+        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\n",
+    )
+    .unwrap();
+}
+
+fn journal_events(dir: &Path) -> Vec<serde_json::Value> {
+    let runs = dir.join(".deployc/runs");
+    let run = std::fs::read_dir(runs)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    std::fs::read_to_string(run.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn killed_at_every_step_boundary_resumes_without_repeating() {
+    let probe = scratch("resume-probe");
+    write_resumable(&probe);
+    let full = run(&probe, &["--release", "1.0.0", "--env", "ci"]);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full));
+    let steps = journal_events(&probe)
+        .iter()
+        .filter(|e| e["type"] == "step_finished")
+        .count();
+    assert!(steps >= 6, "{steps} steps");
+
+    for kill_after in 1..steps {
+        let dir = scratch(&format!("resume-{kill_after}"));
+        write_resumable(&dir);
+        let mut child = deployc()
+            .current_dir(&dir)
+            .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
+            .args(["--log-format", "json"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut seen = 0;
+        let mut run_id = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let Ok(e) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if e["type"] == "run_started" {
+                run_id = e["run"].as_str().unwrap().to_string();
+            }
+            if e["type"] == "step_finished" {
+                seen += 1;
+                if seen == kill_after {
+                    child.kill().unwrap(); // SIGKILL
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+        let resumed = deployc()
+            .current_dir(&dir)
+            .args(["run", "--resume", &run_id, "--state-dir", ".deployc"])
+            .output()
+            .unwrap();
+        assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+        let events = journal_events(&dir);
+        let mut finished: Vec<String> = events
+            .iter()
+            .filter(|e| e["type"] == "step_finished")
+            .map(|e| e["step"].as_str().unwrap().to_string())
+            .collect();
+        let n = finished.len();
+        finished.sort();
+        finished.dedup();
+        assert_eq!(
+            n,
+            finished.len(),
+            "a step finished twice (killed after {kill_after})"
+        );
+        assert_eq!(
+            n, steps,
+            "every step finished once (killed after {kill_after})"
+        );
+        let applied = events
+            .iter()
+            .filter(|e| e["type"] == "migration_applied")
+            .count();
+        assert_eq!(
+            applied, 3,
+            "each migration applied once (killed after {kill_after})"
+        );
+        let ran_sql = events
+            .iter()
+            .filter(|e| e["type"] == "action" && e["what"] == "migrate")
+            .filter(|e| e["detail"].as_str().unwrap().starts_with("applied"))
+            .count();
+        assert_eq!(
+            ran_sql, 3,
+            "migration SQL ran once each (killed after {kill_after})"
+        );
+    }
+}
+
+#[test]
+fn simulate_checkout_canary_failure() {
+    let start = std::time::Instant::now();
+    let out = deployc()
+        .args([
+            "run",
+            "examples/checkout.deploy",
+            "--release",
+            "2.1.0",
+            "--env",
+            "production",
+        ])
+        .args(["--simulate", "tests/runtime/checkout-canary-fails.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+    let ok = deployc()
+        .args([
+            "run",
+            "examples/checkout.deploy",
+            "--release",
+            "2.1.0",
+            "--env",
+            "production",
+        ])
+        .args(["--simulate", "tests/runtime/checkout-success.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(ok.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("post.flag.oauth_authentication.day-7"));
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn dry_run_of_the_quickstart() {
+    let out = deployc()
+        .args([
+            "run",
+            "examples/quickstart.deploy",
+            "--release",
+            "1.1.0",
+            "--env",
+            "local",
+        ])
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
