@@ -46,16 +46,28 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Every user release lowered in every environment (or only the one of
-    /// [`LintOptions::only`]). A pair that cannot be lowered is skipped: lowering a checked
-    /// program fails only when there is no service, which the checker already reports.
+    /// The plans rules read: the release still to ship lowered in every environment (or
+    /// only the pair of [`LintOptions::only`]). The release still to ship is the newest one:
+    /// older releases in the file have shipped, and how a shipped release was deployed can
+    /// no longer be changed, so a plan finding about it could not be acted on. (Rules about
+    /// the program itself — migrations across releases, channels, secrets — read every
+    /// release.) A pair that cannot be lowered is skipped: lowering a checked program fails
+    /// only when there is no service, which the checker already reports.
     pub fn plans(&self) -> &[LintPlan] {
         self.plans.get_or_init(|| {
             let options = LowerOptions {
                 start: self.options.start,
             };
+            let newest = self
+                .names
+                .releases()
+                .last()
+                .map(|(_, r)| r.version.value.clone());
             let mut out = Vec::new();
             for (_, release) in self.names.releases() {
+                if self.options.only.is_none() && Some(&release.version.value) != newest.as_ref() {
+                    continue;
+                }
                 for env in self.names.environments() {
                     let (r, e) = (&release.version.value, &env.name.name);
                     if let Some((or, oe)) = &self.options.only

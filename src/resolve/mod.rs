@@ -515,11 +515,37 @@ fn item_def<'a>(item: &'a Item) -> Option<(&'a str, Def<'a>)> {
 pub struct Names<'a> {
     pub session: &'a Session,
     pub program: &'a Program,
+    /// Every named item of every loaded module by (module, name), in item order: lookups
+    /// are hashed, not scans, because lowering a plan looks up every metric of every
+    /// condition, and programs have hundreds of metrics.
+    index: HashMap<(ModuleId, &'a str), Vec<Def<'a>>>,
 }
 
 impl<'a> Names<'a> {
     pub fn new(session: &'a Session, program: &'a Program) -> Self {
-        Names { session, program }
+        let mut index: HashMap<(ModuleId, &'a str), Vec<Def<'a>>> = HashMap::new();
+        // The program's modules and the stdlib (reachable as `std.m.name` without an
+        // import); not every module of the session, which holds every root of a check run.
+        let std = STDLIB
+            .iter()
+            .filter_map(|(name, _)| session.std_module(name));
+        let mut seen = std::collections::HashSet::new();
+        for id in program.modules.iter().copied().chain(std) {
+            let Some(ast) = session.module(id).and_then(|m| m.ast.as_ref()) else {
+                continue;
+            };
+            if !seen.insert(id) {
+                continue;
+            }
+            for (name, def) in ast.items.iter().filter_map(item_def) {
+                index.entry((id, name)).or_default().push(def);
+            }
+        }
+        Names {
+            session,
+            program,
+            index,
+        }
     }
 
     fn items(&self, m: ModuleId) -> &'a [Item] {
@@ -667,11 +693,11 @@ impl<'a> Names<'a> {
     }
 
     fn find_in(&self, module: ModuleId, name: &str, kind: Option<Kind>) -> Option<Def<'a>> {
-        self.items(module)
+        self.index
+            .get(&(module, name))?
             .iter()
-            .filter_map(item_def)
-            .find(|(n, d)| *n == name && kind.is_none_or(|k| d.kind() == k))
-            .map(|(_, d)| d)
+            .find(|d| kind.is_none_or(|k| d.kind() == k))
+            .copied()
     }
 
     /// Names visible from `module` (for "did you mean").
