@@ -1,14 +1,20 @@
 //! What a rule reads: the checked program, its SQL, the configuration, and the plans of
-//! every user release in every environment (lowered on first use, once).
+//! every user release in every environment (lowered on first use, once), and the
+//! schema-effect model and squawk findings of every `up` and `down` (also computed on first
+//! use, once: each SQL text is parsed a single time for both).
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
-use super::{Config, LintOptions};
+use super::config::Dialect;
+use super::{Config, Level, LintOptions};
 use crate::check::LoadedSql;
 use crate::lower::{self, LowerOptions, Plan};
 use crate::resolve::{Names, Session};
 use crate::source::{FileId, Span};
+use crate::sql::lint::SqlAnalysis;
+use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource};
 
 /// One lowered plan: a release in an environment.
 pub struct LintPlan {
@@ -26,6 +32,7 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub options: &'a LintOptions,
     plans: OnceCell<Vec<LintPlan>>,
+    analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
 }
 
 impl<'a> Context<'a> {
@@ -43,6 +50,7 @@ impl<'a> Context<'a> {
             config,
             options,
             plans: OnceCell::new(),
+            analyses: OnceCell::new(),
         }
     }
 
@@ -83,5 +91,164 @@ impl<'a> Context<'a> {
         let src = step.source.as_ref()?;
         let file: FileId = self.session.sources.find(&src.file)?;
         Some(Span::new(file, src.start, src.end))
+    }
+
+    /// The model and squawk findings of one SQL source (an `up` or a `down`), if it was
+    /// loaded. squawk runs the SQL statement rules that are not `allow` in the configuration.
+    pub fn analysis(&self, src: &SqlSource) -> Option<&SqlAnalysis> {
+        self.analyses
+            .get_or_init(|| {
+                let rules: Vec<&str> = if self.dialect() == Dialect::Sqlite {
+                    Vec::new()
+                } else {
+                    super::rules::sql_rules()
+                        .filter(|r| self.config.level(r) != Level::Allow)
+                        .map(|r| r.name)
+                        .collect()
+                };
+                let version = self.config.sql.postgres_version;
+                self.sql
+                    .iter()
+                    .map(|(span, loaded)| {
+                        (
+                            *span,
+                            crate::sql::lint::analyze(&loaded.text, &rules, version),
+                        )
+                    })
+                    .collect()
+            })
+            .get(&src.span())
+    }
+
+    /// The SQL dialect migrations are written in: `[sql] dialect`, else PostgreSQL when any
+    /// environment's database is PostgreSQL (or none names one), else SQLite. Rules about
+    /// PostgreSQL locks and the `sql/…` rules apply to PostgreSQL only.
+    pub fn dialect(&self) -> Dialect {
+        if let Some(d) = self.config.sql.dialect {
+            return d;
+        }
+        let mut databases = self
+            .names
+            .environments()
+            .flat_map(|e| e.database.iter())
+            .peekable();
+        if databases.peek().is_none() {
+            return Dialect::Postgres;
+        }
+        if databases.any(|d| matches!(d, Database::Postgres { .. })) {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
+    /// The analysis of a migration's `up`.
+    pub fn up(&self, m: &Migration) -> Option<&SqlAnalysis> {
+        m.up.first().and_then(|(src, _)| self.analysis(src))
+    }
+
+    /// A migration's `down` SQL and its analysis (`None` for `noop` or no `down`).
+    pub fn down<'m>(&self, m: &'m Migration) -> Option<(&'m SqlSource, &SqlAnalysis)> {
+        match m.down.first() {
+            Some((Down::Sql(src), _)) => self.analysis(src).map(|a| (src, a)),
+            _ => None,
+        }
+    }
+
+    /// The span of `range` of an SQL source's text: inside the `.deploy` string (escapes
+    /// and triple quotes mapped) or in the `.sql` file.
+    pub fn sql_span(&self, src: &SqlSource, range: &Range<usize>) -> Span {
+        match src {
+            SqlSource::Inline(lit) => lit.sub_span(range.start, range.end),
+            SqlSource::File(lit) => match self.sql.get(&lit.span).and_then(|l| l.file) {
+                Some(file) => Span::new(file, range.start, range.end),
+                None => lit.span,
+            },
+        }
+    }
+
+    /// For an SQL source from a file, the span of `file "…"` that names it (a label to add
+    /// so the reader sees where the `.sql` file is used).
+    pub fn sql_file_ref(&self, src: &SqlSource) -> Option<Span> {
+        match src {
+            SqlSource::File(lit) => Some(lit.span),
+            SqlSource::Inline(_) => None,
+        }
+    }
+
+    /// Tables that are new in `release` when `m` runs: created by `m` itself or by a
+    /// migration of the same release that runs before it. Nothing but this release can be
+    /// using them, and they are empty until it ships.
+    pub fn new_tables(&self, release: &Release, m: &Migration) -> HashSet<String> {
+        let graph = crate::check::release_graph(release);
+        let mut out = HashSet::new();
+        for other in graph.before_deploy.iter().chain(&graph.after_deploy) {
+            if let Some(a) = self.up(other) {
+                for e in a.model.effects() {
+                    if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
+                        out.insert(table.clone());
+                    }
+                }
+            }
+            if std::ptr::eq(*other, m) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Every user migration in run order: releases in program order, each in its own run
+    /// order (before the deploy, then after), with its release.
+    pub fn migrations_in_order(&self) -> Vec<(&'a Release, &'a Migration)> {
+        let mut out = Vec::new();
+        for (_, release) in self.names.releases() {
+            let graph = crate::check::release_graph(release);
+            for m in graph.before_deploy.into_iter().chain(graph.after_deploy) {
+                out.push((release, m));
+            }
+        }
+        out
+    }
+
+    /// The type of `table.column` as the migrations that run before `m` left it, when they
+    /// say (a `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE` of an earlier
+    /// migration); `None` when the column comes from outside the program.
+    pub fn column_type_before(&self, m: &Migration, table: &str, column: &str) -> Option<String> {
+        use crate::sql::model::EffectKind as K;
+        let mut ty = None;
+        for (_, other) in self.migrations_in_order() {
+            if std::ptr::eq(other, m) {
+                break;
+            }
+            let Some(a) = self.up(other) else { continue };
+            for e in a.model.effects() {
+                match &e.kind {
+                    K::CreateTable { table: t, columns } if t == table => {
+                        ty = columns
+                            .iter()
+                            .find(|(c, _)| c == column)
+                            .map(|(_, ty)| ty.clone());
+                    }
+                    K::AddColumn {
+                        table: t,
+                        column: c,
+                        ty: new,
+                        ..
+                    }
+                    | K::AlterColumnType {
+                        table: t,
+                        column: c,
+                        ty: new,
+                    } if t == table && c == column => ty = Some(new.clone()),
+                    K::DropColumn {
+                        table: t,
+                        column: c,
+                    } if t == table && c == column => ty = None,
+                    K::DropTable { table: t } if t == table => ty = None,
+                    _ => {}
+                }
+            }
+        }
+        ty.filter(|t| !t.is_empty())
     }
 }

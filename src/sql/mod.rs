@@ -5,8 +5,17 @@
 //! Postgres reads them. Offsets here are byte offsets into the SQL text; callers map them
 //! into the `.deploy` string or the `.sql` file.
 
+pub mod lint;
+pub mod model;
+
 use squawk_syntax::ast::AstNode;
 use std::ops::Range;
+
+/// Runs `f`, turning a panic inside the SQL crates into `None`: the parser and the linter are
+/// built to be resilient, and this guard keeps any internal failure from crashing a check.
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
 
 /// One parse problem in SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
