@@ -11,10 +11,10 @@ use super::config::Dialect;
 use super::{Config, Level, LintOptions};
 use crate::check::LoadedSql;
 use crate::lower::{self, LowerOptions, Plan};
-use crate::resolve::{Names, Session};
+use crate::resolve::{Def, Kind, ModuleId, Names, Session};
 use crate::source::{FileId, Span};
 use crate::sql::lint::SqlAnalysis;
-use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource};
+use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource, Strategy, StrategyRef};
 
 /// One lowered plan: a release in an environment.
 pub struct LintPlan {
@@ -22,6 +22,9 @@ pub struct LintPlan {
     pub environment: String,
     pub plan: Plan,
 }
+
+/// A release, an environment, and their plan once lowered (`None`: it cannot be).
+type PlanCell = (String, String, OnceCell<Option<LintPlan>>);
 
 /// The read-only input of every rule.
 pub struct Context<'a> {
@@ -32,7 +35,13 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub options: &'a LintOptions,
     plans: OnceCell<Vec<LintPlan>>,
+    /// Plans lowered one at a time by [`Context::plan`], for rules that need only a few.
+    plan_cells: OnceCell<Vec<PlanCell>>,
     analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
+    /// Every user migration in run order (see [`Context::migrations_in_order`]).
+    order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
+    /// Tables new in its release when each migration runs, by the migration's address.
+    new_tables: OnceCell<HashMap<usize, HashSet<String>>>,
 }
 
 impl<'a> Context<'a> {
@@ -50,7 +59,10 @@ impl<'a> Context<'a> {
             config,
             options,
             plans: OnceCell::new(),
+            plan_cells: OnceCell::new(),
             analyses: OnceCell::new(),
+            order: OnceCell::new(),
+            new_tables: OnceCell::new(),
         }
     }
 
@@ -86,6 +98,65 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// The plan of one release in one environment, lowered on first use. Cheaper than
+    /// [`Context::plans`] for a rule that needs only some pairs: lowering every release in
+    /// every environment is the most expensive part of linting a large program.
+    pub fn plan(&self, release: &str, environment: &str) -> Option<&LintPlan> {
+        if let Some(all) = self.plans.get() {
+            return all
+                .iter()
+                .find(|p| p.release == release && p.environment == environment);
+        }
+        let cells = self.plan_cells.get_or_init(|| {
+            let mut out = Vec::new();
+            for (_, r) in self.names.releases() {
+                for e in self.names.environments() {
+                    let (r, e) = (&r.version.value, &e.name.name);
+                    if let Some((or, oe)) = &self.options.only
+                        && (or != r || oe != e)
+                    {
+                        continue;
+                    }
+                    out.push((r.clone(), e.clone(), OnceCell::new()));
+                }
+            }
+            out
+        });
+        let (r, e, cell) = cells
+            .iter()
+            .find(|(r, e, _)| r == release && e == environment)?;
+        cell.get_or_init(|| {
+            let options = LowerOptions {
+                start: self.options.start,
+            };
+            lower::lower(self.names, &self.session.sources, self.sql, r, e, &options)
+                .ok()
+                .map(|plan| LintPlan {
+                    release: r.clone(),
+                    environment: e.clone(),
+                    plan,
+                })
+        })
+        .as_ref()
+    }
+
+    /// The strategy of `release` (declared in `module`), inline or named; `None` when it
+    /// has none or the name does not resolve (the checker reports that).
+    pub fn strategy(&self, module: ModuleId, release: &'a Release) -> Option<&'a Strategy> {
+        match release.strategy.first()? {
+            StrategyRef::Inline(s) => Some(s),
+            StrategyRef::Named(u) => {
+                match self
+                    .names
+                    .lookup_kind(module, &[], &u.path, Some(Kind::Strategy))?
+                {
+                    Def::Strategy(d) => Some(&d.strategy),
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// The span a plan's step points at, back in the session's sources.
     pub fn step_span(&self, step: &lower::Step) -> Option<Span> {
         let src = step.source.as_ref()?;
@@ -106,13 +177,36 @@ impl<'a> Context<'a> {
                         .map(|r| r.name)
                         .collect()
                 };
+                // A `down` is only read by M212, for the rules about live tables: running
+                // the others on it would be work thrown away.
+                let live: Vec<&str> = rules
+                    .iter()
+                    .copied()
+                    .filter(|r| super::rules::sql::class(r) == super::rules::sql::Class::Live)
+                    .collect();
+                let downs: HashSet<Span> = self
+                    .names
+                    .releases()
+                    .flat_map(|(_, r)| r.migrations.iter())
+                    .flat_map(|m| m.down.iter())
+                    .filter_map(|(d, _)| match d {
+                        Down::Sql(src) => Some(src.span()),
+                        Down::Noop(_) => None,
+                    })
+                    .collect();
                 let version = self.config.sql.postgres_version;
                 self.sql
                     .iter()
                     .map(|(span, loaded)| {
+                        let rules = if downs.contains(span) { &live } else { &rules };
                         (
                             *span,
-                            crate::sql::lint::analyze(&loaded.text, &rules, version),
+                            crate::sql::lint::analyze_parsed(
+                                &loaded.text,
+                                loaded.tree.as_ref(),
+                                rules,
+                                version,
+                            ),
                         )
                     })
                     .collect()
@@ -179,35 +273,45 @@ impl<'a> Context<'a> {
     /// Tables that are new in `release` when `m` runs: created by `m` itself or by a
     /// migration of the same release that runs before it. Nothing but this release can be
     /// using them, and they are empty until it ships.
-    pub fn new_tables(&self, release: &Release, m: &Migration) -> HashSet<String> {
-        let graph = crate::check::release_graph(release);
-        let mut out = HashSet::new();
-        for other in graph.before_deploy.iter().chain(&graph.after_deploy) {
-            if let Some(a) = self.up(other) {
-                for e in a.model.effects() {
-                    if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
-                        out.insert(table.clone());
+    pub fn new_tables(&self, _release: &Release, m: &Migration) -> HashSet<String> {
+        let map = self.new_tables.get_or_init(|| {
+            let mut map = HashMap::new();
+            let mut current: Option<*const Release> = None;
+            let mut created: HashSet<String> = HashSet::new();
+            for (r, other) in self.migrations_in_order() {
+                if current != Some(std::ptr::from_ref(*r)) {
+                    current = Some(std::ptr::from_ref(*r));
+                    created.clear();
+                }
+                if let Some(a) = self.up(other) {
+                    for e in a.model.effects() {
+                        if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
+                            created.insert(table.clone());
+                        }
                     }
                 }
+                map.insert(std::ptr::from_ref(*other) as usize, created.clone());
             }
-            if std::ptr::eq(*other, m) {
-                break;
-            }
-        }
-        out
+            map
+        });
+        map.get(&(std::ptr::from_ref(m) as usize))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every user migration in run order: releases in program order, each in its own run
     /// order (before the deploy, then after), with its release.
-    pub fn migrations_in_order(&self) -> Vec<(&'a Release, &'a Migration)> {
-        let mut out = Vec::new();
-        for (_, release) in self.names.releases() {
-            let graph = crate::check::release_graph(release);
-            for m in graph.before_deploy.into_iter().chain(graph.after_deploy) {
-                out.push((release, m));
+    pub fn migrations_in_order(&self) -> &[(&'a Release, &'a Migration)] {
+        self.order.get_or_init(|| {
+            let mut out = Vec::new();
+            for (_, release) in self.names.releases() {
+                let graph = crate::check::release_graph(release);
+                for m in graph.before_deploy.into_iter().chain(graph.after_deploy) {
+                    out.push((release, m));
+                }
             }
-        }
-        out
+            out
+        })
     }
 
     /// The type of `table.column` as the migrations that run before `m` left it, when they
@@ -217,7 +321,7 @@ impl<'a> Context<'a> {
         use crate::sql::model::EffectKind as K;
         let mut ty = None;
         for (_, other) in self.migrations_in_order() {
-            if std::ptr::eq(other, m) {
+            if std::ptr::eq(*other, m) {
                 break;
             }
             let Some(a) = self.up(other) else { continue };

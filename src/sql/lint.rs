@@ -40,14 +40,33 @@ pub(crate) const NEVER: &[&str] = &[
 
 /// Parses `text`, builds its model and lints it with every rule in `rules` (squawk names).
 pub fn analyze(text: &str, rules: &[&str], postgres_version: Option<u32>) -> SqlAnalysis {
+    analyze_parsed(text, None, rules, postgres_version)
+}
+
+/// [`analyze`] with the syntax tree of `text` when the caller already has it.
+pub fn analyze_parsed(
+    text: &str,
+    tree: Option<&squawk_syntax::Parse<squawk_syntax::SourceFile>>,
+    rules: &[&str],
+    postgres_version: Option<u32>,
+) -> SqlAnalysis {
     super::guard(|| {
-        let parse = squawk_syntax::SourceFile::parse(text);
+        let parse = match tree {
+            Some(t) => t.clone(),
+            None => squawk_syntax::SourceFile::parse(text),
+        };
         let model = model::build(&parse.tree());
         let selected: Vec<squawk_linter::Rule> = rules
             .iter()
             .filter(|r| !NEVER.contains(r))
             .filter_map(|r| squawk_linter::Rule::from_str(r).ok())
             .collect();
+        if selected.is_empty() {
+            return SqlAnalysis {
+                model,
+                violations: Vec::new(),
+            };
+        }
         let mut linter = squawk_linter::Linter::from(selected);
         linter
             .rules

@@ -33,6 +33,8 @@ pub struct SqlParse {
     pub errors: Vec<SqlError>,
     /// Byte range of each statement.
     pub statements: Vec<Range<usize>>,
+    /// The syntax tree, kept so that lints read it without parsing again.
+    pub tree: Option<squawk_syntax::Parse<squawk_syntax::SourceFile>>,
 }
 
 /// Parses SQL text as PostgreSQL.
@@ -66,7 +68,11 @@ pub fn parse(text: &str) -> SqlParse {
                 }
             })
             .collect();
-        SqlParse { errors, statements }
+        SqlParse {
+            errors,
+            statements,
+            tree: Some(parse),
+        }
     });
     result.unwrap_or_else(|_| SqlParse {
         errors: vec![SqlError {
@@ -75,6 +81,7 @@ pub fn parse(text: &str) -> SqlParse {
             statement: None,
         }],
         statements: Vec::new(),
+        tree: None,
     })
 }
 

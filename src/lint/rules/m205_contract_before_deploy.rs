@@ -31,6 +31,7 @@
 use crate::diagnostics::Label;
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 use crate::lower::plan::{Action, PhaseName};
+use crate::syntax::ast::{Phase, Strategy};
 
 pub(crate) static RULE: Rule = Rule {
     code: "M205",
@@ -43,7 +44,26 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
-    for lp in ctx.plans() {
+    // Contracts always run after the deploy steps (the migration order makes sure); what
+    // remains is `keep_previous`, so only releases with a contract and a `blue_green`
+    // strategy that keeps the previous version are lowered.
+    let pairs: Vec<(String, String)> = ctx
+        .names
+        .releases()
+        .filter(|(_, r)| r.migrations.iter().any(|m| m.phase.value == Phase::Contract))
+        .filter(|(module, r)| {
+            matches!(
+                ctx.strategy(*module, r),
+                Some(Strategy::BlueGreen { keep_previous, .. }) if !keep_previous.is_empty()
+            )
+        })
+        .flat_map(|(_, r)| {
+            ctx.names
+                .environments()
+                .map(|e| (r.version.value.clone(), e.name.name.clone()))
+        })
+        .collect();
+    for lp in pairs.iter().filter_map(|(r, e)| ctx.plan(r, e)) {
         let steps: Vec<_> = lp
             .plan
             .phases

@@ -47,13 +47,11 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
-    for (_, release) in ctx.names.releases() {
+    for (module, release) in ctx.names.releases() {
         let Some(strategy) = ctx
-            .plans()
-            .iter()
-            .filter(|p| p.release == release.version.value)
-            .map(|p| p.plan.strategy.as_str())
-            .find(|s| matches!(*s, "canary" | "blue_green" | "rolling"))
+            .strategy(module, release)
+            .filter(|s| s.is_progressive())
+            .map(|s| s.name())
         else {
             continue;
         };
