@@ -23,6 +23,10 @@
 //! `DEPLOYC_BENCH_INPUT=DIR cargo bench --bench lint`; `overhead::check` compiles it and
 //! `overhead::check_and_lint` compiles and lints it. Without `DEPLOYC_BENCH_INPUT` they are
 //! skipped.
+//!
+//! For instruction counts (steadier than time on a shared machine), run the bench binary
+//! once under callgrind with `DEPLOYC_BENCH_ONCE=check` or `DEPLOYC_BENCH_ONCE=lint` (and
+//! `DEPLOYC_BENCH_INPUT`): it compiles the program, lints it too for `lint`, and exits.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,21 @@ const FILES: usize = 240;
 const STATEMENTS_PER_FILE: usize = 5;
 
 fn main() {
+    if let Some(what) = std::env::var_os("DEPLOYC_BENCH_ONCE") {
+        let dir = std::env::var_os("DEPLOYC_BENCH_INPUT").expect("DEPLOYC_BENCH_INPUT");
+        let src = std::fs::read(Path::new(&dir).join("program.deploy")).unwrap();
+        let (session, compiled) = compile_source("program.deploy", &src);
+        if what == "lint" {
+            let n = lint::lint(
+                &session,
+                &compiled,
+                &Config::default(),
+                &LintOptions::default(),
+            );
+            println!("{} findings", n.len());
+        }
+        return;
+    }
     let c = &*CORPUS;
     println!(
         "SQL corpus: {} files, {} statements, {} bytes, in {}",
