@@ -136,7 +136,12 @@ pub fn check_files(
                 }
             }
         };
-        lints.extend(lint::lint(&session, c, &cfg, options));
+        let history = load_history(&mut session, path, read, &mut diags)?;
+        let options = LintOptions {
+            history: history.or_else(|| options.history.clone()),
+            ..options.clone()
+        };
+        lints.extend(lint::lint(&session, c, &cfg, &options));
     }
     diags.extend(lints);
     diagnostics::sort(&mut diags);
@@ -147,6 +152,68 @@ pub fn check_files(
         diagnostics: diags,
         config_failed,
     })
+}
+
+/// Reads the run history beside `file` (`.deployc/history`), if there is one; a line that
+/// cannot be read is an E502 diagnostic pointing at it, and the history is then left out.
+pub fn load_history(
+    session: &mut Session,
+    file: &Path,
+    read: &mut ReadFile<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> std::io::Result<Option<std::sync::Arc<crate::history::LoadedHistory>>> {
+    let Some(dir) = file.parent() else {
+        return Ok(None);
+    };
+    let path = dir
+        .join(crate::history::STATE_DIR)
+        .join(crate::history::HISTORY_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = read(&path)?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let shown = std::env::current_dir()
+        .ok()
+        .and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.clone());
+    let name = shown.to_string_lossy().into_owned();
+    let existing = session.sources.find(&name);
+    let id = match existing {
+        Some(id) => id,
+        None => session.sources.add(name, Some(path.clone()), text.clone()),
+    };
+    match crate::history::History::parse(&text) {
+        Ok(h) => Ok(Some(std::sync::Arc::new(
+            crate::history::LoadedHistory::new(h, &text, id),
+        ))),
+        Err(e) => {
+            let start: usize = text
+                .split_inclusive('\n')
+                .take(e.line.saturating_sub(1))
+                .map(str::len)
+                .sum();
+            let len = text
+                .get(start..)
+                .and_then(|rest| rest.lines().next())
+                .map_or(0, str::len);
+            let message = e.message.split(" at line ").next().unwrap_or(&e.message);
+            diags.push(
+                Diagnostic::error(
+                    "E502",
+                    format!("cannot read line {} of the run history", e.line),
+                )
+                .with_label(Label::primary(
+                    crate::source::Span::new(id, start, start + len.max(1)),
+                    message.to_string(),
+                ))
+                .with_help(
+                    "each line is one JSON object (see docs/history-format.md); fix or remove the line",
+                ),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// Reads and parses one configuration file; its problems become E501 diagnostics pointing

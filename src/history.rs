@@ -69,6 +69,35 @@ pub struct History {
     pub entries: Vec<HistoryEntry>,
 }
 
+/// A history file read for linting: its entries and where each one is written.
+#[derive(Debug, Clone)]
+pub struct LoadedHistory {
+    pub history: History,
+    /// The span of each entry's line in the session's sources, by entry index.
+    pub lines: Vec<crate::source::Span>,
+}
+
+impl LoadedHistory {
+    /// Indexes the entries of `history`, read from `text` loaded as `file`: entries are the
+    /// non-blank lines, in order.
+    pub fn new(history: History, text: &str, file: crate::source::FileId) -> Self {
+        let mut lines = Vec::new();
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let content = line.trim_end_matches(['\n', '\r']);
+            if !content.trim().is_empty() {
+                lines.push(crate::source::Span::new(
+                    file,
+                    offset,
+                    offset + content.len(),
+                ));
+            }
+            offset += line.len();
+        }
+        LoadedHistory { history, lines }
+    }
+}
+
 /// A line of the history that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryError {

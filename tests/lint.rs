@@ -234,3 +234,40 @@ fn examples_have_no_denied_findings() {
     }
     insta::assert_snapshot!("examples_lint_findings", all);
 }
+
+#[test]
+fn unreadable_history_line_is_an_error_at_that_line() {
+    let dir = std::env::temp_dir().join(format!("deployc-history-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".deployc")).unwrap();
+    let file = dir.join("app.deploy");
+    std::fs::write(
+        &file,
+        "service api { health = http \"http://localhost/health\" }\n",
+    )
+    .unwrap();
+    let good = r#"{"format":1,"run":"r1","service":"api","release":"1.0.0","environment":"staging","outcome":"succeeded","started_at":"2026-11-01T09:00:00Z","finished_at":"2026-11-01T09:20:00Z"}"#;
+    std::fs::write(
+        dir.join(".deployc/history"),
+        format!("{good}\n{{\"format\":1,\"run\":\"r2\"\n"),
+    )
+    .unwrap();
+    let mut read = read_from_disk;
+    let run = check_files(
+        &[("app.deploy".to_string(), file)],
+        &mut read,
+        None,
+        &LintOptions::default(),
+    )
+    .unwrap();
+    let rendered = render(&run.session, &run.diagnostics);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        rendered.contains("error[E502]: cannot read line 2 of the run history"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("history:2:1"), "{rendered}");
+    assert!(
+        rendered.contains("EOF while parsing an object"),
+        "{rendered}"
+    );
+}

@@ -24,6 +24,8 @@ pub struct LoadedSql {
     pub text: String,
     /// Set when the SQL came from a `.sql` file (loaded into the session's source map).
     pub file: Option<FileId>,
+    /// Its syntax tree, parsed once here and read again by the lints.
+    pub tree: Option<squawk_syntax::Parse<squawk_syntax::SourceFile>>,
 }
 
 /// Rank in the phase order; the application deploy sits between index and contract.
@@ -317,6 +319,7 @@ impl<'a> Checker<'a, '_> {
             SqlSource::Inline(lit) => LoadedSql {
                 text: lit.value.clone(),
                 file: None,
+                tree: None,
             },
             SqlSource::File(lit) => match session.sql_file(lit.span.file, &lit.value) {
                 Ok(file) => LoadedSql {
@@ -326,6 +329,7 @@ impl<'a> Checker<'a, '_> {
                         .map(|f| f.text.clone())
                         .unwrap_or_default(),
                     file: Some(file),
+                    tree: None,
                 },
                 Err(reason) => {
                     self.err(Error::SqlFileNotFound {
@@ -337,7 +341,9 @@ impl<'a> Checker<'a, '_> {
                 }
             },
         };
+        let mut loaded = loaded;
         let parsed = crate::sql::parse(&loaded.text);
+        loaded.tree = parsed.tree.clone();
         // One error per statement is enough: the parser's follow-up errors repeat the cause.
         // A statement is the text between semicolons, which also covers text the parser
         // could not recognise as a statement at all.

@@ -8,7 +8,7 @@ use codespan_reporting::term::termcolor::StandardStream;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
-use crate::compile::{compile_files, discover_config, load_config, read_from_disk};
+use crate::compile::{compile_files, discover_config, load_config, load_history, read_from_disk};
 use crate::diagnostics::{self, Severity};
 use crate::lint::{self, Config, LintOptions};
 use crate::lower::{self, LowerOptions, render};
@@ -141,8 +141,19 @@ pub(super) fn build_plan(
             }
         },
     };
+    let history = load_history(&mut session, file, &mut read, &mut config_diags)
+        .into_diagnostic()
+        .wrap_err("cannot read the run history")?;
+    if !config_diags.is_empty() {
+        let stderr = std::io::stderr();
+        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
+        diagnostics::render_human(&config_diags, &session.sources, &mut out)
+            .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+        return Ok(Err(2));
+    }
     let options = LintOptions {
         start,
+        history,
         only: Some((release.to_string(), env.to_string())),
     };
     let names = Names::new(&session, &c.program);

@@ -1,14 +1,20 @@
 //! What a rule reads: the checked program, its SQL, the configuration, and the plans of
-//! every user release in every environment (lowered on first use, once).
+//! every user release in every environment (lowered on first use, once), and the
+//! schema-effect model and squawk findings of every `up` and `down` (also computed on first
+//! use, once: each SQL text is parsed a single time for both).
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
-use super::{Config, LintOptions};
+use super::config::Dialect;
+use super::{Config, Level, LintOptions};
 use crate::check::LoadedSql;
 use crate::lower::{self, LowerOptions, Plan};
-use crate::resolve::{Names, Session};
+use crate::resolve::{Def, Kind, ModuleId, Names, Session};
 use crate::source::{FileId, Span};
+use crate::sql::lint::SqlAnalysis;
+use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource, Strategy, StrategyRef};
 
 /// One lowered plan: a release in an environment.
 pub struct LintPlan {
@@ -16,6 +22,9 @@ pub struct LintPlan {
     pub environment: String,
     pub plan: Plan,
 }
+
+/// A release, an environment, and their plan once lowered (`None`: it cannot be).
+type PlanCell = (String, String, OnceCell<Option<LintPlan>>);
 
 /// The read-only input of every rule.
 pub struct Context<'a> {
@@ -26,6 +35,13 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub options: &'a LintOptions,
     plans: OnceCell<Vec<LintPlan>>,
+    /// Plans lowered one at a time by [`Context::plan`], for rules that need only a few.
+    plan_cells: OnceCell<Vec<PlanCell>>,
+    analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
+    /// Every user migration in run order (see [`Context::migrations_in_order`]).
+    order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
+    /// Tables new in its release when each migration runs, by the migration's address.
+    new_tables: OnceCell<HashMap<usize, HashSet<String>>>,
 }
 
 impl<'a> Context<'a> {
@@ -43,6 +59,10 @@ impl<'a> Context<'a> {
             config,
             options,
             plans: OnceCell::new(),
+            plan_cells: OnceCell::new(),
+            analyses: OnceCell::new(),
+            order: OnceCell::new(),
+            new_tables: OnceCell::new(),
         }
     }
 
@@ -90,10 +110,261 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// The plan of one release in one environment, lowered on first use. Cheaper than
+    /// [`Context::plans`] for a rule that needs only some pairs: lowering every release in
+    /// every environment is the most expensive part of linting a large program.
+    pub fn plan(&self, release: &str, environment: &str) -> Option<&LintPlan> {
+        if let Some(all) = self.plans.get() {
+            return all
+                .iter()
+                .find(|p| p.release == release && p.environment == environment);
+        }
+        let cells = self.plan_cells.get_or_init(|| {
+            let mut out = Vec::new();
+            for (_, r) in self.names.releases() {
+                for e in self.names.environments() {
+                    let (r, e) = (&r.version.value, &e.name.name);
+                    if let Some((or, oe)) = &self.options.only
+                        && (or != r || oe != e)
+                    {
+                        continue;
+                    }
+                    out.push((r.clone(), e.clone(), OnceCell::new()));
+                }
+            }
+            out
+        });
+        let (r, e, cell) = cells
+            .iter()
+            .find(|(r, e, _)| r == release && e == environment)?;
+        cell.get_or_init(|| {
+            let options = LowerOptions {
+                start: self.options.start,
+            };
+            lower::lower(self.names, &self.session.sources, self.sql, r, e, &options)
+                .ok()
+                .map(|plan| LintPlan {
+                    release: r.clone(),
+                    environment: e.clone(),
+                    plan,
+                })
+        })
+        .as_ref()
+    }
+
+    /// The strategy of `release` (declared in `module`), inline or named; `None` when it
+    /// has none or the name does not resolve (the checker reports that).
+    pub fn strategy(&self, module: ModuleId, release: &'a Release) -> Option<&'a Strategy> {
+        match release.strategy.first()? {
+            StrategyRef::Inline(s) => Some(s),
+            StrategyRef::Named(u) => {
+                match self
+                    .names
+                    .lookup_kind(module, &[], &u.path, Some(Kind::Strategy))?
+                {
+                    Def::Strategy(d) => Some(&d.strategy),
+                    _ => None,
+                }
+            }
+        }
+    }
+
     /// The span a plan's step points at, back in the session's sources.
     pub fn step_span(&self, step: &lower::Step) -> Option<Span> {
         let src = step.source.as_ref()?;
         let file: FileId = self.session.sources.find(&src.file)?;
         Some(Span::new(file, src.start, src.end))
+    }
+
+    /// The model and squawk findings of one SQL source (an `up` or a `down`), if it was
+    /// loaded. squawk runs the SQL statement rules that are not `allow` in the configuration.
+    pub fn analysis(&self, src: &SqlSource) -> Option<&SqlAnalysis> {
+        self.analyses
+            .get_or_init(|| {
+                let rules: Vec<&str> = if self.dialect() == Dialect::Sqlite {
+                    Vec::new()
+                } else {
+                    super::rules::sql_rules()
+                        .filter(|r| self.config.level(r) != Level::Allow)
+                        .map(|r| r.name)
+                        .collect()
+                };
+                // A `down` is only read by M212, for the rules about live tables: running
+                // the others on it would be work thrown away.
+                let live: Vec<&str> = rules
+                    .iter()
+                    .copied()
+                    .filter(|r| super::rules::sql::class(r) == super::rules::sql::Class::Live)
+                    .collect();
+                let downs: HashSet<Span> = self
+                    .names
+                    .releases()
+                    .flat_map(|(_, r)| r.migrations.iter())
+                    .flat_map(|m| m.down.iter())
+                    .filter_map(|(d, _)| match d {
+                        Down::Sql(src) => Some(src.span()),
+                        Down::Noop(_) => None,
+                    })
+                    .collect();
+                let version = self.config.sql.postgres_version;
+                self.sql
+                    .iter()
+                    .map(|(span, loaded)| {
+                        let rules = if downs.contains(span) { &live } else { &rules };
+                        (
+                            *span,
+                            crate::sql::lint::analyze_parsed(
+                                &loaded.text,
+                                loaded.tree.as_ref(),
+                                rules,
+                                version,
+                            ),
+                        )
+                    })
+                    .collect()
+            })
+            .get(&src.span())
+    }
+
+    /// The SQL dialect migrations are written in: `[sql] dialect`, else PostgreSQL when any
+    /// environment's database is PostgreSQL (or none names one), else SQLite. Rules about
+    /// PostgreSQL locks and the `sql/…` rules apply to PostgreSQL only.
+    pub fn dialect(&self) -> Dialect {
+        if let Some(d) = self.config.sql.dialect {
+            return d;
+        }
+        let mut databases = self
+            .names
+            .environments()
+            .flat_map(|e| e.database.iter())
+            .peekable();
+        if databases.peek().is_none() {
+            return Dialect::Postgres;
+        }
+        if databases.any(|d| matches!(d, Database::Postgres { .. })) {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        }
+    }
+
+    /// The analysis of a migration's `up`.
+    pub fn up(&self, m: &Migration) -> Option<&SqlAnalysis> {
+        m.up.first().and_then(|(src, _)| self.analysis(src))
+    }
+
+    /// A migration's `down` SQL and its analysis (`None` for `noop` or no `down`).
+    pub fn down<'m>(&self, m: &'m Migration) -> Option<(&'m SqlSource, &SqlAnalysis)> {
+        match m.down.first() {
+            Some((Down::Sql(src), _)) => self.analysis(src).map(|a| (src, a)),
+            _ => None,
+        }
+    }
+
+    /// The span of `range` of an SQL source's text: inside the `.deploy` string (escapes
+    /// and triple quotes mapped) or in the `.sql` file.
+    pub fn sql_span(&self, src: &SqlSource, range: &Range<usize>) -> Span {
+        match src {
+            SqlSource::Inline(lit) => lit.sub_span(range.start, range.end),
+            SqlSource::File(lit) => match self.sql.get(&lit.span).and_then(|l| l.file) {
+                Some(file) => Span::new(file, range.start, range.end),
+                None => lit.span,
+            },
+        }
+    }
+
+    /// For an SQL source from a file, the span of `file "…"` that names it (a label to add
+    /// so the reader sees where the `.sql` file is used).
+    pub fn sql_file_ref(&self, src: &SqlSource) -> Option<Span> {
+        match src {
+            SqlSource::File(lit) => Some(lit.span),
+            SqlSource::Inline(_) => None,
+        }
+    }
+
+    /// Tables that are new in `release` when `m` runs: created by `m` itself or by a
+    /// migration of the same release that runs before it. Nothing but this release can be
+    /// using them, and they are empty until it ships.
+    pub fn new_tables(&self, _release: &Release, m: &Migration) -> HashSet<String> {
+        let map = self.new_tables.get_or_init(|| {
+            let mut map = HashMap::new();
+            let mut current: Option<*const Release> = None;
+            let mut created: HashSet<String> = HashSet::new();
+            for (r, other) in self.migrations_in_order() {
+                if current != Some(std::ptr::from_ref(*r)) {
+                    current = Some(std::ptr::from_ref(*r));
+                    created.clear();
+                }
+                if let Some(a) = self.up(other) {
+                    for e in a.model.effects() {
+                        if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
+                            created.insert(table.clone());
+                        }
+                    }
+                }
+                map.insert(std::ptr::from_ref(*other) as usize, created.clone());
+            }
+            map
+        });
+        map.get(&(std::ptr::from_ref(m) as usize))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every user migration in run order: releases in program order, each in its own run
+    /// order (before the deploy, then after), with its release.
+    pub fn migrations_in_order(&self) -> &[(&'a Release, &'a Migration)] {
+        self.order.get_or_init(|| {
+            let mut out = Vec::new();
+            for (_, release) in self.names.releases() {
+                let graph = crate::check::release_graph(release);
+                for m in graph.before_deploy.into_iter().chain(graph.after_deploy) {
+                    out.push((release, m));
+                }
+            }
+            out
+        })
+    }
+
+    /// The type of `table.column` as the migrations that run before `m` left it, when they
+    /// say (a `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE` of an earlier
+    /// migration); `None` when the column comes from outside the program.
+    pub fn column_type_before(&self, m: &Migration, table: &str, column: &str) -> Option<String> {
+        use crate::sql::model::EffectKind as K;
+        let mut ty = None;
+        for (_, other) in self.migrations_in_order() {
+            if std::ptr::eq(*other, m) {
+                break;
+            }
+            let Some(a) = self.up(other) else { continue };
+            for e in a.model.effects() {
+                match &e.kind {
+                    K::CreateTable { table: t, columns } if t == table => {
+                        ty = columns
+                            .iter()
+                            .find(|(c, _)| c == column)
+                            .map(|(_, ty)| ty.clone());
+                    }
+                    K::AddColumn {
+                        table: t,
+                        column: c,
+                        ty: new,
+                        ..
+                    }
+                    | K::AlterColumnType {
+                        table: t,
+                        column: c,
+                        ty: new,
+                    } if t == table && c == column => ty = Some(new.clone()),
+                    K::DropColumn {
+                        table: t,
+                        column: c,
+                    } if t == table && c == column => ty = None,
+                    K::DropTable { table: t } if t == table => ty = None,
+                    _ => {}
+                }
+            }
+        }
+        ty.filter(|t| !t.is_empty())
     }
 }

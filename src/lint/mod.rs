@@ -155,6 +155,8 @@ pub struct LintOptions {
     pub start: Option<jiff::Timestamp>,
     /// Lint only this `(release, environment)` (used by `deployc plan`).
     pub only: Option<(String, String)>,
+    /// The run history beside the checked file (`.deployc/history`), for M214.
+    pub history: Option<std::sync::Arc<crate::history::LoadedHistory>>,
 }
 
 /// Every rule, in registry order.

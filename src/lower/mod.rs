@@ -903,7 +903,9 @@ impl<'a> Lowering<'a, '_> {
             Down::Noop(_) => None,
         });
         let reversible = !m.down.is_empty() && m.irreversible.is_empty();
-        let transactional = !up.to_ascii_uppercase().contains("CONCURRENTLY");
+        // A statement that cannot run in a transaction (`CONCURRENTLY`) makes the whole
+        // migration run outside one; read from the syntax tree, not the text.
+        let transactional = crate::sql::model::of_text(&up).transactional;
         let mut s = self.step(
             format!("migrate.{}", m.name.name),
             format!(

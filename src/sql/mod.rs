@@ -5,8 +5,17 @@
 //! Postgres reads them. Offsets here are byte offsets into the SQL text; callers map them
 //! into the `.deploy` string or the `.sql` file.
 
+pub mod lint;
+pub mod model;
+
 use squawk_syntax::ast::AstNode;
 use std::ops::Range;
+
+/// Runs `f`, turning a panic inside the SQL crates into `None`: the parser and the linter are
+/// built to be resilient, and this guard keeps any internal failure from crashing a check.
+pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
 
 /// One parse problem in SQL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +33,8 @@ pub struct SqlParse {
     pub errors: Vec<SqlError>,
     /// Byte range of each statement.
     pub statements: Vec<Range<usize>>,
+    /// The syntax tree, kept so that lints read it without parsing again.
+    pub tree: Option<squawk_syntax::Parse<squawk_syntax::SourceFile>>,
 }
 
 /// Parses SQL text as PostgreSQL.
@@ -57,7 +68,11 @@ pub fn parse(text: &str) -> SqlParse {
                 }
             })
             .collect();
-        SqlParse { errors, statements }
+        SqlParse {
+            errors,
+            statements,
+            tree: Some(parse),
+        }
     });
     result.unwrap_or_else(|_| SqlParse {
         errors: vec![SqlError {
@@ -66,6 +81,7 @@ pub fn parse(text: &str) -> SqlParse {
             statement: None,
         }],
         statements: Vec::new(),
+        tree: None,
     })
 }
 

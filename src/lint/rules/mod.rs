@@ -20,7 +20,20 @@ macro_rules! registry {
 registry! {
     l001_suppression_without_reason,
     l002_unused_suppression,
+    m201_irreversible_without_backup,
+    m202_missing_down,
+    m203_destructive_outside_contract,
     m204_contract_in_expand_release,
+    m205_contract_before_deploy,
+    m206_breaking_change_during_rollout,
+    m207_index_before_backfill,
+    m208_mixed_ddl_and_dml,
+    m209_unbatched_backfill,
+    m210_down_not_inverse,
+    m211_expand_never_contracted,
+    m212_unsafe_down,
+    m213_lock_heavy_release,
+    m214_migration_changed_after_release,
     r301_no_rollback_trigger,
     r302_no_rollback_decision_maker,
     r303_trigger_never_fires,
@@ -55,15 +68,25 @@ registry! {
     x902_placeholder_inside_shell_quotes,
 }
 
-/// Every rule, in registry order.
+pub(crate) mod sql;
+
+/// Every rule, in registry order: the rules above, then the SQL statement rules.
 pub(crate) fn all() -> impl Iterator<Item = &'static Rule> {
-    RULES.iter().copied()
+    RULES.iter().copied().chain(sql::SQL_RULES.iter())
+}
+
+/// The SQL statement rules (`sql/<name>`).
+pub(crate) fn sql_rules() -> impl Iterator<Item = &'static Rule> {
+    sql::SQL_RULES.iter()
 }
 
 include!(concat!(env!("OUT_DIR"), "/rule_docs.rs"));
 
 /// The `//!` doc of the rule defined in `file` (its `file!()`).
 pub(super) fn doc_of(file: &str) -> &'static str {
+    if let Some(doc) = sql::doc(file) {
+        return doc;
+    }
     let file = file.replace('\\', "/");
     RULE_DOCS
         .iter()
