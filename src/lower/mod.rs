@@ -1445,11 +1445,16 @@ impl<'a> Lowering<'a, '_> {
                 ChannelKind::Stdout => ("stdout", "standard output".to_string()),
                 ChannelKind::File { path } => ("file", path.value.clone()),
             };
+            let smtp = match &c.kind {
+                ChannelKind::Email { smtp, .. } => smtp.as_ref().map(vs),
+                _ => None,
+            };
             out.push(PlanChannel {
                 name,
                 kind: kind.into(),
                 target,
                 required: c.required,
+                smtp,
             });
         }
         out

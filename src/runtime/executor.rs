@@ -267,6 +267,9 @@ impl<'p> Executor<'p> {
             let v = self.settings.stable.clone();
             let r = self.world.provider.start_stable(v.as_deref()).await;
             self.action(None, "stable", r).map_err(|f| f.reason)?;
+            self.send_on("start", None, &[])
+                .await
+                .map_err(|f| f.reason)?;
         }
         // A rollback interrupted by a crash is finished before anything else.
         let pending_rollback = self
@@ -686,9 +689,14 @@ impl<'p> Executor<'p> {
             Action::Monitor { duration_ms } => {
                 self.hold(step, *duration_ms).await?;
             }
-            Action::Flag { flag, percent, .. } => {
+            Action::Flag {
+                flag,
+                percent,
+                segment,
+                ..
+            } => {
                 let r = match &self.world.flags {
-                    Some(f) => f.set(flag, *percent).await,
+                    Some(f) => f.set(flag, *percent, segment.as_deref()).await,
                     None => Ok(format!(
                         "no flag driver: set `{flag}` to {}% by hand",
                         crate::lower::fmt_number(*percent)
@@ -1222,7 +1230,7 @@ impl<'p> Executor<'p> {
                     ("revert migration", r)
                 }
                 RollbackAction::RestoreFlag { flag } => match &self.world.flags {
-                    Some(f) => ("restore flag", f.set(flag, 0.0).await),
+                    Some(f) => ("restore flag", f.set(flag, 0.0, None).await),
                     None => (
                         "restore flag",
                         Ok(format!("no flag driver: turn `{flag}` off by hand")),
@@ -1235,19 +1243,49 @@ impl<'p> Executor<'p> {
                     options,
                     reason: why,
                 } => {
-                    complete = false;
                     let roles = self.plan.rollback_decision.clone();
                     let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
                     let question = format!("{why}; choose: {}", options.join(" or "));
                     let _ = self
                         .send_on("rollback_decision", id, &[("reason", question.clone())])
                         .await;
+                    // The gate's approval is the restore: approving (`--approve ROLE`, `--yes`,
+                    // `y` at the prompt) restores this run's backup; anything else leaves the
+                    // database as it is for a fix forward.
+                    let can_restore = self.backed_up() && self.world.database.is_some();
+                    let ask = if can_restore {
+                        format!("{question}; approve to restore from this run's backup")
+                    } else {
+                        question.clone()
+                    };
                     let d = self
-                        .decide(&step.id, &role, None, &question, Some(0))
+                        .decide(&step.id, &role, None, &ask, Some(0))
                         .await
                         .map_err(|f| f.reason)?;
-                    let detail = format!("a person must act: {question} ({d:?})");
-                    ("manual gate", Err(detail))
+                    match (&d, &self.world.database) {
+                        (Decision::Approved { by }, Some(db)) if can_restore => {
+                            let r = db.restore().await;
+                            let ok = r.is_ok();
+                            let detail = match r {
+                                Ok(d) => format!("{d} (chosen by {by})"),
+                                Err(e) => e,
+                            };
+                            if ok {
+                                for m in std::mem::take(&mut self.applied).iter().rev() {
+                                    self.emit(Event::MigrationReverted {
+                                        name: m.name.clone(),
+                                    })?;
+                                }
+                                ("restore from backup", Ok(detail))
+                            } else {
+                                ("restore from backup", Err(detail))
+                            }
+                        }
+                        _ => {
+                            let detail = format!("a person must act: {question} ({d:?})");
+                            ("manual gate", Err(detail))
+                        }
+                    }
                 }
             };
             let (what, r) = r;
@@ -1272,6 +1310,14 @@ impl<'p> Executor<'p> {
             End::Aborted
         } else {
             End::RolledBack
+        })
+    }
+
+    /// Whether this run took a database backup (the journal has a successful `backup`).
+    fn backed_up(&self) -> bool {
+        self.journal.entries().iter().any(|e| {
+            matches!(&e.event, Event::Action { what, ok: true, detail, .. }
+                if what == "backup" && !detail.starts_with("no backup"))
         })
     }
 

@@ -96,6 +96,9 @@ pub(crate) trait Database: Send + Sync {
     fn applied(&self) -> BoxFuture<'_, Result<Vec<Applied>, String>>;
     /// Backs the database up before the first risky change.
     fn backup(&self) -> BoxFuture<'_, Done>;
+    /// Copies the backup this run took back over the database (the "restore from backup"
+    /// choice past the point of no return).
+    fn restore(&self) -> BoxFuture<'_, Done>;
 }
 
 /// Where metric values come from.
@@ -161,5 +164,11 @@ pub(crate) trait Gates: Send + Sync {
 
 /// Feature flags.
 pub(crate) trait Flags: Send + Sync {
-    fn set<'a>(&'a self, flag: &'a str, percent: f64) -> BoxFuture<'a, Done>;
+    /// Rolls `flag` out to `percent` (of `segment`, when the schedule names one).
+    fn set<'a>(
+        &'a self,
+        flag: &'a str,
+        percent: f64,
+        segment: Option<&'a str>,
+    ) -> BoxFuture<'a, Done>;
 }
