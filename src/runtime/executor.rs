@@ -620,6 +620,19 @@ impl<'p> Executor<'p> {
                     // Journaled before a crash; the ledger made the re-run a no-op.
                     return Ok(());
                 }
+                // Found in the ledger on the step's first start: an earlier run applied it, so
+                // it is not this run's to record (nor to revert). On a redo after a crash it
+                // may be this run's commit, whose journal line was lost.
+                let redo = self
+                    .journal
+                    .entries()
+                    .iter()
+                    .filter(|e| matches!(&e.event, Event::StepStarted { step, .. } if step == id))
+                    .count()
+                    > 1;
+                if done && !redo {
+                    return Ok(());
+                }
                 self.log(Event::MigrationApplied {
                     step: id.to_string(),
                     name: m.name.clone(),
