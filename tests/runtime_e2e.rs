@@ -256,6 +256,93 @@ fn postgres_migrations_with_the_ledger_exactly_once_and_reverted_on_rollback() {
     pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
 }
 
+/// Past the point of no return (an irreversible backfill ran), a failed release stops at the
+/// manual gate; approving it restores the `pg_dump` backup taken before the backfill.
+const PG_RESTORE_RELEASE: &str = r#"
+release "2.0.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 50% for 200ms
+    step 100%
+  }
+  migrations {
+    data shout_names {
+      up   = sql "UPDATE items SET name = upper(name)"
+      irreversible "the original case is lost"
+    }
+    index items_by_missing {
+      up   = sql "CREATE INDEX items_by_missing ON items (no_such_column)"
+      down = sql "DROP INDEX items_by_missing"
+    }
+  }
+}
+"#;
+
+#[test]
+fn postgres_backup_is_restored_when_the_manual_gate_is_approved() {
+    let schema = "deployc_e2e_restore";
+    if pg_rows("SELECT 1").is_none() {
+        return;
+    }
+    pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+    pg_rows(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let dir = scratch("postgres-restore");
+    std::fs::write(
+        dir.join("app.deploy"),
+        format!("{PG_PROGRAM}{PG_RESTORE_RELEASE}"),
+    )
+    .unwrap();
+    allow_rules(&dir);
+    let url = pg_url(schema);
+    let env = [("DATABASE_URL", url.as_str())];
+    let first = run(&dir, &env, &["--release", "1.0.0", "--env", "ci"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    pg_rows(&format!("INSERT INTO {schema}.items VALUES (1, 'apple')")).unwrap();
+    let names = format!("SELECT name FROM {schema}.items");
+
+    // Without an answer the gate leaves the database for a person: exit 3.
+    let stuck = run(&dir, &env, &["--release", "2.0.0", "--env", "ci"]);
+    let out = text(&stuck);
+    assert_eq!(stuck.status.code(), Some(3), "{out}");
+    assert!(out.contains("backed up to"), "{out}");
+    let rows = pg_rows(&names).unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "APPLE");
+
+    // Put the table back as it was and run again, approving the restore.
+    pg_rows(&format!("UPDATE {schema}.items SET name = 'apple'")).unwrap();
+    pg_rows(&format!(
+        "DELETE FROM {schema}.deployc_migrations WHERE name = 'shout_names'"
+    ))
+    .unwrap();
+    let restored = run(
+        &dir,
+        &env,
+        &["--release", "2.0.0", "--env", "ci", "--approve", "lead"],
+    );
+    let out = text(&restored);
+    assert_eq!(restored.status.code(), Some(1), "{out}");
+    let events = last_journal(&dir);
+    assert!(
+        events.iter().any(|e| e["type"] == "action"
+            && e["what"] == "restore from backup"
+            && e["ok"] == true),
+        "{events:?}"
+    );
+    let rows = pg_rows(&names).unwrap();
+    assert_eq!(
+        rows[0].get::<_, String>(0),
+        "apple",
+        "the backup was restored"
+    );
+    let ledger = pg_rows(&format!(
+        "SELECT name FROM {schema}.deployc_migrations ORDER BY name"
+    ))
+    .unwrap();
+    let ledger: Vec<String> = ledger.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ledger, ["create_items"], "the ledger is the backup's too");
+    pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Webhook
 
