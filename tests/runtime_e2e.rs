@@ -451,6 +451,67 @@ fn webhook_channel_receives_start_done_and_rollback_events() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Flags
+
+const FLAG_PROGRAM: &str = r#"
+service app {}
+
+environment by_command {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  flags = command "printf '%s|%s|%s|%s\n' {flag} {percent} {segment} {version} >> flags.log"
+}
+
+environment by_file {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  flags = file "flags.json"
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+release "1.0.0" {
+  strategy = flags_only
+  flag new_checkout {
+    initially off
+    day 0 25% of beta
+    remove by day 30
+  }
+}
+"#;
+
+#[test]
+fn flag_steps_run_the_command_or_write_the_file() {
+    let dir = scratch("flags");
+    std::fs::write(dir.join("app.deploy"), FLAG_PROGRAM).unwrap();
+    std::fs::write(dir.join("flags.json"), "{\"other\": {\"percent\": 100}}\n").unwrap();
+    allow_rules(&dir);
+
+    // Both runs set the day-0 flag and pause until the removal reminder is due.
+    let cmd = run(&dir, &[], &["--release", "1.0.0", "--env", "by_command"]);
+    let out = text(&cmd);
+    assert_eq!(cmd.status.code(), Some(0), "{out}");
+    assert!(out.contains("next step due at"), "{out}");
+    let log = std::fs::read_to_string(dir.join("flags.log")).unwrap();
+    assert_eq!(log, "new_checkout|25|beta|1.0.0\n");
+
+    let file = run(&dir, &[], &["--release", "1.0.0", "--env", "by_file"]);
+    assert_eq!(file.status.code(), Some(0), "{}", text(&file));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("flags.json")).unwrap()).unwrap();
+    assert_eq!(doc["new_checkout"]["percent"], 25.0);
+    assert_eq!(doc["new_checkout"]["segment"], "beta");
+    assert_eq!(doc["other"]["percent"], 100, "other flags are kept");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Prometheus
 
 fn prometheus_binary() -> Option<PathBuf> {
@@ -575,6 +636,7 @@ team {
 }
 
 metric error_rate: percent = prometheus "max(app_error_rate{track=\"{track}\"})"
+metric latency_p99: duration = prometheus "max(app_latency_seconds{track=\"{track}\"}[{window}])"
 
 release "1.0.0" {
   strategy = canary {
@@ -584,6 +646,7 @@ release "1.0.0" {
   }
   rollback {
     auto when error_rate > 5% for 1s
+    auto when latency_p99 > 2s for 1s
   }
 }
 "#;
@@ -629,6 +692,16 @@ fn prometheus_source_drives_the_canary_and_its_rollback() {
             .any(|e| e["type"] == "sample" && e["track"] == "new" && e["value"] == 0.0),
         "{events:?}"
     );
+    // A series the endpoint does not have is missing data, journaled with its reason; the
+    // trigger's `for` window is the query's `{window}` (Prometheus rejects a range selector on
+    // an instant query, so the reason is the query error naming it).
+    let no_data: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "sample" && e["metric"] == "latency_p99")
+        .filter_map(|e| e["no_data"].as_str())
+        .collect();
+    assert!(!no_data.is_empty(), "{events:?}");
+    assert!(no_data[0].starts_with("no data ("), "{no_data:?}");
 
     // The canary starts failing: 20% errors, which the require guard sees at once.
     canary.store(2000, Ordering::SeqCst);

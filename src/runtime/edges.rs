@@ -263,6 +263,47 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    async fn read(
+        &self,
+        metric: &str,
+        query: Option<&str>,
+        track: Track,
+        window_ms: u64,
+    ) -> Result<f64, Option<String>> {
+        let (version, track) = match track {
+            Track::Stable => (self.stable.clone().unwrap_or_default(), "stable"),
+            Track::New => (self.release.clone(), "canary"),
+        };
+        let ctx = QueryContext {
+            service: self.service.clone(),
+            version,
+            track: track.into(),
+            window: Duration::from_millis(window_ms),
+        };
+        let reading = match &self.source {
+            Source::Prometheus(p) => match query {
+                Some(q) => p.query(q, &ctx).await,
+                // The plan notes a metric without a query for this source.
+                None => {
+                    return Err(Some(format!("metric `{metric}` has no prometheus query")));
+                }
+            },
+            Source::Command(c) => {
+                let extra = [
+                    ("metric", metric.to_string()),
+                    ("query", query.unwrap_or_default().to_string()),
+                ];
+                c.read_with(&ctx, &extra).await
+            }
+        };
+        match reading {
+            Reading::Value(v) => Ok(v),
+            Reading::NoData(n) => Err(Some(n.to_string())),
+        }
+    }
+}
+
 impl world::MetricSource for Metrics {
     fn query<'a>(
         &'a self,
@@ -271,36 +312,17 @@ impl world::MetricSource for Metrics {
         track: Track,
         window_ms: u64,
     ) -> BoxFuture<'a, Option<f64>> {
-        Box::pin(async move {
-            let (version, track) = match track {
-                Track::Stable => (self.stable.clone().unwrap_or_default(), "stable"),
-                Track::New => (self.release.clone(), "canary"),
-            };
-            let ctx = QueryContext {
-                service: self.service.clone(),
-                version,
-                track: track.into(),
-                window: Duration::from_millis(window_ms),
-            };
-            let reading = match &self.source {
-                Source::Prometheus(p) => match query {
-                    Some(q) => p.query(q, &ctx).await,
-                    // The plan notes a metric without a query for this source.
-                    None => return None,
-                },
-                Source::Command(c) => {
-                    let extra = [
-                        ("metric", metric.to_string()),
-                        ("query", query.unwrap_or_default().to_string()),
-                    ];
-                    c.read_with(&ctx, &extra).await
-                }
-            };
-            match reading {
-                Reading::Value(v) => Some(v),
-                Reading::NoData(_) => None,
-            }
-        })
+        Box::pin(async move { self.read(metric, query, track, window_ms).await.ok() })
+    }
+
+    fn reading<'a>(
+        &'a self,
+        metric: &'a str,
+        query: Option<&'a str>,
+        track: Track,
+        window_ms: u64,
+    ) -> BoxFuture<'a, Result<f64, Option<String>>> {
+        Box::pin(self.read(metric, query, track, window_ms))
     }
 }
 
@@ -453,6 +475,9 @@ pub(crate) enum Flags {
     Command {
         template: String,
         shell: RealShell,
+        /// The release placeholders (`{service}`, `{version}`, `{environment}`,
+        /// `{previous_version}`).
+        release: Vec<(&'static str, String)>,
     },
     /// A JSON document: `{"flag": {"percent": 25, "segment": "beta"}}`.
     File(PathBuf),
@@ -461,13 +486,27 @@ pub(crate) enum Flags {
 const FLAG_TIMEOUT_MS: u64 = 60_000;
 
 impl Flags {
-    pub(crate) fn new(target: &TargetFlags, base: &Path) -> Option<Flags> {
+    pub(crate) fn new(
+        target: &TargetFlags,
+        plan: &Plan,
+        stable: Option<String>,
+        base: &Path,
+    ) -> Option<Flags> {
         match target.kind.as_str() {
             "command" => Some(Flags::Command {
                 template: target.value.clone(),
                 shell: RealShell {
                     dir: base.to_path_buf(),
                 },
+                release: [
+                    ("service", Some(plan.service.clone())),
+                    ("version", Some(plan.release.clone())),
+                    ("environment", Some(plan.environment.clone())),
+                    ("previous_version", stable),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect(),
             }),
             "file" => Some(Flags::File(base.join(&target.value))),
             _ => None,
@@ -511,12 +550,19 @@ impl world::Flags for Flags {
     ) -> BoxFuture<'a, Done> {
         Box::pin(async move {
             match self {
-                Flags::Command { template, shell } => {
+                Flags::Command {
+                    template,
+                    shell,
+                    release,
+                } => {
                     let v = |n: &str| match n {
                         "flag" => Some(flag.to_string()),
                         "percent" => Some(crate::lower::fmt_number(percent)),
                         "segment" => Some(segment.unwrap_or_default().to_string()),
-                        _ => None,
+                        _ => release
+                            .iter()
+                            .find(|(k, _)| *k == n)
+                            .map(|(_, v)| v.clone()),
                     };
                     let cmd = shell::render(template, &v);
                     shell.run(&cmd, FLAG_TIMEOUT_MS).await

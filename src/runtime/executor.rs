@@ -772,7 +772,15 @@ impl<'p> Executor<'p> {
         self.plan.timeline.analysis_interval_ms.max(100)
     }
 
+    /// Reads a metric over the analysis interval.
     async fn query(&mut self, metric: &str, track: Track) -> Option<f64> {
+        let window = self.interval();
+        self.query_over(metric, track, window).await
+    }
+
+    /// Reads a metric over `window_ms` (`{window}` in queries): a trigger's `for` window, else
+    /// the analysis interval.
+    async fn query_over(&mut self, metric: &str, track: Track, window_ms: u64) -> Option<f64> {
         let m = self.world.metrics.as_ref()?;
         let q = self
             .plan
@@ -780,14 +788,18 @@ impl<'p> Executor<'p> {
             .iter()
             .find(|p| p.name == metric)
             .and_then(|p| p.query.clone());
-        let window = self.interval();
-        let v = m.query(metric, q.as_deref(), track, window).await;
+        let r = m.reading(metric, q.as_deref(), track, window_ms).await;
+        let (v, no_data) = match r {
+            Ok(v) => (Some(v), None),
+            Err(why) => (None, why),
+        };
         let step = self.current.clone().unwrap_or_default();
         let _ = self.log(Event::Sample {
             step,
             metric: metric.to_string(),
             track: track.name().to_string(),
             value: v,
+            no_data,
         });
         v
     }
@@ -795,16 +807,23 @@ impl<'p> Executor<'p> {
     /// Evaluates a condition on the new version; baselines come from the stable version at
     /// the same moment (paired) or from the captured baseline.
     async fn evaluate(&mut self, _step: &str, c: &Condition) -> Option<bool> {
+        let window = self.interval();
+        self.evaluate_over(c, window).await
+    }
+
+    /// [`Self::evaluate`] with the metrics read over `window_ms`.
+    async fn evaluate_over(&mut self, c: &Condition, window_ms: u64) -> Option<bool> {
         let mut values = Sampled::default();
         for m in c.metrics() {
             let v = self
-                .query(
+                .query_over(
                     &m,
                     if self.new_deployed {
                         Track::New
                     } else {
                         Track::Stable
                     },
+                    window_ms,
                 )
                 .await;
             if let Some(v) = v {
@@ -813,7 +832,7 @@ impl<'p> Executor<'p> {
             if c.uses_baseline() {
                 let b = match self.baseline.get(&m) {
                     Some(b) if !self.paired() => Some(*b),
-                    _ => self.query(&m, Track::Stable).await,
+                    _ => self.query_over(&m, Track::Stable, window_ms).await,
                 };
                 if let Some(b) = b {
                     values.baselines.insert(m.clone(), b);
@@ -907,7 +926,8 @@ impl<'p> Executor<'p> {
                 }
             }
             for t in &triggers {
-                let r = self.evaluate(&step.id, &t.condition).await;
+                let window = t.for_ms.max(interval);
+                let r = self.evaluate_over(&t.condition, window).await;
                 let now = self.world.clock.now();
                 if r != Some(true) {
                     self.breach.remove(&t.text);

@@ -365,7 +365,7 @@ fn run_real(req: Request) -> Result<i32, String> {
         .target
         .flags
         .as_ref()
-        .and_then(|f| edges::Flags::new(f, &base))
+        .and_then(|f| edges::Flags::new(f, &plan, stable.clone(), &base))
         .map(|f| Box::new(f) as Box<dyn world::Flags>);
     let _guard = rt.enter();
     let provider: Box<dyn world::Provider> = match &plan.target.provider {

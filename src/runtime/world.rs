@@ -112,6 +112,21 @@ pub(crate) trait MetricSource: Send + Sync {
         track: Track,
         window_ms: u64,
     ) -> BoxFuture<'a, Option<f64>>;
+
+    /// The same, saying why there is no data when the source knows (for the journal).
+    fn reading<'a>(
+        &'a self,
+        metric: &'a str,
+        query: Option<&'a str>,
+        track: Track,
+        window_ms: u64,
+    ) -> BoxFuture<'a, Result<f64, Option<String>>> {
+        Box::pin(async move {
+            self.query(metric, query, track, window_ms)
+                .await
+                .ok_or(None)
+        })
+    }
 }
 
 /// A message to people.
