@@ -450,6 +450,124 @@ fn webhook_channel_receives_start_done_and_rollback_events() {
     assert_eq!(count(&last_journal(&dir), "step_started"), 0, "nothing ran");
 }
 
+const CHANNELS_PROGRAM: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+channel optional = webhook env OPTIONAL_URL
+channel status   = webhook env STATUS_URL required
+channel mail     = email "ops@example.com" smtp env SMTP_URL
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 50% for 200ms
+    step 100%
+  }
+  comms {
+    on step     notify optional, status, mail "{version} at {weight}"
+    on rollback notify mail "rolling back: {reason}"
+  }
+}
+"#;
+
+#[test]
+fn a_failing_channel_is_reported_and_a_failing_required_one_rolls_back() {
+    // `/refuse/…` answers 400: a permanent failure, so no retries slow the test down.
+    let server = loopback::Server::start(|path| {
+        if path.starts_with("/refuse/") {
+            (400, "no".into())
+        } else {
+            (200, String::new())
+        }
+    });
+    let smtp = loopback::Smtp::start();
+    let dir = scratch("channels");
+    std::fs::write(dir.join("app.deploy"), CHANNELS_PROGRAM).unwrap();
+    allow_rules(&dir);
+    let optional = server.url("/refuse/optional");
+    let status_ok = server.url("/status");
+    let status_refusing = server.url("/refuse/status");
+    let smtp_url = format!("smtp://{}?from=deployc%40example.com", smtp.addr);
+
+    let ok = run(
+        &dir,
+        &[
+            ("OPTIONAL_URL", optional.as_str()),
+            ("STATUS_URL", status_ok.as_str()),
+            ("SMTP_URL", smtp_url.as_str()),
+        ],
+        &["--release", "1.0.0", "--env", "ci"],
+    );
+    let out = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    let events = last_journal(&dir);
+    let failed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "message_sent" && e["ok"] == false)
+        .collect();
+    assert!(!failed.is_empty(), "{events:?}");
+    assert!(
+        failed.iter().all(|e| e["channel"] == "optional"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[0]["detail"].as_str().unwrap().contains("400"),
+        "{failed:?}"
+    );
+    assert_eq!(
+        server.hits("/status").len(),
+        2,
+        "one message per canary step"
+    );
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    assert!(
+        mail[0].contains("Subject: [deployc] app 1.0.0 on ci: step"),
+        "{mail:?}"
+    );
+    assert!(mail[0].contains("1.0.0 at 50%"), "{mail:?}");
+
+    // The required channel refusing fails the step, and the rollback runs.
+    let bad = run(
+        &dir,
+        &[
+            ("OPTIONAL_URL", optional.as_str()),
+            ("STATUS_URL", status_refusing.as_str()),
+            ("SMTP_URL", smtp_url.as_str()),
+        ],
+        &["--release", "1.0.0", "--env", "ci"],
+    );
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    let events = last_journal(&dir);
+    assert!(
+        events.iter().any(|e| e["type"] == "step_failed"
+            && e["reason"]
+                .as_str()
+                .unwrap()
+                .contains("required channel `status` failed")),
+        "{events:?}"
+    );
+    assert_eq!(count(&events, "rollback_started"), 1);
+    assert!(
+        smtp.messages().iter().any(|m| m.contains("rolling back: ")),
+        "{:?}",
+        smtp.messages()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Flags
 

@@ -1,5 +1,9 @@
 //! A loopback HTTP server on a thread, for tests that run `deployc` as a process: it answers
 //! every request with the status its handler gives and records each request's path and body.
+//! Also a minimal SMTP relay.
+
+// Each test crate that includes this module uses only part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -99,4 +103,64 @@ fn serve(stream: TcpStream, hits: &Mutex<Vec<Hit>>, handler: &Handler) {
         )
         .as_bytes(),
     );
+}
+
+/// A minimal SMTP responder on a thread: accepts every message and keeps its DATA.
+pub struct Smtp {
+    pub addr: SocketAddr,
+    messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl Smtp {
+    pub fn start() -> Smtp {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let kept = messages.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || smtp_session(stream, &kept));
+            }
+        });
+        Smtp { addr, messages }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+fn smtp_session(stream: TcpStream, kept: &Mutex<Vec<String>>) {
+    let mut write = stream.try_clone().unwrap();
+    let mut read = BufReader::new(stream);
+    let _ = write.write_all(b"220 test ESMTP\r\n");
+    loop {
+        let mut line = String::new();
+        if read.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let upper = line.trim_end().to_ascii_uppercase();
+        let answer: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250 test\r\n"
+        } else if upper == "DATA" {
+            let _ = write.write_all(b"354 go ahead\r\n");
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if read.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                    break;
+                }
+                data.push_str(&l);
+            }
+            kept.lock().unwrap().push(data);
+            b"250 queued\r\n"
+        } else if upper == "QUIT" {
+            let _ = write.write_all(b"221 bye\r\n");
+            return;
+        } else {
+            b"250 ok\r\n"
+        };
+        let _ = write.write_all(answer);
+    }
 }
