@@ -569,6 +569,89 @@ fn a_failing_channel_is_reported_and_a_failing_required_one_rolls_back() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Active probing
+
+const PROBE_PROGRAM: &str = r#"
+import std.http
+
+service app {
+  health = http "{url}/health" expect 200 timeout 1s
+}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  url     = "http://ADDR"
+  metrics = probe every 100ms
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 500ms, no_data fail after 3
+    step 10% for 1500ms require error_rate < 1%
+    step 100%
+  }
+  rollback {
+    auto when error_rate > 5% for 1s
+  }
+}
+"#;
+
+#[test]
+fn probe_without_the_local_provider_requests_the_health_endpoint() {
+    let failing = Arc::new(AtomicU64::new(0));
+    let f = failing.clone();
+    let server = loopback::Server::start(move |path| {
+        if path == "/health" && f.load(Ordering::SeqCst) == 1 {
+            (503, "down".into())
+        } else {
+            (200, "ok".into())
+        }
+    });
+    let dir = scratch("probe");
+    std::fs::write(
+        dir.join("app.deploy"),
+        PROBE_PROGRAM.replace("ADDR", &server.addr.to_string()),
+    )
+    .unwrap();
+    allow_rules(&dir);
+
+    let ok = run(&dir, &[], &["--release", "1.0.0", "--env", "ci"]);
+    let out = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    let events = last_journal(&dir);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "sample" && e["metric"] == "error_rate" && e["value"] == 0.0),
+        "{events:?}"
+    );
+    assert!(
+        server.hits("/health").len() >= 5,
+        "the probe asked repeatedly"
+    );
+
+    failing.store(1, Ordering::SeqCst);
+    let bad = run(&dir, &[], &["--release", "1.0.0", "--env", "ci"]);
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    let events = last_journal(&dir);
+    assert!(
+        events.iter().any(|e| e["type"] == "check"
+            && e["condition"] == "error_rate < 1%"
+            && e["result"] == "fail"),
+        "{events:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Flags
 
 const FLAG_PROGRAM: &str = r#"

@@ -9,10 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::channels::{self, Delivery, Driver, EmailConfig, Secret, Sender};
 use super::db::{self, DbError};
+use super::local::stats::Stats;
 use super::metrics::{CommandSource, Prometheus, QueryContext, Reading};
 use super::shell::{self, RealShell};
 use super::world::{self, Applied, BoxFuture, Done, Migration, Shell, Track};
@@ -323,6 +326,71 @@ impl world::MetricSource for Metrics {
         window_ms: u64,
     ) -> BoxFuture<'a, Result<f64, Option<String>>> {
         Box::pin(self.read(metric, query, track, window_ms))
+    }
+}
+
+/// `metrics = probe` without the local provider: nothing passes through deployc, so it asks
+/// the service itself, requesting the health URL every `every` in the background. A request
+/// fails when it gets no answer in time or an answer other than 2xx. One endpoint cannot tell
+/// the versions apart: both tracks read the same measurements of the service as a whole.
+pub(crate) struct ActiveProbe {
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+}
+
+const PROBE_EVERY_MS: u64 = 1_000;
+const PROBE_TIMEOUT_MS: u64 = 5_000;
+
+impl ActiveProbe {
+    /// Starts probing on the current tokio runtime; it stops when the probe is dropped.
+    pub(crate) fn start(url: String, every_ms: Option<u64>) -> Result<ActiveProbe, String> {
+        let every = Duration::from_millis(every_ms.unwrap_or(PROBE_EVERY_MS).max(10));
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("deployc/", env!("CARGO_PKG_VERSION"), " probe"))
+            .timeout(Duration::from_millis(PROBE_TIMEOUT_MS).min(every * 5))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let stats = Arc::new(Stats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (stats.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !sp.load(Ordering::Relaxed) {
+                let start = std::time::Instant::now();
+                let error = match client.get(&url).send().await {
+                    Ok(r) => !r.status().is_success(),
+                    Err(_) => true,
+                };
+                let took = start.elapsed();
+                st.record(Track::Stable, took, error);
+                st.record(Track::New, took, error);
+                tokio::time::sleep(every.saturating_sub(took)).await;
+            }
+        });
+        Ok(ActiveProbe { stats, stop })
+    }
+}
+
+impl Drop for ActiveProbe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl world::MetricSource for ActiveProbe {
+    fn query<'a>(
+        &'a self,
+        metric: &'a str,
+        query: Option<&'a str>,
+        track: Track,
+        window_ms: u64,
+    ) -> BoxFuture<'a, Option<f64>> {
+        Box::pin(async move {
+            self.stats.measure(
+                track,
+                query.unwrap_or(metric),
+                Duration::from_millis(window_ms),
+            )
+        })
     }
 }
 

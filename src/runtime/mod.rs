@@ -405,6 +405,19 @@ fn run_real(req: Request) -> Result<i32, String> {
         }),
         None => Box::new(basic::NoProvider),
     };
+    if metrics.is_none()
+        && let Some(m) = plan
+            .target
+            .metrics_source
+            .as_ref()
+            .filter(|m| m.kind == "probe")
+        && let Some(url) = &health_url
+    {
+        metrics = Some(Box::new(edges::ActiveProbe::start(
+            url.clone(),
+            m.every_ms,
+        )?));
+    }
     let world = World {
         clock: Arc::new(basic::RealClock),
         provider,
