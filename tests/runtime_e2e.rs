@@ -665,6 +665,14 @@ environment by_command {
   flags = command "printf '%s|%s|%s|%s\n' {flag} {percent} {segment} {version} >> flags.log"
 }
 
+environment refusing {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  flags = command "printf '%s|%s\\n' {flag} {percent} >> rollback.log; test {percent} = 0"
+}
+
 environment by_file {
   provider = command {
     deploy = "true"
@@ -710,6 +718,12 @@ fn flag_steps_run_the_command_or_write_the_file() {
     assert_eq!(doc["new_checkout"]["percent"], 25.0);
     assert_eq!(doc["new_checkout"]["segment"], "beta");
     assert_eq!(doc["other"]["percent"], 100, "other flags are kept");
+
+    // A flag change that fails rolls back, which switches the flag back off.
+    let bad = run(&dir, &[], &["--release", "1.0.0", "--env", "refusing"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let log = std::fs::read_to_string(dir.join("rollback.log")).unwrap();
+    assert_eq!(log, "new_checkout|25\nnew_checkout|0\n");
 }
 
 // ---------------------------------------------------------------------------------------------

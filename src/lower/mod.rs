@@ -296,7 +296,17 @@ impl<'a> Lowering<'a, '_> {
             out.push(RollbackAction::StopNewVersion);
         }
         for f in c.flags.iter().rev() {
-            out.push(RollbackAction::RestoreFlag { flag: f.clone() });
+            let initially_on = self
+                .rel
+                .flags
+                .iter()
+                .find(|d| &d.name.name == f)
+                .and_then(|d| d.initially.first())
+                .is_some_and(|i| i.value);
+            out.push(RollbackAction::RestoreFlag {
+                flag: f.clone(),
+                initially_on,
+            });
         }
         for (name, down) in c.migrations.iter().rev() {
             out.push(RollbackAction::RevertMigration {

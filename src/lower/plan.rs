@@ -279,6 +279,9 @@ pub enum RollbackAction {
     },
     RestoreFlag {
         flag: String,
+        /// The flag's `initially on`: rolling back turns it on again (100%), not off.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        initially_on: bool,
     },
     VerifyHealth,
     /// Automatic rollback cannot restore: a person chooses.

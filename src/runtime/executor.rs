@@ -267,9 +267,9 @@ impl<'p> Executor<'p> {
             let v = self.settings.stable.clone();
             let r = self.world.provider.start_stable(v.as_deref()).await;
             self.action(None, "stable", r).map_err(|f| f.reason)?;
-            self.send_on("start", None, &[])
-                .await
-                .map_err(|f| f.reason)?;
+            if let Err(f) = self.send_on("start", None, &[]).await {
+                return self.abort_before_steps(f).await;
+            }
         }
         // A rollback interrupted by a crash is finished before anything else.
         let pending_rollback = self
@@ -289,7 +289,9 @@ impl<'p> Executor<'p> {
             let end = self.rollback(s, &reason).await?;
             return self.finish(end).await;
         }
-        self.scheduled_messages().await.map_err(|f| f.reason)?;
+        if let Err(f) = self.scheduled_messages().await {
+            return self.abort_before_steps(f).await;
+        }
         let steps: Vec<&'p Step> = self.steps().collect();
         for step in steps {
             if self.finished.contains(&step.id) {
@@ -332,6 +334,18 @@ impl<'p> Executor<'p> {
             .await
             .map_err(|f| f.reason)?;
         self.finish(End::Succeeded).await
+    }
+
+    /// A required channel failed before the first step: nothing changed, so the run stops
+    /// there (exit 1) rather than deploying without the people it must tell.
+    async fn abort_before_steps(&mut self, f: Failure) -> Result<End, String> {
+        self.emit(Event::Action {
+            step: None,
+            what: "notify".into(),
+            ok: false,
+            detail: format!("{}: nothing changed, the run stops", f.reason),
+        })?;
+        self.finish(End::Aborted).await
     }
 
     async fn finish(&mut self, end: End) -> Result<End, String> {
@@ -1262,13 +1276,19 @@ impl<'p> Executor<'p> {
                     }
                     ("revert migration", r)
                 }
-                RollbackAction::RestoreFlag { flag } => match &self.world.flags {
-                    Some(f) => ("restore flag", f.set(flag, 0.0, None).await),
-                    None => (
-                        "restore flag",
-                        Ok(format!("no flag driver: turn `{flag}` off by hand")),
-                    ),
-                },
+                RollbackAction::RestoreFlag { flag, initially_on } => {
+                    let percent = if *initially_on { 100.0 } else { 0.0 };
+                    match &self.world.flags {
+                        Some(f) => ("restore flag", f.set(flag, percent, None).await),
+                        None => (
+                            "restore flag",
+                            Ok(format!(
+                                "no flag driver: turn `{flag}` {} by hand",
+                                if *initially_on { "on" } else { "off" }
+                            )),
+                        ),
+                    }
+                }
                 RollbackAction::VerifyHealth => {
                     ("verify health", self.world.provider.health().await)
                 }
