@@ -8,9 +8,18 @@
     clippy::indexing_slicing
 )]
 
+mod loopback;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The webhook channel's endpoint: its URL is the secret the tests check for redaction.
+fn hook() -> &'static loopback::Server {
+    static HOOK: OnceLock<loopback::Server> = OnceLock::new();
+    HOOK.get_or_init(|| loopback::Server::start(|_| (200, String::new())))
+}
 
 fn deployc() -> Command {
     Command::new(env!("CARGO_BIN_EXE_deployc"))
@@ -108,9 +117,16 @@ fn run(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .args(["run", "app.deploy"])
         .args(args)
-        .env("DEPLOYC_TEST_SECRET", "canary-secret-4242")
+        .env(
+            "DEPLOYC_TEST_SECRET",
+            hook().url(&format!("/canary-secret-4242/{}", dir_name(dir))),
+        )
         .output()
         .unwrap()
+}
+
+fn dir_name(dir: &Path) -> String {
+    dir.file_name().unwrap().to_string_lossy().into_owned()
 }
 
 fn text(o: &Output) -> String {
@@ -168,6 +184,14 @@ fn canary_succeeds_then_bad_version_is_rolled_back_in_its_first_step() {
     assert!(lines[0].contains("\"outcome\":\"succeeded\""));
     assert!(lines[0].contains("sha256:"));
     assert!(lines[1].contains("\"outcome\":\"rolled_back\""));
+
+    // The webhook got the step messages of the successful run, as JSON events.
+    let hits = hook().hits("/canary-secret-4242/canary");
+    assert!(
+        hits.iter()
+            .any(|h| h.json()["event"] == "step" && h.json()["release"] == "1.0.0"),
+        "{hits:?}"
+    );
 
     // The secret (a channel's webhook, echoed by the smoke test) never reaches the disk.
     let state = state_text(&dir);

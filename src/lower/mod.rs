@@ -296,7 +296,17 @@ impl<'a> Lowering<'a, '_> {
             out.push(RollbackAction::StopNewVersion);
         }
         for f in c.flags.iter().rev() {
-            out.push(RollbackAction::RestoreFlag { flag: f.clone() });
+            let initially_on = self
+                .rel
+                .flags
+                .iter()
+                .find(|d| &d.name.name == f)
+                .and_then(|d| d.initially.first())
+                .is_some_and(|i| i.value);
+            out.push(RollbackAction::RestoreFlag {
+                flag: f.clone(),
+                initially_on,
+            });
         }
         for (name, down) in c.migrations.iter().rev() {
             out.push(RollbackAction::RevertMigration {
@@ -1447,11 +1457,16 @@ impl<'a> Lowering<'a, '_> {
                 ChannelKind::Stdout => ("stdout", "standard output".to_string()),
                 ChannelKind::File { path } => ("file", path.value.clone()),
             };
+            let smtp = match &c.kind {
+                ChannelKind::Email { smtp, .. } => smtp.as_ref().map(vs),
+                _ => None,
+            };
             out.push(PlanChannel {
                 name,
                 kind: kind.into(),
                 target,
                 required: c.required,
+                smtp,
             });
         }
         out

@@ -54,6 +54,10 @@ pub struct PlanChannel {
     /// Where it goes, with secrets shown as `env VAR`, never their values.
     pub target: String,
     pub required: bool,
+    /// The SMTP server of an `email` channel (`env VAR`, or the URL with its password
+    /// hidden); absent for other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -275,6 +279,9 @@ pub enum RollbackAction {
     },
     RestoreFlag {
         flag: String,
+        /// The flag's `initially on`: rolling back turns it on again (100%), not off.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        initially_on: bool,
     },
     VerifyHealth,
     /// Automatic rollback cannot restore: a person chooses.

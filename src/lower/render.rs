@@ -16,7 +16,7 @@ fn rollback_line(a: &RollbackAction) -> String {
             Some(_) => format!("revert migration `{name}` (its `down`)"),
             None => format!("undo migration `{name}`: nothing to run (`down = noop`)"),
         },
-        RollbackAction::RestoreFlag { flag } => {
+        RollbackAction::RestoreFlag { flag, .. } => {
             format!("set flag `{flag}` back to its initial state")
         }
         RollbackAction::VerifyHealth => "verify health of the stable version".into(),

@@ -267,6 +267,9 @@ impl<'p> Executor<'p> {
             let v = self.settings.stable.clone();
             let r = self.world.provider.start_stable(v.as_deref()).await;
             self.action(None, "stable", r).map_err(|f| f.reason)?;
+            if let Err(f) = self.send_on("start", None, &[]).await {
+                return self.abort_before_steps(f).await;
+            }
         }
         // A rollback interrupted by a crash is finished before anything else.
         let pending_rollback = self
@@ -286,7 +289,9 @@ impl<'p> Executor<'p> {
             let end = self.rollback(s, &reason).await?;
             return self.finish(end).await;
         }
-        self.scheduled_messages().await.map_err(|f| f.reason)?;
+        if let Err(f) = self.scheduled_messages().await {
+            return self.abort_before_steps(f).await;
+        }
         let steps: Vec<&'p Step> = self.steps().collect();
         for step in steps {
             if self.finished.contains(&step.id) {
@@ -329,6 +334,18 @@ impl<'p> Executor<'p> {
             .await
             .map_err(|f| f.reason)?;
         self.finish(End::Succeeded).await
+    }
+
+    /// A required channel failed before the first step: nothing changed, so the run stops
+    /// there (exit 1) rather than deploying without the people it must tell.
+    async fn abort_before_steps(&mut self, f: Failure) -> Result<End, String> {
+        self.emit(Event::Action {
+            step: None,
+            what: "notify".into(),
+            ok: false,
+            detail: format!("{}: nothing changed, the run stops", f.reason),
+        })?;
+        self.finish(End::Aborted).await
     }
 
     async fn finish(&mut self, end: End) -> Result<End, String> {
@@ -617,6 +634,19 @@ impl<'p> Executor<'p> {
                     // Journaled before a crash; the ledger made the re-run a no-op.
                     return Ok(());
                 }
+                // Found in the ledger on the step's first start: an earlier run applied it, so
+                // it is not this run's to record (nor to revert). On a redo after a crash it
+                // may be this run's commit, whose journal line was lost.
+                let redo = self
+                    .journal
+                    .entries()
+                    .iter()
+                    .filter(|e| matches!(&e.event, Event::StepStarted { step, .. } if step == id))
+                    .count()
+                    > 1;
+                if done && !redo {
+                    return Ok(());
+                }
                 self.log(Event::MigrationApplied {
                     step: id.to_string(),
                     name: m.name.clone(),
@@ -686,9 +716,14 @@ impl<'p> Executor<'p> {
             Action::Monitor { duration_ms } => {
                 self.hold(step, *duration_ms).await?;
             }
-            Action::Flag { flag, percent, .. } => {
+            Action::Flag {
+                flag,
+                percent,
+                segment,
+                ..
+            } => {
                 let r = match &self.world.flags {
-                    Some(f) => f.set(flag, *percent).await,
+                    Some(f) => f.set(flag, *percent, segment.as_deref()).await,
                     None => Ok(format!(
                         "no flag driver: set `{flag}` to {}% by hand",
                         crate::lower::fmt_number(*percent)
@@ -751,7 +786,15 @@ impl<'p> Executor<'p> {
         self.plan.timeline.analysis_interval_ms.max(100)
     }
 
+    /// Reads a metric over the analysis interval.
     async fn query(&mut self, metric: &str, track: Track) -> Option<f64> {
+        let window = self.interval();
+        self.query_over(metric, track, window).await
+    }
+
+    /// Reads a metric over `window_ms` (`{window}` in queries): a trigger's `for` window, else
+    /// the analysis interval.
+    async fn query_over(&mut self, metric: &str, track: Track, window_ms: u64) -> Option<f64> {
         let m = self.world.metrics.as_ref()?;
         let q = self
             .plan
@@ -759,14 +802,18 @@ impl<'p> Executor<'p> {
             .iter()
             .find(|p| p.name == metric)
             .and_then(|p| p.query.clone());
-        let window = self.interval();
-        let v = m.query(metric, q.as_deref(), track, window).await;
+        let r = m.reading(metric, q.as_deref(), track, window_ms).await;
+        let (v, no_data) = match r {
+            Ok(v) => (Some(v), None),
+            Err(why) => (None, why),
+        };
         let step = self.current.clone().unwrap_or_default();
         let _ = self.log(Event::Sample {
             step,
             metric: metric.to_string(),
             track: track.name().to_string(),
             value: v,
+            no_data,
         });
         v
     }
@@ -774,16 +821,23 @@ impl<'p> Executor<'p> {
     /// Evaluates a condition on the new version; baselines come from the stable version at
     /// the same moment (paired) or from the captured baseline.
     async fn evaluate(&mut self, _step: &str, c: &Condition) -> Option<bool> {
+        let window = self.interval();
+        self.evaluate_over(c, window).await
+    }
+
+    /// [`Self::evaluate`] with the metrics read over `window_ms`.
+    async fn evaluate_over(&mut self, c: &Condition, window_ms: u64) -> Option<bool> {
         let mut values = Sampled::default();
         for m in c.metrics() {
             let v = self
-                .query(
+                .query_over(
                     &m,
                     if self.new_deployed {
                         Track::New
                     } else {
                         Track::Stable
                     },
+                    window_ms,
                 )
                 .await;
             if let Some(v) = v {
@@ -792,7 +846,7 @@ impl<'p> Executor<'p> {
             if c.uses_baseline() {
                 let b = match self.baseline.get(&m) {
                     Some(b) if !self.paired() => Some(*b),
-                    _ => self.query(&m, Track::Stable).await,
+                    _ => self.query_over(&m, Track::Stable, window_ms).await,
                 };
                 if let Some(b) = b {
                     values.baselines.insert(m.clone(), b);
@@ -886,7 +940,8 @@ impl<'p> Executor<'p> {
                 }
             }
             for t in &triggers {
-                let r = self.evaluate(&step.id, &t.condition).await;
+                let window = t.for_ms.max(interval);
+                let r = self.evaluate_over(&t.condition, window).await;
                 let now = self.world.clock.now();
                 if r != Some(true) {
                     self.breach.remove(&t.text);
@@ -1221,13 +1276,19 @@ impl<'p> Executor<'p> {
                     }
                     ("revert migration", r)
                 }
-                RollbackAction::RestoreFlag { flag } => match &self.world.flags {
-                    Some(f) => ("restore flag", f.set(flag, 0.0).await),
-                    None => (
-                        "restore flag",
-                        Ok(format!("no flag driver: turn `{flag}` off by hand")),
-                    ),
-                },
+                RollbackAction::RestoreFlag { flag, initially_on } => {
+                    let percent = if *initially_on { 100.0 } else { 0.0 };
+                    match &self.world.flags {
+                        Some(f) => ("restore flag", f.set(flag, percent, None).await),
+                        None => (
+                            "restore flag",
+                            Ok(format!(
+                                "no flag driver: turn `{flag}` {} by hand",
+                                if *initially_on { "on" } else { "off" }
+                            )),
+                        ),
+                    }
+                }
                 RollbackAction::VerifyHealth => {
                     ("verify health", self.world.provider.health().await)
                 }
@@ -1235,19 +1296,49 @@ impl<'p> Executor<'p> {
                     options,
                     reason: why,
                 } => {
-                    complete = false;
                     let roles = self.plan.rollback_decision.clone();
                     let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
                     let question = format!("{why}; choose: {}", options.join(" or "));
                     let _ = self
                         .send_on("rollback_decision", id, &[("reason", question.clone())])
                         .await;
+                    // The gate's approval is the restore: approving (`--approve ROLE`, `--yes`,
+                    // `y` at the prompt) restores this run's backup; anything else leaves the
+                    // database as it is for a fix forward.
+                    let can_restore = self.backed_up() && self.world.database.is_some();
+                    let ask = if can_restore {
+                        format!("{question}; approve to restore from this run's backup")
+                    } else {
+                        question.clone()
+                    };
                     let d = self
-                        .decide(&step.id, &role, None, &question, Some(0))
+                        .decide(&step.id, &role, None, &ask, Some(0))
                         .await
                         .map_err(|f| f.reason)?;
-                    let detail = format!("a person must act: {question} ({d:?})");
-                    ("manual gate", Err(detail))
+                    match (&d, &self.world.database) {
+                        (Decision::Approved { by }, Some(db)) if can_restore => {
+                            let r = db.restore().await;
+                            let ok = r.is_ok();
+                            let detail = match r {
+                                Ok(d) => format!("{d} (chosen by {by})"),
+                                Err(e) => e,
+                            };
+                            if ok {
+                                for m in std::mem::take(&mut self.applied).iter().rev() {
+                                    self.emit(Event::MigrationReverted {
+                                        name: m.name.clone(),
+                                    })?;
+                                }
+                                ("restore from backup", Ok(detail))
+                            } else {
+                                ("restore from backup", Err(detail))
+                            }
+                        }
+                        _ => {
+                            let detail = format!("a person must act: {question} ({d:?})");
+                            ("manual gate", Err(detail))
+                        }
+                    }
                 }
             };
             let (what, r) = r;
@@ -1272,6 +1363,14 @@ impl<'p> Executor<'p> {
             End::Aborted
         } else {
             End::RolledBack
+        })
+    }
+
+    /// Whether this run took a database backup (the journal has a successful `backup`).
+    fn backed_up(&self) -> bool {
+        self.journal.entries().iter().any(|e| {
+            matches!(&e.event, Event::Action { what, ok: true, detail, .. }
+                if what == "backup" && !detail.starts_with("no backup"))
         })
     }
 

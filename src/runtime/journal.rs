@@ -55,6 +55,10 @@ pub(crate) enum Event {
         metric: String,
         track: String,
         value: Option<f64>,
+        /// Why there is no value (`timeout`, `empty`…, with the source's explanation), when
+        /// the source says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        no_data: Option<String>,
     },
     Baseline {
         metric: String,

@@ -2,8 +2,8 @@
 //!
 //! [`executor`] walks the plan; everything it changes or observes goes through the traits in
 //! [`world`], so that three worlds share one executor: the real one (the local or command
-//! provider, SQLite, the proxy's measurements, stdout/file channels, approvals from the command
-//! line), a simulation on a virtual clock driven by a scenario file, and a dry run that only
+//! provider, SQLite or PostgreSQL, the proxy's measurements or Prometheus or a command, every
+//! channel kind, flag drivers, approvals from the command line), a simulation on a virtual clock driven by a scenario file, and a dry run that only
 //! describes. Every event is journaled (and fsynced) before the next side effect, which is
 //! what `--resume`, `deployc status` and the report are built from.
 //!
@@ -14,10 +14,10 @@ mod basic;
 pub mod channels;
 pub(crate) mod condition;
 pub mod db;
+mod edges;
 pub(crate) mod executor;
 pub(crate) mod journal;
 mod local;
-mod local_db;
 pub mod metrics;
 pub(crate) mod progress;
 pub(crate) mod redact;
@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::history::{HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome};
-use crate::lower::{Action, Plan, TargetDatabase, TargetProvider};
+use crate::lower::{Action, Plan, TargetProvider};
 
 use executor::{End, Executor, Settings, World};
 use journal::{Entry, Journal};
@@ -330,8 +330,44 @@ fn run_real(req: Request) -> Result<i32, String> {
             Action::HealthCheck { url, .. } => Some(url.clone()),
             _ => None,
         });
+    // The integrations are set up before anything changes: a missing secret or an unreachable
+    // database is a configuration error (exit 2), not a failed deploy.
+    let database: Option<Box<dyn world::Database>> = match &plan.target.database {
+        Some(target) => Some(Box::new(
+            rt.block_on(edges::Database::open(target, &base, &run_dir))?,
+        )),
+        None => None,
+    };
+    let mut metrics: Option<Box<dyn world::MetricSource>> = match &plan.target.metrics_source {
+        Some(m) => edges::Metrics::new(m, &plan, stable.clone(), &base)?
+            .map(|m| Box::new(m) as Box<dyn world::MetricSource>),
+        None => None,
+    };
+    let sender = channels::Sender::new()?;
+    let mut channels: Vec<Box<dyn world::Channel>> = Vec::new();
+    for c in &plan.channels {
+        match c.kind.as_str() {
+            "stdout" => channels.push(Box::new(basic::StdoutChannel {
+                name: c.name.clone(),
+            })),
+            "file" => channels.push(Box::new(basic::FileChannel {
+                name: c.name.clone(),
+                path: base.join(&c.target),
+            })),
+            _ => {
+                if let Some(ch) = edges::channel(c, &plan, &sender)? {
+                    channels.push(Box::new(ch));
+                }
+            }
+        }
+    }
+    let flags = plan
+        .target
+        .flags
+        .as_ref()
+        .and_then(|f| edges::Flags::new(f, &plan, stable.clone(), &base))
+        .map(|f| Box::new(f) as Box<dyn world::Flags>);
     let _guard = rt.enter();
-    let mut probe: Option<Box<dyn world::MetricSource>> = None;
     let provider: Box<dyn world::Provider> = match &plan.target.provider {
         Some(TargetProvider::Local {
             command,
@@ -356,7 +392,7 @@ fn run_real(req: Request) -> Result<i32, String> {
                 .as_ref()
                 .is_some_and(|m| m.kind == "probe")
             {
-                probe = Some(Box::new(p.probe()));
+                metrics = Some(Box::new(p.probe()));
             }
             Box::new(p)
         }
@@ -369,42 +405,31 @@ fn run_real(req: Request) -> Result<i32, String> {
         }),
         None => Box::new(basic::NoProvider),
     };
-    let database: Option<Box<dyn world::Database>> = match &plan.target.database {
-        Some(TargetDatabase::Sqlite { file }) => Some(Box::new(local_db::Sqlite::open(
-            base.join(file),
-            run_dir.join("backup.sqlite"),
-        )?)),
-        Some(TargetDatabase::Postgres { .. }) => {
-            return Err("PostgreSQL databases are not supported by this build of the runtime yet (SQLite is)".into());
-        }
-        None => None,
-    };
-    let channels: Vec<Box<dyn world::Channel>> = plan
-        .channels
-        .iter()
-        .filter_map(|c| match c.kind.as_str() {
-            "stdout" => Some(Box::new(basic::StdoutChannel {
-                name: c.name.clone(),
-            }) as Box<dyn world::Channel>),
-            "file" => Some(Box::new(basic::FileChannel {
-                name: c.name.clone(),
-                path: base.join(&c.target),
-            }) as Box<dyn world::Channel>),
-            _ => None,
-        })
-        .collect();
+    if metrics.is_none()
+        && let Some(m) = plan
+            .target
+            .metrics_source
+            .as_ref()
+            .filter(|m| m.kind == "probe")
+        && let Some(url) = &health_url
+    {
+        metrics = Some(Box::new(edges::ActiveProbe::start(
+            url.clone(),
+            m.every_ms,
+        )?));
+    }
     let world = World {
         clock: Arc::new(basic::RealClock),
         provider,
         database,
-        metrics: probe,
+        metrics,
         channels,
         shell: Box::new(shell::RealShell { dir: base.clone() }),
         gates: Box::new(basic::CliGates {
             yes: req.yes,
             approve: req.approve.clone(),
         }),
-        flags: None,
+        flags,
     };
     let settings = Settings {
         run: run_id.clone(),

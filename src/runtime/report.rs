@@ -95,6 +95,7 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 metric,
                 track,
                 value: Some(v),
+                ..
             } => {
                 if let Some(s) = steps.iter_mut().rev().find(|s| &s.id == step) {
                     let m = s

@@ -316,6 +316,12 @@ impl Database for SimDatabase {
         );
         Box::pin(std::future::ready(self.sim.result(d)))
     }
+    fn restore(&self) -> BoxFuture<'_, Done> {
+        Box::pin(std::future::ready(
+            self.sim
+                .result("restore the database from the backup".into()),
+        ))
+    }
 }
 
 pub(crate) struct SimMetrics(pub(crate) Arc<Sim>);
@@ -404,7 +410,12 @@ impl Channel for SimChannel {
 pub(crate) struct SimFlags(pub(crate) Arc<Sim>);
 
 impl Flags for SimFlags {
-    fn set<'a>(&'a self, flag: &'a str, percent: f64) -> BoxFuture<'a, Done> {
+    fn set<'a>(
+        &'a self,
+        flag: &'a str,
+        percent: f64,
+        _segment: Option<&'a str>,
+    ) -> BoxFuture<'a, Done> {
         let d = format!(
             "set flag `{flag}` to {}%",
             crate::lower::fmt_number(percent)

@@ -96,6 +96,9 @@ pub(crate) trait Database: Send + Sync {
     fn applied(&self) -> BoxFuture<'_, Result<Vec<Applied>, String>>;
     /// Backs the database up before the first risky change.
     fn backup(&self) -> BoxFuture<'_, Done>;
+    /// Copies the backup this run took back over the database (the "restore from backup"
+    /// choice past the point of no return).
+    fn restore(&self) -> BoxFuture<'_, Done>;
 }
 
 /// Where metric values come from.
@@ -109,6 +112,21 @@ pub(crate) trait MetricSource: Send + Sync {
         track: Track,
         window_ms: u64,
     ) -> BoxFuture<'a, Option<f64>>;
+
+    /// The same, saying why there is no data when the source knows (for the journal).
+    fn reading<'a>(
+        &'a self,
+        metric: &'a str,
+        query: Option<&'a str>,
+        track: Track,
+        window_ms: u64,
+    ) -> BoxFuture<'a, Result<f64, Option<String>>> {
+        Box::pin(async move {
+            self.query(metric, query, track, window_ms)
+                .await
+                .ok_or(None)
+        })
+    }
 }
 
 /// A message to people.
@@ -161,5 +179,11 @@ pub(crate) trait Gates: Send + Sync {
 
 /// Feature flags.
 pub(crate) trait Flags: Send + Sync {
-    fn set<'a>(&'a self, flag: &'a str, percent: f64) -> BoxFuture<'a, Done>;
+    /// Rolls `flag` out to `percent` (of `segment`, when the schedule names one).
+    fn set<'a>(
+        &'a self,
+        flag: &'a str,
+        percent: f64,
+        segment: Option<&'a str>,
+    ) -> BoxFuture<'a, Done>;
 }

@@ -38,7 +38,20 @@ impl CommandSource {
 
     /// Runs the command and reads its number.
     pub async fn read(&self, ctx: &QueryContext) -> Reading {
-        let line = self.render(ctx);
+        self.read_with(ctx, &[]).await
+    }
+
+    /// The same, with more placeholders (`{metric}`, `{query}`), filled in the same single pass
+    /// and quoted the same way, so that no value is substituted twice.
+    pub async fn read_with(&self, ctx: &QueryContext, extra: &[(&str, String)]) -> Reading {
+        let line = crate::check::placeholders::render(&self.template, &|name| {
+            extra
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| ctx.value(name))
+                .map(|v| shell_quote(&v))
+        });
         let mut cmd = tokio::process::Command::new("sh");
         cmd.arg("-c")
             .arg(&line)
