@@ -17,7 +17,9 @@
 //! * `proxy`: the local provider's proxy in front of one demo-app instance against requests
 //!   straight to that instance, with concurrent keep-alive clients: closed-loop (as fast as
 //!   possible: throughput and latency at saturation) and paced (a fixed total rate below
-//!   saturation: the latency the proxy adds). Target: p99 added ≤ 1 ms, throughput ≥ 80 %.
+//!   saturation: the latency the proxy adds), then in front of an instance that takes 1 ms
+//!   per request. Target: p99 added ≤ 1 ms, throughput ≥ 80 %. `DEPLOYC_BENCH_CLIENTS`,
+//!   `DEPLOYC_BENCH_RATE` and `DEPLOYC_BENCH_SECS` change the load (16, 2000, 5).
 //! * `journal`: durable appends to a run journal (serialise, redact, write, `fsync`).
 //!   Target: median ≤ 1 ms.
 //!
@@ -304,10 +306,39 @@ fn figures(l: &Load) -> (f64, usize) {
 
 fn proxy() {
     let clients: usize = env_num("DEPLOYC_BENCH_CLIENTS").unwrap_or(16);
+    let rate: u64 = env_num("DEPLOYC_BENCH_RATE").unwrap_or(2000);
+    // A trivial handler: the proxy's own cost is all there is to see.
+    proxy_scenarios(
+        "demo-app answering at once",
+        "",
+        clients,
+        &[
+            ("closed loop".into(), None),
+            (
+                format!("paced at {rate} req/s in total"),
+                Some(Duration::from_secs_f64(clients as f64 / rate as f64)),
+            ),
+        ],
+    );
+    // A handler that takes 1 ms (waiting, as on a database), as applications do.
+    proxy_scenarios(
+        "demo-app taking 1 ms per request",
+        "env DEMO_LATENCY_MS=1 ",
+        clients,
+        &[("closed loop".into(), None)],
+    );
+}
+
+fn proxy_scenarios(
+    backend: &str,
+    prefix: &str,
+    clients: usize,
+    scenarios: &[(String, Option<Duration>)],
+) {
     let secs: u64 = env_num("DEPLOYC_BENCH_SECS").unwrap_or(5);
     let rounds: usize = 3;
     let dir = scratch("proxy");
-    let command = format!("'{DEPLOYC}' demo-app --port {{port}} --version {{version}}");
+    let command = format!("{prefix}'{DEPLOYC}' demo-app --port {{port}} --version {{version}}");
     let p = LocalProxy::start(&command, "1.0.0", 1, &dir).unwrap();
     let via = p.addr();
     let direct = SocketAddr::from(([127, 0, 0, 1], p.instance_ports()[0]));
@@ -315,8 +346,8 @@ fn proxy() {
     // Warm up both paths (connections, the proxy's upstream pool).
     load(direct, clients, Duration::from_millis(500), None);
     load(via, clients, Duration::from_millis(500), None);
-
-    let report = |name: &str, period: Option<Duration>| {
+    for (name, period) in scenarios {
+        let period = *period;
         // Alternate the two paths so drift on a shared machine hits both alike.
         let (mut dl, mut pl) = (Vec::new(), Vec::new());
         let (mut dr, mut pr) = (Vec::new(), Vec::new());
@@ -346,7 +377,7 @@ fn proxy() {
         let (drps, prps) = (dr[dr.len() / 2], pr[pr.len() / 2]);
         let added99 = p99.saturating_sub(d99);
         println!(
-            "proxy {name}, {clients} keep-alive clients, {rounds}×{secs} s each:\n  \
+            "proxy, {backend}, {name}, {clients} keep-alive clients, {rounds}×{secs} s each:\n  \
              direct: p50 {}, p99 {}, {drps:.0} req/s ({de} errors)\n  \
              proxy:  p50 {}, p99 {}, {prps:.0} req/s ({pe} errors)\n  \
              added: p50 {}, p99 {}  [target ≤ 1 ms: {}]; throughput {:.1}% of direct \
@@ -361,13 +392,7 @@ fn proxy() {
             prps * 100.0 / drps,
             met(prps >= 0.8 * drps),
         );
-    };
-    report("closed loop", None);
-    let rate: u64 = env_num("DEPLOYC_BENCH_RATE").unwrap_or(2000);
-    report(
-        &format!("paced at {rate} req/s in total"),
-        Some(Duration::from_secs_f64(clients as f64 / rate as f64)),
-    );
+    }
     drop(p);
 }
 

@@ -42,32 +42,36 @@ impl LocalProxy {
         let version = version.to_string();
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = match super::runtime() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let started = provider.start_stable(Some(&version)).await;
-                let ready = started.and_then(|_| {
-                    let url = provider.url().ok_or("the proxy did not start")?;
-                    let addr = url
-                        .trim_start_matches("http://")
-                        .parse::<SocketAddr>()
-                        .map_err(|e| e.to_string())?;
-                    Ok((addr, provider.ports()))
+        // Named, so that a profile of the benchmark can tell the proxy's work from the load's.
+        let thread = std::thread::Builder::new()
+            .name("deployc-proxy".into())
+            .spawn(move || {
+                let rt = match super::runtime() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let started = provider.start_stable(Some(&version)).await;
+                    let ready = started.and_then(|_| {
+                        let url = provider.url().ok_or("the proxy did not start")?;
+                        let addr = url
+                            .trim_start_matches("http://")
+                            .parse::<SocketAddr>()
+                            .map_err(|e| e.to_string())?;
+                        Ok((addr, provider.ports()))
+                    });
+                    let ok = ready.is_ok();
+                    let _ = ready_tx.send(ready);
+                    if ok {
+                        let _ = stop_rx.await;
+                    }
+                    let _ = provider.shutdown(false).await;
                 });
-                let ok = ready.is_ok();
-                let _ = ready_tx.send(ready);
-                if ok {
-                    let _ = stop_rx.await;
-                }
-                let _ = provider.shutdown(false).await;
-            });
-        });
+            })
+            .map_err(|e| format!("cannot start the proxy thread: {e}"))?;
         let (addr, ports) = ready_rx
             .recv()
             .map_err(|_| "the proxy thread ended".to_string())??;
