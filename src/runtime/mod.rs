@@ -432,6 +432,8 @@ fn run_real(req: Request) -> Result<i32, String> {
         (end, stopped)
     });
     let (end, stopped) = result;
+    // A run that ended without its last event must not leave the live view drawn.
+    progress::hide();
     let (Ok(s) | Err(s)) = &stopped;
     println!("{:>10}  instances: {}", "", redactor.apply(s));
     let end = end?;
