@@ -36,8 +36,11 @@ impl Channel for StdoutChannel {
     }
     fn send<'a>(&'a self, m: &'a Message) -> BoxFuture<'a, Done> {
         Box::pin(async move {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "📣 {}", m.text).map_err(|e| e.to_string())?;
+            super::progress::suspend(|| {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "📣 {}", m.text)
+            })
+            .map_err(|e| e.to_string())?;
             Ok("printed".into())
         })
     }
@@ -97,6 +100,8 @@ impl Gates for CliGates {
             let timeout = r.timeout_ms.map(Duration::from_millis);
             if std::io::stdin().is_terminal() && timeout != Some(Duration::ZERO) {
                 let question = format!("{}: {} [{}] approve? [y/N] ", r.step, r.question, r.role);
+                // The live view would draw over the question.
+                super::progress::hide();
                 let ask = tokio::task::spawn_blocking(move || {
                     eprint!("{question}");
                     let mut line = String::new();
@@ -107,6 +112,7 @@ impl Gates for CliGates {
                     Some(t) => tokio::time::timeout(t, ask).await.ok(),
                     None => Some(ask.await),
                 };
+                super::progress::show();
                 let by = format!("{} at the terminal", r.role);
                 return match answer {
                     Some(Ok(true)) => Decision::Approved { by },

@@ -11,6 +11,8 @@
 //! executor is sequential and the local proxy's work is small.
 
 mod basic;
+#[doc(hidden)]
+pub mod bench;
 pub mod channels;
 pub(crate) mod condition;
 pub mod db;
@@ -446,7 +448,8 @@ fn run_real(req: Request) -> Result<i32, String> {
             _ => None,
         })
         .unwrap_or_else(jiff::Timestamp::now);
-    let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
+    let print = progress::printer(req.log_format, t0, &plan);
+    let mut ex = Executor::new(&plan, world, journal, settings, print);
     let result = rt.block_on(async {
         let end = ex.run().await;
         let keep = req.keep_running || matches!(end, Ok(End::Paused { .. }));
@@ -454,6 +457,8 @@ fn run_real(req: Request) -> Result<i32, String> {
         (end, stopped)
     });
     let (end, stopped) = result;
+    // A run that ended without its last event must not leave the live view drawn.
+    progress::hide();
     let (Ok(s) | Err(s)) = &stopped;
     println!("{:>10}  instances: {}", "", redactor.apply(s));
     let end = end?;

@@ -490,6 +490,23 @@ impl MetricSource for LocalProbe {
     }
 }
 
+impl LocalProvider {
+    /// The ports of the running instances, stable first (benchmarks request them directly).
+    pub(crate) fn ports(&self) -> Vec<u16> {
+        self.shared
+            .split
+            .lock()
+            .map(|s| {
+                s.stable
+                    .iter()
+                    .chain(s.new.iter())
+                    .map(|i| i.port)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl Shared {
     /// The instance for the next request: the version by the weight, the instance in turn.
     pub(crate) fn route(&self) -> Option<(Track, u16)> {

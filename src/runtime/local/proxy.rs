@@ -28,13 +28,18 @@ pub(super) async fn start(shared: Arc<Shared>) -> Result<SocketAddr, String> {
         .await
         .map_err(|e| format!("cannot start the proxy: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Requests and answers are small and each waits for the other: without TCP_NODELAY a
+    // write can sit in Nagle's buffer until the peer's delayed ACK.
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
     let client: Client<HttpConnector, Incoming> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        Client::builder(TokioExecutor::new()).build(connector);
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             let client = client.clone();
             tokio::spawn(async move {

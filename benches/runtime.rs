@@ -1,0 +1,521 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Benchmarks of the runtime. Each prints its measurements and its target; nothing here
+//! asserts on time.
+//!
+//! * `breach`: breach-to-rollback-start latency. Real `deployc run`s of the quickstart's bad
+//!   release (`1.2.0-bad`, which fails 30% of requests) with the local provider; the latency
+//!   is read from each run's journal: from the first evaluation at which the breach is visible
+//!   (its first `sample` line) to `rollback_started`. Target: one analysis interval + 100 ms.
+//! * `simulate`: wall clock of `deployc run examples/checkout.deploy --release 2.1.0 --env
+//!   production --simulate benches/runtime/checkout-2.1.0.toml` (the whole plan, including
+//!   the seven-day flag rollout), process start-up and compilation included. Target: 1 s.
+//! * `proxy`: the local provider's proxy in front of one demo-app instance against requests
+//!   straight to that instance, with concurrent keep-alive clients: closed-loop (as fast as
+//!   possible: throughput and latency at saturation) and paced (a fixed total rate below
+//!   saturation: the latency the proxy adds), then in front of an instance that takes 1 ms
+//!   per request. Target: p99 added ≤ 1 ms, throughput ≥ 80 %. `DEPLOYC_BENCH_CLIENTS`,
+//!   `DEPLOYC_BENCH_RATE` and `DEPLOYC_BENCH_SECS` change the load (16, 2000, 5).
+//! * `journal`: durable appends to a run journal (serialise, redact, write, `fsync`).
+//!   Target: median ≤ 1 ms.
+//!
+//! Run all with `cargo bench --bench runtime`, or some with `cargo bench --bench runtime --
+//! journal proxy`. `DEPLOYC_BENCH_RUNS` sets the number of real runs for `breach` (default 5).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use deployc::runtime::bench::{JournalFile, LocalProxy};
+
+const DEPLOYC: &str = env!("CARGO_BIN_EXE_deployc");
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    println!("machine: {} cores", cores());
+    if wanted("journal") {
+        journal();
+    }
+    if wanted("simulate") {
+        simulate();
+    }
+    if wanted("proxy") {
+        proxy();
+    }
+    if wanted("breach") {
+        breach();
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("bench-runtime")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct<T: Copy>(sorted: &[T], p: f64) -> T {
+    let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+// ---------------------------------------------------------------------------------------
+// journal
+
+fn journal() {
+    const N: usize = 2000;
+    let dir = scratch("journal");
+    let mut j = JournalFile::open(&dir.join("journal.jsonl")).unwrap();
+    // A typical action line: a resolved command and a little captured output.
+    let detail = "started 1.2.0 on ports [40123, 40125] (`deployc demo-app --port {port} \
+                  --version {version}`), proxy http://127.0.0.1:40121";
+    for _ in 0..50 {
+        j.append_action(detail).unwrap();
+    }
+    let mut t: Vec<Duration> = (0..N)
+        .map(|_| {
+            let s = Instant::now();
+            j.append_action(detail).unwrap();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    let med = pct(&t, 50.0);
+    println!(
+        "journal append+fsync ({N} appends): median {}, p90 {}, p99 {}, min {}, max {}  \
+         [target: median ≤ 1 ms: {}]",
+        ms(med),
+        ms(pct(&t, 90.0)),
+        ms(pct(&t, 99.0)),
+        ms(t[0]),
+        ms(t[t.len() - 1]),
+        met(med <= Duration::from_millis(1))
+    );
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+// ---------------------------------------------------------------------------------------
+// simulate
+
+fn simulate() {
+    const N: usize = 20;
+    let args = [
+        "run",
+        "examples/checkout.deploy",
+        "--release",
+        "2.1.0",
+        "--env",
+        "production",
+        "--simulate",
+        "benches/runtime/checkout-2.1.0.toml",
+    ];
+    let once = || {
+        let s = Instant::now();
+        let out = Command::new(DEPLOYC)
+            .current_dir(root())
+            .args(args)
+            .output()
+            .unwrap();
+        let took = s.elapsed();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (took, String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (_, stdout) = once();
+    assert!(stdout.contains("day-7"), "the flag rollout did not run");
+    let span = stdout
+        .lines()
+        .find(|l| l.starts_with("simulated:"))
+        .unwrap_or("")
+        .to_string();
+    let mut t: Vec<Duration> = (0..N).map(|_| once().0).collect();
+    t.sort();
+    let med = pct(&t, 50.0);
+    println!(
+        "simulate checkout 2.1.0 production ({} timeline lines, {span}; {N} runs): median {}, \
+         min {}, max {}  [target ≤ 1 s: {}]",
+        stdout.lines().count(),
+        ms(med),
+        ms(t[0]),
+        ms(t[t.len() - 1]),
+        met(med <= Duration::from_secs(1))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// proxy
+
+/// One keep-alive HTTP/1.1 client connection.
+struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    line: String,
+    body: Vec<u8>,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        Client {
+            reader: BufReader::new(s.try_clone().unwrap()),
+            writer: s,
+            line: String::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// `GET /`; returns whether the answer was 200.
+    fn get(&mut self) -> bool {
+        self.writer
+            .write_all(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+            .unwrap();
+        self.line.clear();
+        self.reader.read_line(&mut self.line).unwrap();
+        let ok = self.line.split_whitespace().nth(1) == Some("200");
+        let mut length = 0usize;
+        let mut chunked = false;
+        loop {
+            self.line.clear();
+            self.reader.read_line(&mut self.line).unwrap();
+            let h = self.line.trim_end().to_ascii_lowercase();
+            if h.is_empty() {
+                break;
+            }
+            if let Some(v) = h.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            if h == "transfer-encoding: chunked" {
+                chunked = true;
+            }
+        }
+        if chunked {
+            loop {
+                self.line.clear();
+                self.reader.read_line(&mut self.line).unwrap();
+                let n = usize::from_str_radix(self.line.trim(), 16).unwrap();
+                self.body.resize(n + 2, 0);
+                self.reader.read_exact(&mut self.body).unwrap();
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            self.body.resize(length, 0);
+            self.reader.read_exact(&mut self.body).unwrap();
+        }
+        ok
+    }
+}
+
+struct Load {
+    latencies: Vec<Duration>,
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+}
+
+/// `clients` connections to `addr` for `duration`, each as fast as it can (`period` None) or
+/// one request per `period`.
+fn load(addr: SocketAddr, clients: usize, duration: Duration, period: Option<Duration>) -> Load {
+    let start = Instant::now();
+    let end = start + duration;
+    let handles: Vec<_> = (0..clients)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                let mut lat = Vec::new();
+                let mut errors = 0;
+                // Stagger the paced clients so their requests do not arrive together.
+                let mut next = Instant::now()
+                    + period.map_or(Duration::ZERO, |p| p * i as u32 / clients as u32);
+                loop {
+                    if let Some(p) = period {
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        }
+                        next += p;
+                    }
+                    if Instant::now() >= end {
+                        break;
+                    }
+                    let s = Instant::now();
+                    if !c.get() {
+                        errors += 1;
+                    }
+                    lat.push(s.elapsed());
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let mut out = Load {
+        latencies: Vec::new(),
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for h in handles {
+        let (l, e) = h.join().unwrap();
+        out.requests += l.len();
+        out.latencies.extend(l);
+        out.errors += e;
+    }
+    out.elapsed = start.elapsed();
+    out.latencies.sort();
+    out
+}
+
+/// Requests per second and errors of one load.
+fn figures(l: &Load) -> (f64, usize) {
+    (l.requests as f64 / l.elapsed.as_secs_f64(), l.errors)
+}
+
+fn proxy() {
+    let clients: usize = env_num("DEPLOYC_BENCH_CLIENTS").unwrap_or(16);
+    let rate: u64 = env_num("DEPLOYC_BENCH_RATE").unwrap_or(2000);
+    // A trivial handler: the proxy's own cost is all there is to see.
+    proxy_scenarios(
+        "demo-app answering at once",
+        "",
+        clients,
+        &[
+            ("closed loop".into(), None),
+            (
+                format!("paced at {rate} req/s in total"),
+                Some(Duration::from_secs_f64(clients as f64 / rate as f64)),
+            ),
+        ],
+    );
+    // A handler that takes 1 ms (waiting, as on a database), as applications do.
+    proxy_scenarios(
+        "demo-app taking 1 ms per request",
+        "env DEMO_LATENCY_MS=1 ",
+        clients,
+        &[("closed loop".into(), None)],
+    );
+}
+
+fn proxy_scenarios(
+    backend: &str,
+    prefix: &str,
+    clients: usize,
+    scenarios: &[(String, Option<Duration>)],
+) {
+    let secs: u64 = env_num("DEPLOYC_BENCH_SECS").unwrap_or(5);
+    let rounds: usize = 3;
+    let dir = scratch("proxy");
+    let command = format!("{prefix}'{DEPLOYC}' demo-app --port {{port}} --version {{version}}");
+    let p = LocalProxy::start(&command, "1.0.0", 1, &dir).unwrap();
+    let via = p.addr();
+    let direct = SocketAddr::from(([127, 0, 0, 1], p.instance_ports()[0]));
+    let d = Duration::from_secs(secs);
+    // Warm up both paths (connections, the proxy's upstream pool).
+    load(direct, clients, Duration::from_millis(500), None);
+    load(via, clients, Duration::from_millis(500), None);
+    for (name, period) in scenarios {
+        let period = *period;
+        // Alternate the two paths so drift on a shared machine hits both alike.
+        let (mut dl, mut pl) = (Vec::new(), Vec::new());
+        let (mut dr, mut pr) = (Vec::new(), Vec::new());
+        let (mut de, mut pe) = (0, 0);
+        for _ in 0..rounds {
+            let a = load(direct, clients, d, period);
+            let (rps, errors) = figures(&a);
+            dr.push(rps);
+            de += errors;
+            dl.extend(a.latencies);
+            let b = load(via, clients, d, period);
+            let (rps, errors) = figures(&b);
+            pr.push(rps);
+            pe += errors;
+            pl.extend(b.latencies);
+        }
+        dl.sort();
+        pl.sort();
+        dr.sort_by(f64::total_cmp);
+        pr.sort_by(f64::total_cmp);
+        let (d50, d99, p50, p99) = (
+            pct(&dl, 50.0),
+            pct(&dl, 99.0),
+            pct(&pl, 50.0),
+            pct(&pl, 99.0),
+        );
+        let (drps, prps) = (dr[dr.len() / 2], pr[pr.len() / 2]);
+        let added99 = p99.saturating_sub(d99);
+        println!(
+            "proxy, {backend}, {name}, {clients} keep-alive clients, {rounds}×{secs} s each:\n  \
+             direct: p50 {}, p99 {}, {drps:.0} req/s ({de} errors)\n  \
+             proxy:  p50 {}, p99 {}, {prps:.0} req/s ({pe} errors)\n  \
+             added: p50 {}, p99 {}  [target ≤ 1 ms: {}]; throughput {:.1}% of direct \
+             [target ≥ 80%: {}]",
+            ms(d50),
+            ms(d99),
+            ms(p50),
+            ms(p99),
+            ms(p50.saturating_sub(d50)),
+            ms(added99),
+            met(added99 <= Duration::from_millis(1)),
+            prps * 100.0 / drps,
+            met(prps >= 0.8 * drps),
+        );
+    }
+    drop(p);
+}
+
+fn env_num<T: std::str::FromStr>(k: &str) -> Option<T> {
+    std::env::var(k).ok().and_then(|v| v.parse().ok())
+}
+
+// ---------------------------------------------------------------------------------------
+// breach
+
+fn at(e: &serde_json::Value) -> jiff::Timestamp {
+    e["at"].as_str().unwrap().parse().unwrap()
+}
+
+fn breach() {
+    let runs: usize = env_num("DEPLOYC_BENCH_RUNS").unwrap_or(5);
+    let dir = scratch("breach");
+    std::fs::copy(
+        root().join("examples/quickstart.deploy"),
+        dir.join("quickstart.deploy"),
+    )
+    .unwrap();
+    let mut from_eval = Vec::new();
+    let mut from_traffic = Vec::new();
+    let mut interval = None;
+    for i in 0..runs {
+        let state = dir.join(format!("state-{i}"));
+        let out = Command::new(DEPLOYC)
+            .current_dir(&dir)
+            .args([
+                "run",
+                "quickstart.deploy",
+                "--release",
+                "1.2.0-bad",
+                "--env",
+                "local",
+                "--state-dir",
+            ])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = std::fs::read_dir(state.join("runs"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        if interval.is_none() {
+            let plan: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(run.join("plan.json")).unwrap())
+                    .unwrap();
+            interval = plan["timeline"]["analysis_interval_ms"].as_u64();
+        }
+        let entries: Vec<serde_json::Value> = std::fs::read_to_string(run.join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // The evaluation that saw the breach starts with the first sample after the previous
+        // evaluation's verdict; the breach is a failing `require` or a fired trigger.
+        let mut eval_start = None;
+        let mut visible = None;
+        let mut traffic = None;
+        let mut rollback = None;
+        for e in &entries {
+            match e["type"].as_str().unwrap() {
+                "sample" if eval_start.is_none() => eval_start = Some(at(e)),
+                "check" if e["result"] == "pass" => eval_start = None,
+                "check" | "trigger_fired" if visible.is_none() => visible = eval_start,
+                "action"
+                    if traffic.is_none()
+                        && e["what"] == "weight"
+                        && !e["detail"].as_str().unwrap().contains(" 0% ") =>
+                {
+                    traffic = Some(at(e));
+                }
+                "rollback_started" => {
+                    rollback = Some(at(e));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (visible, rollback) = (visible.unwrap(), rollback.unwrap());
+        let since = |t: jiff::Timestamp| {
+            Duration::from_secs_f64(rollback.duration_since(t).as_secs_f64().max(0.0))
+        };
+        from_eval.push(since(visible));
+        if let Some(t) = traffic {
+            from_traffic.push(since(t));
+        }
+    }
+    from_eval.sort();
+    from_traffic.sort();
+    let interval = Duration::from_millis(interval.unwrap_or(0));
+    let target = interval + Duration::from_millis(100);
+    let med = pct(&from_eval, 50.0);
+    println!(
+        "breach to rollback start (quickstart 1.2.0-bad, analysis every {}, {runs} real runs):\n  \
+         from the evaluation that saw the breach: median {}, min {}, max {}  [target ≤ {}: {}]",
+        ms(interval),
+        ms(med),
+        ms(from_eval[0]),
+        ms(from_eval[from_eval.len() - 1]),
+        ms(target),
+        met(med <= target)
+    );
+    if !from_traffic.is_empty() {
+        let m = pct(&from_traffic, 50.0);
+        println!(
+            "  from the bad version receiving traffic: median {}, min {}, max {}  [target ≤ {}: {}]",
+            ms(m),
+            ms(from_traffic[0]),
+            ms(from_traffic[from_traffic.len() - 1]),
+            ms(target),
+            met(m <= target)
+        );
+    }
+}
