@@ -38,6 +38,31 @@ pub(crate) const NEVER: &[&str] = &[
     "unused-ignore",
 ];
 
+thread_local! {
+    /// The last rule list asked for and its squawk rules: every SQL text of a program is
+    /// linted with the same list, and turning names into rules for each of hundreds of texts
+    /// was a tenth of the lint's cost.
+    static SELECTED: std::cell::RefCell<(Vec<String>, Vec<squawk_linter::Rule>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The squawk rules named in `rules`, without those never run.
+fn selected_rules(rules: &[&str]) -> Vec<squawk_linter::Rule> {
+    SELECTED.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0.len() != rules.len() || cached.0.iter().zip(rules).any(|(a, b)| a != b) {
+            let names: Vec<String> = rules.iter().map(|r| (*r).to_string()).collect();
+            let selected = rules
+                .iter()
+                .filter(|r| !NEVER.contains(r))
+                .filter_map(|r| squawk_linter::Rule::from_str(r).ok())
+                .collect();
+            *cached = (names, selected);
+        }
+        cached.1.clone()
+    })
+}
+
 /// Parses `text`, builds its model and lints it with every rule in `rules` (squawk names).
 pub fn analyze(text: &str, rules: &[&str], postgres_version: Option<u32>) -> SqlAnalysis {
     analyze_parsed(text, None, rules, postgres_version)
@@ -56,11 +81,7 @@ pub fn analyze_parsed(
             None => squawk_syntax::SourceFile::parse(text),
         };
         let model = model::build(&parse.tree());
-        let selected: Vec<squawk_linter::Rule> = rules
-            .iter()
-            .filter(|r| !NEVER.contains(r))
-            .filter_map(|r| squawk_linter::Rule::from_str(r).ok())
-            .collect();
+        let selected = selected_rules(rules);
         if selected.is_empty() {
             return SqlAnalysis {
                 model,
@@ -68,9 +89,6 @@ pub fn analyze_parsed(
             };
         }
         let mut linter = squawk_linter::Linter::from(selected);
-        linter
-            .rules
-            .retain(|r| !NEVER.contains(&r.to_string().as_str()));
         linter.settings.assume_in_transaction = model.transactional;
         if let Some(v) = postgres_version
             && let Ok(v) = squawk_linter::Version::from_str(&format!("{v}.0.0"))
