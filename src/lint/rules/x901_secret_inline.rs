@@ -149,28 +149,35 @@ fn secrets(s: &str) -> Vec<(usize, usize, &'static str)> {
             out.push((i, len, "a Slack webhook URL"));
         }
     }
-    // Tokens with a known prefix (each has `_`, `-` or is `AKIA`).
-    let prefixes: &[(&str, usize, &'static str)] = if has_token_mark { TOKEN_PREFIXES } else { &[] };
-    for &(prefix, min, what) in prefixes {
-        let mut from = 0;
-        while let Some(i) = s.get(from..).and_then(|r| r.find(prefix)) {
-            let at = from + i;
-            let starts_word = at == 0
-                || s.get(..at)
-                    .and_then(|b| b.chars().last())
-                    .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
-            let tail = token_len(s.get(at + prefix.len()..).unwrap_or(""));
-            let upper_only = prefix == "AKIA";
-            let tail_ok = if upper_only {
-                s.get(at + 4..at + 4 + tail)
-                    .is_some_and(|t| t.len() == 16 && t.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
-            } else {
-                tail >= min
-            };
-            if starts_word && tail_ok {
-                out.push((at, prefix.len() + tail, what));
+    // Tokens with a known prefix (each has `_`, `-` or is `AKIA`): one pass over the
+    // string, trying the prefixes only where one of their first letters is.
+    if has_token_mark {
+        for (at, &b) in bytes.iter().enumerate() {
+            if !matches!(b, b'g' | b'x' | b's' | b'r' | b'A') {
+                continue;
             }
-            from = at + prefix.len();
+            let rest = bytes.get(at..).unwrap_or(&[]);
+            for &(prefix, min, what) in TOKEN_PREFIXES {
+                if !rest.starts_with(prefix.as_bytes()) {
+                    continue;
+                }
+                let starts_word = at == 0
+                    || s.get(..at)
+                        .and_then(|b| b.chars().last())
+                        .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+                let tail = token_len(s.get(at + prefix.len()..).unwrap_or(""));
+                let tail_ok = if prefix == "AKIA" {
+                    s.get(at + 4..at + 4 + tail).is_some_and(|t| {
+                        t.len() == 16
+                            && t.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    })
+                } else {
+                    tail >= min
+                };
+                if starts_word && tail_ok {
+                    out.push((at, prefix.len() + tail, what));
+                }
+            }
         }
     }
     // `Authorization: Bearer …` / `Basic …` with a literal value.
@@ -178,7 +185,12 @@ fn secrets(s: &str) -> Vec<(usize, usize, &'static str)> {
         return out;
     }
     let lower = s.to_ascii_lowercase();
-    for scheme in ["authorization: bearer ", "authorization: basic ", "authorization: token "] {
+    let schemes: &[&str] = if lower.contains("authorization: ") {
+        &["authorization: bearer ", "authorization: basic ", "authorization: token "]
+    } else {
+        &[]
+    };
+    for scheme in schemes {
         let mut from = 0;
         while let Some(i) = lower.get(from..).and_then(|r| r.find(scheme)) {
             let at = from + i + scheme.len();
@@ -193,13 +205,22 @@ fn secrets(s: &str) -> Vec<(usize, usize, &'static str)> {
         }
     }
     // Long random values in secret-looking parameters: `?token=…`, `api_key=…`.
+    let lower_bytes = lower.as_bytes();
+    let equals: Vec<usize> = lower_bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'=')
+        .map(|(i, _)| i)
+        .collect();
     for key in [
         "token=", "access_token=", "api_key=", "apikey=", "api-key=", "key=", "secret=",
         "password=", "passwd=", "sig=", "signature=",
     ] {
-        let mut from = 0;
-        while let Some(i) = lower.get(from..).and_then(|r| r.find(key)) {
-            let k = from + i;
+        for &e in &equals {
+            if !lower_bytes.get(..=e).is_some_and(|b| b.ends_with(key.as_bytes())) {
+                continue;
+            }
+            let k = e + 1 - key.len();
             let at = k + key.len();
             let whole_key = k == 0
                 || lower
@@ -216,7 +237,6 @@ fn secrets(s: &str) -> Vec<(usize, usize, &'static str)> {
             {
                 out.push((at, len, "a secret parameter"));
             }
-            from = at;
         }
     }
     out.sort_unstable();
