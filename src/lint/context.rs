@@ -206,11 +206,37 @@ impl<'a> Context<'a> {
                         Down::Noop(_) => None,
                     })
                     .collect();
+                // Statement rules run on the release still to ship (see `plans`): a shipped
+                // migration has run and cannot change (M214), so a statement finding on it
+                // could not be acted on. Every migration still gets its schema model, which
+                // rules across releases (M211) read.
+                let to_ship = self.release_to_ship();
+                let current: HashSet<Span> = self
+                    .names
+                    .releases()
+                    .filter(|(_, r)| Some(&r.version.value) == to_ship.as_ref())
+                    .flat_map(|(_, r)| r.migrations.iter())
+                    .flat_map(|m| {
+                        let ups = m.up.iter().map(|(u, _)| u.span());
+                        let downs = m.down.iter().filter_map(|(d, _)| match d {
+                            Down::Sql(src) => Some(src.span()),
+                            Down::Noop(_) => None,
+                        });
+                        ups.chain(downs).collect::<Vec<_>>()
+                    })
+                    .collect();
+                let none: Vec<&str> = Vec::new();
                 let version = self.config.sql.postgres_version;
                 self.sql
                     .iter()
                     .map(|(span, loaded)| {
-                        let rules = if downs.contains(span) { &live } else { &rules };
+                        let rules = if !current.contains(span) {
+                            &none
+                        } else if downs.contains(span) {
+                            &live
+                        } else {
+                            &rules
+                        };
                         (
                             *span,
                             crate::sql::lint::analyze_parsed(
@@ -224,6 +250,18 @@ impl<'a> Context<'a> {
                     .collect()
             })
             .get(&src.span())
+    }
+
+    /// The release still to ship: the one being planned, else the newest in the program.
+    pub fn release_to_ship(&self) -> Option<String> {
+        match &self.options.only {
+            Some((release, _)) => Some(release.clone()),
+            None => self
+                .names
+                .releases()
+                .last()
+                .map(|(_, r)| r.version.value.clone()),
+        }
     }
 
     /// The SQL dialect migrations are written in: `[sql] dialect`, else PostgreSQL when any
