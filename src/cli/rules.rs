@@ -80,8 +80,22 @@ pub(super) fn rules(args: RulesArgs) -> miette::Result<i32> {
     let config = config(args.config)?;
     match args.format {
         RulesFormat::Text => {
-            let width = lint::all_rules().map(|r| r.name.len()).max().unwrap_or(0);
-            let code_width = lint::all_rules().map(|r| r.code.len()).max().unwrap_or(0);
+            // SQL statement rules' codes are `sql/<name>`: printed once, across both columns.
+            let code_width = lint::all_rules()
+                .filter(|r| !r.code.starts_with("sql/"))
+                .map(|r| r.code.len())
+                .max()
+                .unwrap_or(0);
+            let width = lint::all_rules()
+                .map(|r| {
+                    if r.code.starts_with("sql/") {
+                        r.code.len().saturating_sub(code_width + 2)
+                    } else {
+                        r.name.len()
+                    }
+                })
+                .max()
+                .unwrap_or(0);
             for rule in lint::all_rules() {
                 let level = config.level(rule);
                 let marker = if level == rule.level {
@@ -89,13 +103,12 @@ pub(super) fn rules(args: RulesArgs) -> miette::Result<i32> {
                 } else {
                     " (configured)"
                 };
-                println!(
-                    "{:code_width$}  {:width$}  {:5}  {}{marker}",
-                    rule.code,
-                    rule.name,
-                    level.as_str(),
-                    rule.summary
-                );
+                let id = if rule.code.starts_with("sql/") {
+                    format!("{:w$}", rule.code, w = code_width + 2 + width)
+                } else {
+                    format!("{:code_width$}  {:width$}", rule.code, rule.name)
+                };
+                println!("{id}  {:5}  {}{marker}", level.as_str(), rule.summary);
             }
         }
         RulesFormat::Json => {
