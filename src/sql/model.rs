@@ -389,7 +389,8 @@ pub struct Statement {
     /// The locks it takes: `(table, mode)`; for `DROP INDEX` the table is the index name.
     pub locks: Vec<(String, Lock)>,
     /// `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`,
-    /// `DETACH PARTITION … CONCURRENTLY`, `VACUUM`: cannot run inside a transaction.
+    /// `DETACH PARTITION … CONCURRENTLY`, `VACUUM`, `CREATE`/`DROP DATABASE` and
+    /// `TABLESPACE`, `ALTER SYSTEM`: cannot run inside a transaction.
     pub outside_transaction: bool,
 }
 
@@ -656,14 +657,21 @@ fn statement(stmt: &ast::Stmt) -> Statement {
                 push(&mut s, EffectKind::RenameIndex { from, to }, stmt.syntax());
             }
         }
-        ast::Stmt::Vacuum(_) => {
+        ast::Stmt::Vacuum(_)
+        | ast::Stmt::CreateDatabase(_)
+        | ast::Stmt::DropDatabase(_)
+        | ast::Stmt::CreateTablespace(_)
+        | ast::Stmt::DropTablespace(_)
+        | ast::Stmt::AlterSystem(_) => {
             s.outside_transaction = true;
             push(&mut s, EffectKind::Other, stmt.syntax());
         }
         ast::Stmt::Reindex(r) => {
+            // `REINDEX (VERBOSE) TABLE CONCURRENTLY t`: the keyword may sit below the
+            // statement node, after the options.
             s.outside_transaction = r
                 .syntax()
-                .children_with_tokens()
+                .descendants_with_tokens()
                 .any(|t| t.kind() == SyntaxKind::CONCURRENTLY_KW);
             push(&mut s, EffectKind::Other, stmt.syntax());
         }

@@ -239,91 +239,15 @@ impl Retry {
     }
 }
 
-/// The first words of a statement, upper-cased, skipping comments, quoted identifiers and
-/// strings (which are never keywords). Enough to classify a statement; not a parser.
-pub(crate) fn leading_words(sql: &str, max: usize) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut chars = sql.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if words.len() >= max {
-            break;
-        }
-        match c {
-            '-' if sql.get(i..).is_some_and(|s| s.starts_with("--")) => {
-                for (_, c) in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '/' if sql.get(i..).is_some_and(|s| s.starts_with("/*")) => {
-                chars.next();
-                let mut prev = ' ';
-                for (_, c) in chars.by_ref() {
-                    if prev == '*' && c == '/' {
-                        break;
-                    }
-                    prev = c;
-                }
-            }
-            '\'' | '"' => {
-                for (_, q) in chars.by_ref() {
-                    if q == c {
-                        break;
-                    }
-                }
-            }
-            c if c.is_ascii_alphabetic() || c == '_' => {
-                let mut w = String::new();
-                w.push(c.to_ascii_uppercase());
-                while let Some((_, n)) = chars.peek() {
-                    if n.is_ascii_alphanumeric() || *n == '_' {
-                        w.push(n.to_ascii_uppercase());
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                words.push(w);
-            }
-            _ => {}
-        }
-    }
-    words
-}
-
-/// Whether a statement cannot run inside a transaction block. `old_enum_rules` is true for
-/// PostgreSQL before 12, where `ALTER TYPE … ADD VALUE` cannot either.
-pub(crate) fn needs_autocommit(statement: &str, old_enum_rules: bool) -> bool {
-    let w = leading_words(statement, 8);
-    let at = |i: usize| w.get(i).map(String::as_str);
-    let has = |s: &str| w.iter().any(|x| x == s);
-    match at(0) {
-        Some("VACUUM") => true,
-        Some("CREATE") | Some("DROP") if matches!(at(1), Some("DATABASE" | "TABLESPACE")) => true,
-        Some("ALTER") if at(1) == Some("SYSTEM") => true,
-        // CREATE [UNIQUE] INDEX CONCURRENTLY …
-        Some("CREATE") => {
-            let idx = w.iter().position(|x| x == "INDEX");
-            matches!(idx, Some(1 | 2))
-                && idx
-                    .and_then(|i| w.get(i + 1))
-                    .is_some_and(|x| x == "CONCURRENTLY")
-        }
-        Some("DROP") => at(1) == Some("INDEX") && at(2) == Some("CONCURRENTLY"),
-        Some("REINDEX") => has("CONCURRENTLY"),
-        Some("ALTER") => {
-            old_enum_rules
-                && at(1) == Some("TYPE")
-                && w.windows(2)
-                    .any(|p| matches!(p, [a, b] if a == "ADD" && b == "VALUE"))
-        }
-        _ => false,
-    }
-}
-
-/// Splits PostgreSQL text into statements with the parser of [`crate::sql`].
-pub(crate) fn split_postgres(name: &str, sql: &str) -> Result<Vec<String>, DbError> {
+/// The statements of PostgreSQL text, and whether the migration must run outside a
+/// transaction (statement by statement). The decision is the schema-effect model's, the one
+/// the plan shows as `transactional`, so a migration runs as it was reviewed; on servers
+/// before 12, `ALTER TYPE … ADD VALUE` cannot run in a transaction either.
+pub(crate) fn postgres_statements(
+    name: &str,
+    sql: &str,
+    server_version: u32,
+) -> Result<(Vec<String>, bool), DbError> {
     let parse = crate::sql::parse(sql);
     if let Some(e) = parse.errors.first() {
         return Err(DbError::Parse {
@@ -331,13 +255,25 @@ pub(crate) fn split_postgres(name: &str, sql: &str) -> Result<Vec<String>, DbErr
             message: e.message.clone(),
         });
     }
-    Ok(parse
+    let model = parse
+        .tree
+        .as_ref()
+        .and_then(|t| crate::sql::guard(|| crate::sql::model::build(&t.tree())))
+        .unwrap_or_default();
+    let old_enum_rules = server_version < 120000;
+    let autocommit = !model.transactional
+        || (old_enum_rules
+            && model
+                .effects()
+                .any(|e| matches!(e.kind, crate::sql::model::EffectKind::AddEnumValue { .. })));
+    let statements = parse
         .statements
         .iter()
         .filter_map(|r| sql.get(r.clone()))
         .map(str::to_string)
         .filter(|s| !s.trim().is_empty())
-        .collect())
+        .collect();
+    Ok((statements, autocommit))
 }
 
 /// `None` to go ahead, `Some(row)` when already applied, an error when the SQL changed.
@@ -369,42 +305,34 @@ mod tests {
 
     #[test]
     fn classifies_statements() {
-        assert!(needs_autocommit(
-            "CREATE INDEX CONCURRENTLY i ON t (a)",
-            false
-        ));
-        assert!(needs_autocommit(
+        let autocommit = |sql: &str, version: u32| postgres_statements("m", sql, version).unwrap().1;
+        assert!(autocommit("CREATE INDEX CONCURRENTLY i ON t (a)", 150000));
+        assert!(autocommit(
             "create unique index concurrently if not exists i on t (a)",
-            false
+            150000
         ));
-        assert!(needs_autocommit("-- why\nDROP INDEX CONCURRENTLY i", false));
-        assert!(needs_autocommit(
-            "REINDEX (VERBOSE) TABLE CONCURRENTLY t",
-            false
-        ));
-        assert!(needs_autocommit("VACUUM ANALYZE t", false));
-        assert!(!needs_autocommit(
-            "CREATE INDEX i ON t (concurrently)",
-            false
-        ));
-        assert!(!needs_autocommit(
-            "CREATE TABLE \"concurrently\" (a int)",
-            false
-        ));
-        assert!(!needs_autocommit("ALTER TYPE mood ADD VALUE 'ok'", false));
-        assert!(needs_autocommit("ALTER TYPE mood ADD VALUE 'ok'", true));
-        assert!(!needs_autocommit("UPDATE t SET a = 'VACUUM'", false));
+        assert!(autocommit("-- why\nDROP INDEX CONCURRENTLY i", 150000));
+        assert!(autocommit("REINDEX (VERBOSE) TABLE CONCURRENTLY t", 150000));
+        assert!(autocommit("VACUUM ANALYZE t", 150000));
+        assert!(autocommit("CREATE DATABASE other", 150000));
+        assert!(!autocommit("CREATE INDEX i ON t (\"concurrently\")", 150000));
+        assert!(!autocommit("CREATE TABLE \"concurrently\" (a int)", 150000));
+        assert!(!autocommit("ALTER TYPE mood ADD VALUE 'ok'", 150000));
+        assert!(autocommit("ALTER TYPE mood ADD VALUE 'ok'", 110000));
+        assert!(!autocommit("UPDATE t SET a = 'VACUUM'", 150000));
     }
 
     #[test]
     fn splits_with_the_parser() {
-        let s = split_postgres(
+        let (s, autocommit) = postgres_statements(
             "m",
             "CREATE TABLE t (a text DEFAULT 'x;y');\n-- c;\nINSERT INTO t VALUES ('1;2');",
+            150000,
         )
         .unwrap();
         assert_eq!(s.len(), 2);
         assert!(s[1].starts_with("INSERT"));
+        assert!(!autocommit);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use super::{
     Applied, Backup, DbError, LEDGER_TABLE, LedgerRow, Migration, Retry, Reverted,
-    needs_autocommit, split_postgres,
+    postgres_statements,
 };
 use std::path::Path;
 use std::str::FromStr;
@@ -169,10 +169,8 @@ impl Postgres {
 
     /// Applies a migration exactly once (see the [module rules](super)).
     pub async fn apply(&self, m: &Migration) -> Result<Applied, DbError> {
-        let statements = split_postgres(&m.name, &m.up)?;
-        let autocommit = statements
-            .iter()
-            .any(|s| needs_autocommit(s, self.server_version < 120000));
+        let (statements, autocommit) =
+            postgres_statements(&m.name, &m.up, self.server_version)?;
         let checksum = m.checksum();
         let mut client = self.client.lock().await;
         if autocommit {
@@ -209,10 +207,8 @@ impl Postgres {
                 name: m.name.clone(),
             });
         };
-        let statements = split_postgres(&m.name, down)?;
-        let autocommit = statements
-            .iter()
-            .any(|s| needs_autocommit(s, self.server_version < 120000));
+        let (statements, autocommit) =
+            postgres_statements(&m.name, down, self.server_version)?;
         let checksum = m.checksum();
         let mut client = self.client.lock().await;
         if autocommit {

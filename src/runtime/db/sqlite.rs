@@ -244,7 +244,7 @@ fn apply_once(
     m: &Migration,
     checksum: &str,
 ) -> Result<Attempt<Applied>, DbError> {
-    let autocommit = has_vacuum(&m.up);
+    let autocommit = outside_transaction(&m.up);
     if let Attempt::Busy(e) = begin(conn)? {
         return Ok(Attempt::Busy(e));
     }
@@ -293,7 +293,7 @@ fn revert_once(
     down: &str,
     checksum: &str,
 ) -> Result<Attempt<Reverted>, DbError> {
-    let autocommit = has_vacuum(down);
+    let autocommit = outside_transaction(down);
     if let Attempt::Busy(e) = begin(conn)? {
         return Ok(Attempt::Busy(e));
     }
@@ -347,11 +347,10 @@ fn revert_once(
     }
 }
 
-/// Whether the SQL has a `VACUUM` outside strings and comments.
-fn has_vacuum(sql: &str) -> bool {
-    super::leading_words(sql, usize::MAX)
-        .iter()
-        .any(|w| w == "VACUUM")
+/// Whether the SQL has a statement that cannot run in a transaction (`VACUUM`): the schema
+/// model's decision, the one the plan shows as `transactional`.
+fn outside_transaction(sql: &str) -> bool {
+    !crate::sql::model::of_text(sql).transactional
 }
 
 /// Executes each statement with SQLite's parser. `in_tx` only changes the error's account of
