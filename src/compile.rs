@@ -78,15 +78,14 @@ pub fn compile_files(
 /// The nearest `deployc.toml` in `file`'s directory or above it.
 pub fn discover_config(file: &Path) -> Option<PathBuf> {
     let abs = std::fs::canonicalize(file).ok()?;
-    let mut dir = abs.parent();
-    while let Some(d) = dir {
-        let candidate = d.join(lint::config::FILE_NAME);
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-        dir = d.parent();
-    }
-    None
+    discover_config_in(abs.parent()?)
+}
+
+/// The nearest `deployc.toml` in `dir` or above it.
+pub fn discover_config_in(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors()
+        .map(|d| d.join(lint::config::FILE_NAME))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Everything `deployc check` found.

@@ -9,11 +9,19 @@
 use std::process::Command;
 
 fn deployc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_deployc"))
-        .args(args)
+    deployc_env(args, &[])
+}
+
+/// Runs deployc without colour and outside GitHub Actions, with `env` set.
+fn deployc_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployc"));
+    cmd.args(args)
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+        .env_remove("GITHUB_ACTIONS");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -22,7 +30,7 @@ fn deployc(args: &[&str]) -> (i32, String, String) {
 }
 
 #[test]
-fn check_examples_is_clean() {
+fn check_examples_has_no_denied_finding() {
     let (code, _, err) = deployc(&["check", "examples"]);
     assert_eq!(code, 0, "{err}");
     insta::assert_snapshot!(err);
@@ -150,22 +158,6 @@ fn plan_missing_file_is_exit_2() {
     let (code, _, err) = deployc(&["plan", "nope.deploy", "--release", "1.0.0", "--env", "x"]);
     assert_eq!(code, 2);
     assert!(err.contains("nope.deploy"), "{err}");
-}
-
-fn deployc_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployc"));
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("GITHUB_ACTIONS");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 const M204: &str = "tests/fixtures/lint/M204/contract-in-same-release.deploy";

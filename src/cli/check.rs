@@ -1,10 +1,9 @@
 //! `deployc check`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use codespan_reporting::term::termcolor::StandardStream;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
@@ -171,11 +170,7 @@ pub(super) fn run(args: CheckArgs) -> miette::Result<i32> {
     };
     let stdout_text = match format {
         CheckFormat::Human => {
-            let stderr = std::io::stderr();
-            let choice = args.color.to_termcolor(stderr.is_terminal());
-            let mut out = StandardStream::stderr(choice);
-            diagnostics::render_human(diags, &session.sources, &mut out)
-                .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+            let mut out = super::render_to_stderr(diags, &session.sources, args.color)?;
             let _ = writeln!(out, "{summary}");
             String::new()
         }

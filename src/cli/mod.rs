@@ -64,6 +64,21 @@ impl ColorChoice {
     }
 }
 
+/// Renders diagnostics for people on stderr (colour per `color`); returns the stream so a
+/// summary line can follow them.
+fn render_to_stderr(
+    diags: &[crate::diagnostics::Diagnostic],
+    sources: &crate::source::SourceMap,
+    color: ColorChoice,
+) -> miette::Result<codespan_reporting::term::termcolor::StandardStream> {
+    use std::io::IsTerminal;
+    let choice = color.to_termcolor(std::io::stderr().is_terminal());
+    let mut out = codespan_reporting::term::termcolor::StandardStream::stderr(choice);
+    crate::diagnostics::render_human(diags, sources, &mut out)
+        .map_err(|e| miette::miette!("cannot write diagnostics: {e}"))?;
+    Ok(out)
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn run() -> i32 {
     let cli = match Cli::try_parse() {

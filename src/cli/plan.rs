@@ -1,15 +1,14 @@
 //! `deployc plan`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use codespan_reporting::term::termcolor::StandardStream;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
 use crate::compile::{compile_files, discover_config, load_config, load_history, read_from_disk};
-use crate::diagnostics::{self, Severity};
+use crate::diagnostics::Severity;
 use crate::lint::{self, Config, LintOptions};
 use crate::lower::{self, LowerOptions, render};
 use crate::resolve::Names;
@@ -94,10 +93,7 @@ pub(super) fn build_plan(
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read `{display}`"))?;
     if diags.iter().any(|d| d.severity == Severity::Error) {
-        let stderr = std::io::stderr();
-        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
-        diagnostics::render_human(&diags, &session.sources, &mut out)
-            .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+        let mut out = super::render_to_stderr(&diags, &session.sources, color)?;
         let n = diags
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -125,32 +121,21 @@ pub(super) fn build_plan(
     let config_path = config
         .map(std::path::Path::to_path_buf)
         .or_else(|| discover_config(file));
-    let config = match config_path {
-        None => Config::default(),
-        Some(p) => match load_config(&mut session, &p, &mut read, &mut config_diags)
+    // A configuration or history that cannot be read is reported where it is wrong; the
+    // run stops there (exit 2), as for `deployc check`.
+    let config = match &config_path {
+        None => Some(Config::default()),
+        Some(p) => load_config(&mut session, p, &mut read, &mut config_diags)
             .into_diagnostic()
-            .wrap_err_with(|| format!("cannot read `{}`", p.display()))?
-        {
-            Some(c) => c,
-            None => {
-                let stderr = std::io::stderr();
-                let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
-                diagnostics::render_human(&config_diags, &session.sources, &mut out)
-                    .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
-                return Ok(Err(2));
-            }
-        },
+            .wrap_err_with(|| format!("cannot read `{}`", p.display()))?,
     };
     let history = load_history(&mut session, file, &mut read, &mut config_diags)
         .into_diagnostic()
         .wrap_err("cannot read the run history")?;
-    if !config_diags.is_empty() {
-        let stderr = std::io::stderr();
-        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
-        diagnostics::render_human(&config_diags, &session.sources, &mut out)
-            .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+    let Some(config) = config.filter(|_| config_diags.is_empty()) else {
+        super::render_to_stderr(&config_diags, &session.sources, color)?;
         return Ok(Err(2));
-    }
+    };
     let options = LintOptions {
         start,
         history,
@@ -159,10 +144,7 @@ pub(super) fn build_plan(
     let names = Names::new(&session, &c.program);
     let findings = lint::lint(&session, c, &config, &options);
     if !findings.is_empty() {
-        let stderr = std::io::stderr();
-        let mut out = StandardStream::stderr(color.to_termcolor(stderr.is_terminal()));
-        diagnostics::render_human(&findings, &session.sources, &mut out)
-            .map_err(|e| miette!("cannot write diagnostics: {e}"))?;
+        let mut out = super::render_to_stderr(&findings, &session.sources, color)?;
         let denied = findings
             .iter()
             .filter(|d| d.severity == Severity::Error)

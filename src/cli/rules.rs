@@ -56,7 +56,7 @@ fn config(path: Option<PathBuf>) -> miette::Result<Config> {
         Some(p) => Some(p),
         None => std::env::current_dir()
             .ok()
-            .and_then(|d| crate::compile::discover_config(&d.join("_"))),
+            .and_then(|d| crate::compile::discover_config_in(&d)),
     };
     let Some(path) = path else {
         return Ok(Config::default());

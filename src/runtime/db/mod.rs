@@ -305,7 +305,8 @@ mod tests {
 
     #[test]
     fn classifies_statements() {
-        let autocommit = |sql: &str, version: u32| postgres_statements("m", sql, version).unwrap().1;
+        let autocommit =
+            |sql: &str, version: u32| postgres_statements("m", sql, version).unwrap().1;
         assert!(autocommit("CREATE INDEX CONCURRENTLY i ON t (a)", 150000));
         assert!(autocommit(
             "create unique index concurrently if not exists i on t (a)",
@@ -315,7 +316,10 @@ mod tests {
         assert!(autocommit("REINDEX (VERBOSE) TABLE CONCURRENTLY t", 150000));
         assert!(autocommit("VACUUM ANALYZE t", 150000));
         assert!(autocommit("CREATE DATABASE other", 150000));
-        assert!(!autocommit("CREATE INDEX i ON t (\"concurrently\")", 150000));
+        assert!(!autocommit(
+            "CREATE INDEX i ON t (\"concurrently\")",
+            150000
+        ));
         assert!(!autocommit("CREATE TABLE \"concurrently\" (a int)", 150000));
         assert!(!autocommit("ALTER TYPE mood ADD VALUE 'ok'", 150000));
         assert!(autocommit("ALTER TYPE mood ADD VALUE 'ok'", 110000));

@@ -169,8 +169,7 @@ impl Postgres {
 
     /// Applies a migration exactly once (see the [module rules](super)).
     pub async fn apply(&self, m: &Migration) -> Result<Applied, DbError> {
-        let (statements, autocommit) =
-            postgres_statements(&m.name, &m.up, self.server_version)?;
+        let (statements, autocommit) = postgres_statements(&m.name, &m.up, self.server_version)?;
         let checksum = m.checksum();
         let mut client = self.client.lock().await;
         if autocommit {
@@ -207,8 +206,7 @@ impl Postgres {
                 name: m.name.clone(),
             });
         };
-        let (statements, autocommit) =
-            postgres_statements(&m.name, down, self.server_version)?;
+        let (statements, autocommit) = postgres_statements(&m.name, down, self.server_version)?;
         let checksum = m.checksum();
         let mut client = self.client.lock().await;
         if autocommit {
