@@ -12,11 +12,15 @@
 )]
 
 mod loopback;
+#[path = "common/prometheus.rs"]
+mod prometheus_server;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
+
+use prometheus_server::{prometheus_binary, start_prometheus};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -728,73 +732,6 @@ fn flag_steps_run_the_command_or_write_the_file() {
 
 // ---------------------------------------------------------------------------------------------
 // Prometheus
-
-fn prometheus_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("prometheus"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            !required("DEPLOYC_REQUIRE_PROMETHEUS"),
-            "DEPLOYC_REQUIRE_PROMETHEUS=1 but no `prometheus` binary on PATH"
-        );
-        eprintln!(
-            "skipped: no `prometheus` binary on PATH (Debian: apt-get install prometheus; set DEPLOYC_REQUIRE_PROMETHEUS=1 to make this an error)"
-        );
-    }
-    found
-}
-
-/// A Prometheus process, killed when dropped.
-struct Prometheus {
-    child: Child,
-    _dir: tempfile::TempDir,
-    addr: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_prometheus(binary: &Path, target: &str) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Prometheus {
-        child,
-        _dir: dir,
-        addr: format!("127.0.0.1:{port}"),
-    }
-}
 
 /// The value Prometheus has for `query` now, if any (a plain HTTP GET, as curl would).
 fn prometheus_value(addr: &str, query: &str) -> Option<f64> {

@@ -12,3 +12,5 @@ mod db_postgres;
 mod db_sqlite;
 mod metrics;
 mod net;
+#[path = "../common/prometheus.rs"]
+mod prometheus_server;

@@ -3,11 +3,10 @@
 //! the binary the Prometheus tests skip, unless `DEPLOYC_REQUIRE_PROMETHEUS=1`.
 
 use crate::net::{http_server, silent_server};
+use crate::prometheus_server::{prometheus_binary, start_prometheus};
 use deployc::runtime::metrics::{
     CommandSource, NoDataReason, Prometheus, QueryContext, Reading, Series,
 };
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn ctx() -> QueryContext {
@@ -94,79 +93,6 @@ async fn prometheus_unreachable_and_silent_servers_are_no_data() {
     );
 }
 
-/// A Prometheus process, killed when dropped.
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn prometheus_binary() -> Option<PathBuf> {
-    let required = std::env::var("DEPLOYC_REQUIRE_PROMETHEUS").is_ok_and(|v| v == "1");
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("prometheus"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            !required,
-            "DEPLOYC_REQUIRE_PROMETHEUS=1 but no `prometheus` binary on PATH"
-        );
-        eprintln!(
-            "skipped: no `prometheus` binary on PATH (Debian: apt-get install prometheus; set DEPLOYC_REQUIRE_PROMETHEUS=1 to make this an error)"
-        );
-    }
-    found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts Prometheus scraping `target` every second.
-fn start_prometheus(binary: &PathBuf, target: std::net::SocketAddr) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: demo\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let child = Command::new(binary)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Server {
-        child,
-        _dir: dir,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
-
 const EXPOSITION: &str = "\
 # HELP demo_requests_total Requests served.
 # TYPE demo_requests_total counter
@@ -190,8 +116,8 @@ async fn prometheus_instant_and_range_queries_on_a_real_server() {
         }
     })
     .await;
-    let server = start_prometheus(&binary, target);
-    let p = Prometheus::new(&server.url, Duration::from_secs(5)).unwrap();
+    let server = start_prometheus(&binary, &target.to_string());
+    let p = Prometheus::new(&server.url(), Duration::from_secs(5)).unwrap();
     let gauge = r#"demo_error_ratio{service="{service}",version="{version}",track="{track}"}"#;
 
     // Poll until the first sample is in, rather than sleeping a guessed time.
