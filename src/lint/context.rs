@@ -78,20 +78,16 @@ impl<'a> Context<'a> {
             let options = LowerOptions {
                 start: self.options.start,
             };
-            let newest = self
-                .names
-                .releases()
-                .last()
-                .map(|(_, r)| r.version.value.clone());
+            let to_ship = self.release_to_ship();
             let mut out = Vec::new();
             for (_, release) in self.names.releases() {
-                if self.options.only.is_none() && Some(&release.version.value) != newest.as_ref() {
+                if Some(&release.version.value) != to_ship.as_ref() {
                     continue;
                 }
                 for env in self.names.environments() {
                     let (r, e) = (&release.version.value, &env.name.name);
-                    if let Some((or, oe)) = &self.options.only
-                        && (or != r || oe != e)
+                    if let Some((_, oe)) = &self.options.only
+                        && oe != e
                     {
                         continue;
                     }
@@ -114,10 +110,13 @@ impl<'a> Context<'a> {
     /// [`Context::plans`] for a rule that needs only some pairs: lowering every release in
     /// every environment is the most expensive part of linting a large program.
     pub fn plan(&self, release: &str, environment: &str) -> Option<&LintPlan> {
-        if let Some(all) = self.plans.get() {
-            return all
-                .iter()
-                .find(|p| p.release == release && p.environment == environment);
+        // Reuse a plan `plans` already lowered; any other pair (an older release) is lowered
+        // here, whatever order the rules run in.
+        if let Some(found) = self.plans.get().and_then(|all| {
+            all.iter()
+                .find(|p| p.release == release && p.environment == environment)
+        }) {
+            return Some(found);
         }
         let cells = self.plan_cells.get_or_init(|| {
             let mut out = Vec::new();
