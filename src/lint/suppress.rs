@@ -37,8 +37,17 @@ pub(super) fn apply(
         let (Some(ast), Some(src)) = (ast, session.sources.get(*file)) else {
             continue;
         };
+        // Strings and comments, from the parser, in file order: brackets inside them do not
+        // open or close anything.
+        let mut skips: Vec<Range<usize>> = ast
+            .comments
+            .iter()
+            .map(|c| c.span.range())
+            .chain(ast.strings.iter().map(Span::range))
+            .collect();
+        skips.sort_by_key(|r| r.start);
         for c in &ast.comments {
-            if let Some(s) = parse(&src.text, c.span, &c.text) {
+            if let Some(s) = parse(&src.text, c.span, &c.text, &skips) {
                 sups.push(s);
             }
         }
@@ -137,7 +146,7 @@ fn meta(code: &str, level: Level, mut d: Diagnostic) -> Diagnostic {
 }
 
 /// Reads one comment; `None` when it is not a suppression at all.
-fn parse(text: &str, span: Span, comment: &str) -> Option<Suppression> {
+fn parse(text: &str, span: Span, comment: &str, skips: &[Range<usize>]) -> Option<Suppression> {
     let body = comment.strip_prefix('#')?.trim_start();
     let rest = body.strip_prefix("deployc:")?;
     let base = span.range().start + (comment.len() - rest.len());
@@ -145,7 +154,7 @@ fn parse(text: &str, span: Span, comment: &str) -> Option<Suppression> {
         span,
         rules: Vec::new(),
         reason: None,
-        covers: covered(text, span),
+        covers: covered(text, span, skips),
         used: Vec::new(),
         malformed: None,
     };
@@ -192,8 +201,9 @@ fn parse(text: &str, span: Span, comment: &str) -> Option<Suppression> {
     Some(s)
 }
 
-/// The byte range a suppression comment at `span` covers.
-fn covered(text: &str, span: Span) -> Range<usize> {
+/// The byte range a suppression comment at `span` covers. `skips` are the file's strings
+/// and comments, sorted by start.
+fn covered(text: &str, span: Span, skips: &[Range<usize>]) -> Range<usize> {
     let bytes = text.as_bytes();
     // The next line that is neither blank nor a comment.
     let end = span.range().end;
@@ -217,34 +227,13 @@ fn covered(text: &str, span: Span) -> Range<usize> {
     let mut depth: i32 = 0;
     let mut i = line;
     while let Some(&b) = bytes.get(i) {
+        let next = skips.partition_point(|r| r.start < i);
+        if let Some(r) = skips.get(next).filter(|r| r.start == i) {
+            i = r.end.max(i + 1);
+            continue;
+        }
         match b {
             b'\n' if depth <= 0 => return line..i,
-            b'#' => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' => {
-                if text.get(i..).is_some_and(|t| t.starts_with("\"\"\"")) {
-                    let end = text
-                        .get(i + 3..)
-                        .and_then(|t| t.find("\"\"\""))
-                        .map_or(text.len(), |e| i + 3 + e + 3);
-                    i = end;
-                    continue;
-                }
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    i += 1;
-                    match c {
-                        b'\\' => i += 1,
-                        b'"' | b'\n' => break,
-                        _ => {}
-                    }
-                }
-                continue;
-            }
             b'{' | b'(' => depth += 1,
             b'}' | b')' => {
                 depth -= 1;
@@ -268,10 +257,27 @@ fn covered(text: &str, span: Span) -> Range<usize> {
 mod tests {
     use super::*;
 
+    /// What the suppression at the first `#` covers; strings and comments are the ranges a
+    /// parser would give (`"…"` on one line, `#` to the end of the line).
     fn cover(text: &str) -> &str {
-        let start = text.find('#').unwrap();
-        let end = start + text[start..].find('\n').unwrap();
-        let r = covered(text, Span::new(FileId(0), start, end));
+        let mut skips = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let rest = &text[i..];
+            if rest.starts_with('#') {
+                let end = i + rest.find('\n').unwrap_or(rest.len());
+                skips.push(i..end);
+                i = end;
+            } else if let Some(body) = rest.strip_prefix('"') {
+                let end = i + 1 + body.find('"').unwrap() + 1;
+                skips.push(i..end);
+                i = end;
+            } else {
+                i += rest.chars().next().unwrap().len_utf8();
+            }
+        }
+        let first = skips[0].clone();
+        let r = covered(text, Span::new(FileId(0), first.start, first.end), &skips);
         &text[r]
     }
 
@@ -296,6 +302,7 @@ mod tests {
             text,
             Span::new(FileId(0), 0, text.len() - 1),
             text.trim_end(),
+            &[],
         )
         .unwrap();
         assert_eq!(s.reason.as_deref(), Some("old column unused"));

@@ -87,6 +87,9 @@ pub type Millis = i64;
 pub struct Module {
     pub items: Vec<Item>,
     pub comments: Vec<Comment>,
+    /// The span of every string literal (quotes included), in file order: what lints that
+    /// read the text around the AST (secrets, suppressions) skip or scan.
+    pub strings: Vec<Span>,
 }
 
 /// A `#` comment.

@@ -31,11 +31,13 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
     };
     let mut module = Module::default();
     for p in pairs.clone().flatten() {
-        if p.as_rule() == Rule::COMMENT {
-            module.comments.push(Comment {
+        match p.as_rule() {
+            Rule::COMMENT => module.comments.push(Comment {
                 text: p.as_str().to_string(),
                 span: b.span(&p),
-            });
+            }),
+            Rule::string | Rule::raw_string => module.strings.push(b.span(&p)),
+            _ => {}
         }
     }
     for file_pair in pairs {

@@ -23,6 +23,7 @@
 
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 use crate::source::Span;
+use crate::syntax::ast::Module;
 
 pub(crate) static RULE: Rule = Rule {
     code: "X901",
@@ -40,7 +41,10 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         let Some(file) = ctx.session.sources.get(module.file) else {
             continue;
         };
-        for (start, text) in string_literals(&file.text) {
+        let Some(ast) = module.ast.as_ref() else {
+            continue;
+        };
+        for (start, text) in string_literals(&file.text, ast) {
             for (at, len, what) in secrets(text) {
                 let span = Span::new(module.file, start + at, start + at + len);
                 out.report(
@@ -55,43 +59,18 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
     }
 }
 
-/// Every string literal of a file outside comments: (offset of its content, content as
-/// written). Escapes are kept, so offsets map straight back to the file.
-fn string_literals(src: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let bytes = src.as_bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'#' => {
-                while bytes.get(i).is_some_and(|&c| c != b'\n') {
-                    i += 1;
-                }
-            }
-            b'"' if src.get(i..i + 3) == Some("\"\"\"") => {
-                let from = i + 3;
-                let end = src.get(from..).and_then(|r| r.find("\"\"\"")).map_or(src.len(), |e| from + e);
-                out.push((from, src.get(from..end).unwrap_or("")));
-                i = end + 3;
-            }
-            b'"' => {
-                let from = i + 1;
-                let mut j = from;
-                while let Some(&c) = bytes.get(j) {
-                    match c {
-                        b'\\' => j += 2,
-                        b'"' | b'\n' => break,
-                        _ => j += 1,
-                    }
-                }
-                let end = j.min(src.len());
-                out.push((from, src.get(from..end).unwrap_or("")));
-                i = end + 1;
-            }
-            _ => i += 1,
-        }
-    }
-    out
+/// Every string literal of a module: (offset of its content, content as written). Escapes
+/// are kept, so offsets map straight back to the file.
+fn string_literals<'t>(text: &'t str, ast: &Module) -> Vec<(usize, &'t str)> {
+    ast.strings
+        .iter()
+        .filter_map(|span| {
+            let r = span.range();
+            let quote = if text.get(r.clone())?.starts_with("\"\"\"") { 3 } else { 1 };
+            let (from, to) = (r.start + quote, r.end.checked_sub(quote)?);
+            Some((from, text.get(from..to)?))
+        })
+        .collect()
 }
 
 /// Token prefixes: (prefix, shortest rest, what it is).
