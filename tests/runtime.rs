@@ -192,6 +192,9 @@ fn canary_succeeds_then_bad_version_is_rolled_back_in_its_first_step() {
             .any(|h| h.json()["event"] == "step" && h.json()["release"] == "1.0.0"),
         "{hits:?}"
     );
+    // Once the canary has been measured, events carry its latest readings.
+    let last = hits.last().unwrap().json();
+    assert!(last["metrics"]["error_rate"].is_number(), "{last}");
 
     // The secret (a channel's webhook, echoed by the smoke test) never reaches the disk.
     let state = state_text(&dir);
@@ -445,4 +448,176 @@ fn dry_run_of_the_quickstart() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+/// A release with a countdown: messages before T-0, sent by a real run at their time.
+const COUNTDOWN_PROGRAM: &str = r#"
+service app {
+}
+
+environment staging {
+  provider = command {
+    deploy   = "true"
+    rollback = "true"
+  }
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+channel log = file "messages.log"
+
+release "1.0.0" {
+  strategy = recreate
+  comms {
+    at T-1d  notify log  "a day ahead: {service} {version}"
+    at T-1h  notify log  "an hour ahead"
+    at T-2s  notify log  "two seconds ahead"
+    at T-0   notify log  "starting"
+    on rollback notify log  "rolling back: {reason}"
+  }
+}
+"#;
+
+/// The lines of the file channel: (`at`, `text`).
+fn logged(dir: &Path) -> Vec<(jiff::Timestamp, String)> {
+    std::fs::read_to_string(dir.join("messages.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["at"].as_str().unwrap().parse().unwrap(),
+                v["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn messages_before_t0_are_sent_at_their_time_and_the_run_waits_for_its_start() {
+    let dir = scratch("countdown");
+    // Only the messages due within seconds: the run waits in-process for them.
+    let program = COUNTDOWN_PROGRAM
+        .replace(
+            "    at T-1d  notify log  \"a day ahead: {service} {version}\"\n",
+            "",
+        )
+        .replace("    at T-1h  notify log  \"an hour ahead\"\n", "");
+    std::fs::write(dir.join("app.deploy"), program).unwrap();
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(4);
+    let start_text = start.round(jiff::Unit::Second).unwrap().to_string();
+    let start: jiff::Timestamp = start_text.parse().unwrap();
+    let out = run(
+        &dir,
+        &[
+            "--release",
+            "1.0.0",
+            "--env",
+            "staging",
+            "--start",
+            &start_text,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lines = logged(&dir);
+    let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts, ["two seconds ahead", "starting"], "{}", text(&out));
+    let two_ahead = start - jiff::SignedDuration::from_secs(2);
+    assert!(
+        lines[0].0 >= two_ahead,
+        "sent early: {lines:?}, start {start}"
+    );
+    assert!(lines[0].0 < start, "sent late: {lines:?}, start {start}");
+    assert!(lines[1].0 >= start, "T-0 message before T-0: {lines:?}");
+    // The journal's T-0 is the planned start, and no step started before it.
+    let events = journal_events(&dir);
+    assert_eq!(events[0]["t0"].as_str(), Some(start.to_string().as_str()));
+    for e in events.iter().filter(|e| e["type"] == "step_started") {
+        let at: jiff::Timestamp = e["at"].as_str().unwrap().parse().unwrap();
+        assert!(at >= start, "{e}");
+    }
+}
+
+#[test]
+fn a_far_start_pauses_the_countdown_and_resume_sends_nothing_twice() {
+    let dir = scratch("countdown-pause");
+    std::fs::write(dir.join("app.deploy"), COUNTDOWN_PROGRAM).unwrap();
+    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
+    let start_text = start.round(jiff::Unit::Second).unwrap().to_string();
+    let start: jiff::Timestamp = start_text.parse().unwrap();
+    let out = run(
+        &dir,
+        &[
+            "--release",
+            "1.0.0",
+            "--env",
+            "staging",
+            "--start",
+            &start_text,
+        ],
+    );
+    let printed = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{printed}");
+    // T-1d has passed: sent at once. T-1h is more than a minute away: the run pauses.
+    let hour_ahead = start - jiff::SignedDuration::from_hours(1);
+    assert!(
+        printed.contains(&format!(
+            "next step due at {hour_ahead} (message `at T-1h`)"
+        )),
+        "{printed}"
+    );
+    let texts = |d: &Path| -> Vec<String> { logged(d).into_iter().map(|(_, t)| t).collect() };
+    assert_eq!(texts(&dir), ["a day ahead: app 1.0.0"]);
+
+    // Resumed before the message is due, it pauses again and sends nothing twice.
+    let run_id = printed
+        .split("--resume ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let again = run(&dir, &["--resume", &run_id]);
+    let printed = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{printed}");
+    assert!(printed.contains("next step due at"), "{printed}");
+    assert_eq!(texts(&dir), ["a day ahead: app 1.0.0"]);
+    let events = journal_events(&dir);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "paused").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&"step_started"), "{kinds:?}");
+    assert!(
+        !events.iter().any(|e| e["what"] == "stable"),
+        "nothing starts before T-0: {kinds:?}"
+    );
+}
+
+#[test]
+fn no_data_pause_holds_the_step_still_until_the_data_is_back() {
+    let sim = |scenario: &str| {
+        deployc()
+            .args(["run", "tests/runtime/no-data-pause.deploy"])
+            .args(["--release", "1.1.0", "--env", "staging"])
+            .args(["--simulate", scenario])
+            .output()
+            .unwrap()
+    };
+    let back = sim("tests/runtime/no-data-gap-returns.toml");
+    assert_eq!(back.status.code(), Some(0), "{}", text(&back));
+    insta::assert_snapshot!(
+        "no_data_pause_gap_returns",
+        String::from_utf8_lossy(&back.stdout)
+    );
+    let gone = sim("tests/runtime/no-data-gap-stays.toml");
+    assert_eq!(gone.status.code(), Some(1), "{}", text(&gone));
+    insta::assert_snapshot!(
+        "no_data_pause_gap_stays",
+        String::from_utf8_lossy(&gone.stdout)
+    );
 }

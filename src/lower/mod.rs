@@ -992,6 +992,13 @@ impl<'a> Lowering<'a, '_> {
         match b.body {
             Strategy::Canary { steps, .. } => {
                 self.changed.new_version = true;
+                // Under `no_data pause` a hold may stand still for as long as it lasts, so the
+                // step's timeout leaves room for that.
+                let pauses = b
+                    .body
+                    .analysis()
+                    .and_then(|a| a.no_data.as_ref())
+                    .is_some_and(|n| n.action.value == NoDataAction::Pause);
                 for (i, st) in steps.iter().enumerate() {
                     let hold = st.hold.map(|h| ms(h.value)).unwrap_or(0);
                     let mut s = self.step(
@@ -1020,7 +1027,8 @@ impl<'a> Lowering<'a, '_> {
                     }
                     s.guards.extend(triggers.clone());
                     s.expected_ms = TRAFFIC_MS + hold;
-                    s.timeout_ms = Some(TRAFFIC_MS + hold + interval + QUERY_TIMEOUT_MS);
+                    let pause = if pauses { hold } else { 0 };
+                    s.timeout_ms = Some(TRAFFIC_MS + hold + pause + interval + QUERY_TIMEOUT_MS);
                     self.push(PhaseName::Deploy, s);
                 }
             }

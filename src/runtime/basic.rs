@@ -61,6 +61,7 @@ impl Channel for FileChannel {
             let mut line = serde_json::json!({
                 "at": jiff::Timestamp::now().to_string(),
                 "event": m.event, "text": m.text, "run": m.run, "step": m.step,
+                "metrics": m.metrics,
             })
             .to_string();
             line.push('\n');

@@ -7,7 +7,6 @@
 //! anything changed. Secrets are read here and nowhere else; their variables are named
 //! `env VAR` in the plan, which is how the journal's redactor knows them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -527,7 +526,7 @@ impl world::Channel for Channel {
                 event: m.event.strip_prefix("on ").unwrap_or(&m.event).to_string(),
                 step: m.step.clone(),
                 text: m.text.clone(),
-                metrics: BTreeMap::new(),
+                metrics: m.metrics.clone(),
                 time: jiff::Timestamp::now().to_string(),
             };
             delivery(&self.sender.send(&self.channel, &event).await)

@@ -8,7 +8,7 @@
 //! and lets a virtual clock run a seven-day plan in milliseconds: sleeping is the only way
 //! time passes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::history::{History, checksum};
@@ -86,6 +86,9 @@ pub(crate) struct Settings {
     pub(crate) describe_only: bool,
     /// The longest a real run waits in-process for a scheduled step before pausing.
     pub(crate) max_wait_ms: u64,
+    /// T-0 of a new run: the planned start (`--start`) when it is still ahead, else the
+    /// clock's now. A resumed run reads its T-0 from the journal instead.
+    pub(crate) t0: Option<jiff::Timestamp>,
 }
 
 /// An armed trigger, parsed.
@@ -117,6 +120,8 @@ pub(crate) struct Executor<'p> {
     current: Option<String>,
     /// The traffic on the new version, as messages show it (`{weight}`).
     weight: String,
+    /// The latest value read of each metric, sent with every message (see `Message`).
+    latest: BTreeMap<String, f64>,
 }
 
 impl<'p> Executor<'p> {
@@ -127,7 +132,7 @@ impl<'p> Executor<'p> {
         settings: Settings,
         on_event: Box<dyn FnMut(&Entry) + Send + 'p>,
     ) -> Executor<'p> {
-        let t0 = world.clock.now();
+        let t0 = settings.t0.unwrap_or_else(|| world.clock.now());
         Executor {
             plan,
             world,
@@ -145,6 +150,7 @@ impl<'p> Executor<'p> {
             last_every: HashMap::new(),
             current: None,
             weight: "0%".into(),
+            latest: BTreeMap::new(),
         }
     }
 
@@ -252,7 +258,6 @@ impl<'p> Executor<'p> {
             }
             let n = self.finished.len();
             self.emit(Event::Resumed { finished_steps: n })?;
-            self.restore().await?;
         } else {
             self.emit(Event::RunStarted {
                 run: self.settings.run.clone(),
@@ -262,6 +267,13 @@ impl<'p> Executor<'p> {
                 t0: self.t0.to_string(),
                 stable: self.settings.stable.clone(),
             })?;
+        }
+        if !self.begun() {
+            match self.countdown().await {
+                Ok(Some(end)) => return Ok(end),
+                Ok(None) => {}
+                Err(f) => return self.abort_before_steps(f).await,
+            }
             // The stable version serves first, so that the pre-deploy checks and the baseline
             // see the application as it is before the release.
             let v = self.settings.stable.clone();
@@ -270,6 +282,8 @@ impl<'p> Executor<'p> {
             if let Err(f) = self.send_on("start", None, &[]).await {
                 return self.abort_before_steps(f).await;
             }
+        } else if resumed {
+            self.restore().await?;
         }
         // A rollback interrupted by a crash is finished before anything else.
         let pending_rollback = self
@@ -391,6 +405,59 @@ impl<'p> Executor<'p> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the run got past T-0: the stable version was started (journaled as the run's
+    /// first action). A run paused before T-0, or whose stable version failed to start, has
+    /// not begun.
+    fn begun(&self) -> bool {
+        self.journal.entries().iter().any(|e| {
+            matches!(&e.event, Event::Action { step: None, what, ok: true, .. } if what == "stable")
+        })
+    }
+
+    /// The time before T-0: each `at` message goes out at its time (one whose time has passed
+    /// goes out at once), then the run waits for T-0. A real run that would wait longer than
+    /// `max_wait_ms` for the next of these journals `paused` and ends; `--resume` continues
+    /// the countdown where it stopped, without sending a message twice.
+    async fn countdown(&mut self) -> Result<Option<End>, Failure> {
+        loop {
+            self.scheduled_messages().await?;
+            let now = self.world.clock.now();
+            if now >= self.t0 {
+                return Ok(None);
+            }
+            let next_message = self
+                .plan
+                .comms
+                .iter()
+                .filter(|m| m.when == "at")
+                .filter(|m| !self.sent_scheduled.contains(&format!("at {}", m.spec)))
+                .filter_map(|m| {
+                    let t = self
+                        .t0
+                        .checked_add(jiff::SignedDuration::from_millis(m.offset_ms.unwrap_or(0)))
+                        .ok()?;
+                    (t > now && t < self.t0).then(|| (t, format!("message `at {}`", m.spec)))
+                })
+                .min_by_key(|(t, _)| *t);
+            let (due, what) = next_message.unwrap_or_else(|| {
+                let first = self.steps().next().map(|s| s.id.clone());
+                (self.t0, first.unwrap_or_else(|| "T-0".into()))
+            });
+            let wait = u64::try_from(due.duration_since(now).as_millis()).unwrap_or(u64::MAX);
+            if !self.world.clock.is_virtual() && wait > self.settings.max_wait_ms {
+                self.log(Event::Paused {
+                    step: what.clone(),
+                    due: due.to_string(),
+                })?;
+                return Ok(Some(End::Paused {
+                    step: what,
+                    due: due.to_string(),
+                }));
+            }
+            self.world.clock.sleep(wait).await;
+        }
     }
 
     /// Waits for a scheduled step (flag days, check-ins). A real run pauses instead of
@@ -807,6 +874,13 @@ impl<'p> Executor<'p> {
             Ok(v) => (Some(v), None),
             Err(why) => (None, why),
         };
+        if let Some(v) = v {
+            let key = match track {
+                Track::New => metric.to_string(),
+                Track::Stable => format!("stable.{metric}"),
+            };
+            self.latest.insert(key, v);
+        }
         let step = self.current.clone().unwrap_or_default();
         let _ = self.log(Event::Sample {
             step,
@@ -901,12 +975,20 @@ impl<'p> Executor<'p> {
             .filter(|g| g.kind == "trigger")
             .filter_map(|g| self.trigger(&g.condition))
             .collect();
+        let policy = self.plan.target.no_data.as_deref().unwrap_or("fail");
+        let after = self.plan.target.no_data_after.unwrap_or(3);
         let mut elapsed = 0;
+        // `no_data pause`: while a required condition has had no data `after` times in a row,
+        // the hold stands still; it may stand still at most as long as the hold itself (the
+        // plan's step timeout allows for that), then the step fails.
+        let mut paused_ms: u64 = 0;
+        let mut paused_on: Option<String> = None;
         while elapsed < hold_ms {
             let wait = interval.min(hold_ms - elapsed);
             self.world.clock.sleep(wait).await;
             elapsed += wait;
             self.periodic_messages().await?;
+            let mut starved: Option<&str> = None;
             for (text, c) in &requires {
                 let r = self.evaluate(&step.id, c).await;
                 self.log(Event::Check {
@@ -924,20 +1006,47 @@ impl<'p> Executor<'p> {
                         let n = self.no_data.entry(text.clone()).or_insert(0);
                         *n += 1;
                         let n = *n;
-                        let policy = self
-                            .plan
-                            .target
-                            .no_data
-                            .clone()
-                            .unwrap_or_else(|| "fail".into());
-                        let after = self.plan.target.no_data_after.unwrap_or(3);
-                        if policy == "fail" && n >= after {
-                            return fail(format!(
-                                "no data for `{text}` at {n} evaluations in a row (no_data fail after {after})"
-                            ));
+                        if n < after {
+                            continue;
+                        }
+                        match policy {
+                            "pass" => {}
+                            "pause" => starved = starved.or(Some(text.as_str())),
+                            _ => {
+                                return fail(format!(
+                                    "no data for `{text}` at {n} evaluations in a row (no_data fail after {after})"
+                                ));
+                            }
                         }
                     }
                 }
+            }
+            match (starved, &paused_on) {
+                (Some(text), _) => {
+                    elapsed -= wait;
+                    paused_ms += wait;
+                    if paused_on.is_none() {
+                        self.log(Event::HoldPaused {
+                            step: step.id.clone(),
+                            condition: text.to_string(),
+                        })?;
+                        paused_on = Some(text.to_string());
+                    }
+                    if paused_ms >= hold_ms {
+                        return fail(format!(
+                            "no data for `{text}`: the hold stood still for {}, as long as the hold itself (no_data pause after {after})",
+                            fmt_ms(paused_ms)
+                        ));
+                    }
+                }
+                (None, Some(_)) => {
+                    self.log(Event::HoldResumed {
+                        step: step.id.clone(),
+                        paused_ms,
+                    })?;
+                    paused_on = None;
+                }
+                (None, None) => {}
             }
             for t in &triggers {
                 let window = t.for_ms.max(interval);
@@ -1125,6 +1234,7 @@ impl<'p> Executor<'p> {
             text: text.to_string(),
             run: self.settings.run.clone(),
             step: step.map(str::to_string),
+            metrics: self.latest.clone(),
         };
         for name in channels {
             let required = self
@@ -1155,7 +1265,7 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
-    /// `at` messages whose time has come (before T-0 they are sent at the start of the run).
+    /// `at` messages whose time has come and that have not been sent yet.
     async fn scheduled_messages(&mut self) -> Result<(), Failure> {
         let now = self.world.clock.now();
         let due: Vec<(String, Vec<String>, String)> = self

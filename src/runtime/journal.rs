@@ -103,6 +103,17 @@ pub(crate) enum Event {
     StepFinished {
         step: String,
     },
+    /// `no_data pause`: a required condition has had no data too often in a row, and the
+    /// step's hold stands still until it has data again.
+    HoldPaused {
+        step: String,
+        condition: String,
+    },
+    /// The paused hold goes on; `paused_ms` is how long it has stood still in all.
+    HoldResumed {
+        step: String,
+        paused_ms: u64,
+    },
     StepFailed {
         step: String,
         reason: String,

@@ -139,6 +139,16 @@ fn printer<'a>(format: LogFormat, t0: jiff::Timestamp) -> Box<dyn FnMut(&Entry) 
     })
 }
 
+/// T-0 of a new real run: the plan's start (`--start`) while it is ahead, else `now` — a start
+/// already past means the run begins at once.
+fn planned_t0(plan: &Plan, now: jiff::Timestamp) -> jiff::Timestamp {
+    plan.start
+        .as_deref()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .filter(|t| *t > now)
+        .unwrap_or(now)
+}
+
 /// Runs a request; returns the exit code. `Err` is an operational error (exit 2).
 pub(crate) fn run(req: Request) -> Result<i32, String> {
     match &req.mode {
@@ -154,7 +164,20 @@ pub(crate) fn run(req: Request) -> Result<i32, String> {
 fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, String> {
     let plan = req.plan;
     let t0 = scenario.t0(&plan)?;
-    let clock = Arc::new(sim::VirtualClock::new(t0));
+    // The virtual clock starts at the earliest `at` message before T-0, so that the timeline
+    // shows the countdown as a run started ahead of `--start` would live it.
+    let earliest = plan
+        .comms
+        .iter()
+        .filter(|m| m.when == "at")
+        .filter_map(|m| m.offset_ms)
+        .min()
+        .unwrap_or(0)
+        .min(0);
+    let clock_start = t0
+        .checked_add(jiff::SignedDuration::from_millis(earliest))
+        .unwrap_or(t0);
+    let clock = Arc::new(sim::VirtualClock::new(clock_start));
     let mut history = History::default();
     for (env, versions) in &scenario.history {
         for v in versions {
@@ -229,6 +252,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         history,
         describe_only: dry,
         max_wait_ms: u64::MAX,
+        t0: Some(t0),
     };
     let journal = Journal::memory(Redactor::default());
     let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
@@ -433,13 +457,6 @@ fn run_real(req: Request) -> Result<i32, String> {
         }),
         flags,
     };
-    let settings = Settings {
-        run: run_id.clone(),
-        stable,
-        history,
-        describe_only: false,
-        max_wait_ms: 60_000,
-    };
     let t0 = journal
         .entries()
         .iter()
@@ -447,7 +464,15 @@ fn run_real(req: Request) -> Result<i32, String> {
             journal::Event::RunStarted { t0, .. } => t0.parse().ok(),
             _ => None,
         })
-        .unwrap_or_else(jiff::Timestamp::now);
+        .unwrap_or_else(|| planned_t0(&plan, jiff::Timestamp::now()));
+    let settings = Settings {
+        run: run_id.clone(),
+        stable,
+        history,
+        describe_only: false,
+        max_wait_ms: 60_000,
+        t0: Some(t0),
+    };
     let print = progress::printer(req.log_format, t0, &plan);
     let mut ex = Executor::new(&plan, world, journal, settings, print);
     let result = rt.block_on(async {

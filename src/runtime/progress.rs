@@ -104,7 +104,16 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
                 "↩ rollback INCOMPLETE: a person must act".into()
             }
         }
-        Event::Paused { step, due } => format!("⏸ next step {step} due at {due}"),
+        Event::HoldPaused {
+            step, condition, ..
+        } => format!("  ⏸ {step}: no data for `{condition}`, the hold stands still"),
+        Event::HoldResumed { paused_ms, .. } => {
+            format!(
+                "  ▶ data again: the hold goes on (stood still {})",
+                fmt_ms(*paused_ms)
+            )
+        }
+        Event::Paused { step, due } => format!("⏸ paused: {step} is due at {due}"),
         Event::RunFinished { outcome } => format!("run {outcome}"),
     };
     Some(format!("{:>10}  {text}", offset(t0, &e.at)))

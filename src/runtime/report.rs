@@ -141,6 +141,10 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "rollback incomplete".to_string()
             }),
             Event::Resumed { .. } => deviations.push(format!("resumed at {}", e.at)),
+            Event::HoldPaused { step, condition } => deviations.push(format!(
+                "`{step}` held still at {}: no data for `{condition}` (no_data pause)",
+                e.at
+            )),
             _ => {}
         }
     }

@@ -59,7 +59,9 @@ pub(crate) enum Series {
 pub(crate) struct Point {
     /// Offset from T-0: `0s`, `12m`, `T+12m`.
     pub(crate) at: String,
-    pub(crate) value: f64,
+    /// No value: the source has no data from `at` until the next point (a gap).
+    #[serde(default)]
+    pub(crate) value: Option<f64>,
 }
 
 impl Scenario {
@@ -346,7 +348,7 @@ impl MetricSource for SimMetrics {
                 Series::Points(points) => points
                     .iter()
                     .rfind(|p| offset_ms(&p.at).is_some_and(|o| o <= since))
-                    .map(|p| p.value),
+                    .and_then(|p| p.value),
             }
         });
         Box::pin(std::future::ready(v))

@@ -7,6 +7,7 @@
 //! the world only does. Every operation answers with a short description of what it did (the
 //! resolved command, the file written), which the executor journals.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -136,6 +137,9 @@ pub(crate) struct Message {
     pub(crate) text: String,
     pub(crate) run: String,
     pub(crate) step: Option<String>,
+    /// The latest value of each metric read in this run: the new version's under the metric's
+    /// name, the stable version's as `stable.NAME`.
+    pub(crate) metrics: BTreeMap<String, f64>,
 }
 
 /// A notification channel.
