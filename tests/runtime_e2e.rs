@@ -440,7 +440,10 @@ fn webhook_channel_receives_start_done_and_rollback_events() {
     let journal = serde_json::to_string(&last_journal(&dir)).unwrap();
     assert!(!journal.contains("secret-path-77"));
 
-    // A missing variable is a configuration error before anything runs.
+    // A missing variable is a configuration error before anything runs, and leaves no run.
+    let runs_before = std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .count();
     let unset = deployc()
         .current_dir(&dir)
         .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
@@ -451,7 +454,10 @@ fn webhook_channel_receives_start_done_and_rollback_events() {
     assert_eq!(unset.status.code(), Some(2), "{out}");
     assert!(out.contains("`HOOK_URL`"), "{out}");
     assert!(out.contains("which is not set"), "{out}");
-    assert_eq!(count(&last_journal(&dir), "step_started"), 0, "nothing ran");
+    let runs_after = std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(runs_after, runs_before, "no run directory is left behind");
 }
 
 const CHANNELS_PROGRAM: &str = r#"

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::channels::{self, Delivery, Driver, EmailConfig, Secret, Sender};
+use super::channels::{self, Credentials, Delivery, Driver, EmailConfig, Secret, Security, Sender};
 use super::db::{self, DbError};
 use super::local::stats::Stats;
 use super::metrics::{CommandSource, Prometheus, QueryContext, Reading};
@@ -411,6 +411,7 @@ pub(crate) fn channel(
     c: &PlanChannel,
     plan: &Plan,
     sender: &Sender,
+    base: &Path,
 ) -> Result<Option<Channel>, String> {
     let what = |part: &str| format!("the {part} of channel `{}`", c.name);
     let driver = match c.kind.as_str() {
@@ -441,7 +442,9 @@ pub(crate) fn channel(
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
                 .collect();
-            Driver::Email(smtp_config(&url, to).map_err(|e| format!("channel `{}`: {e}", c.name))?)
+            Driver::Email(
+                smtp_config(&url, to, base).map_err(|e| format!("channel `{}`: {e}", c.name))?,
+            )
         }
         _ => return Ok(None),
     };
@@ -472,30 +475,117 @@ pub(crate) fn channel(
     }))
 }
 
-/// `smtp://host[:port][?from=ADDRESS]` (port 25, from `deployc@localhost` by default).
-fn smtp_config(url: &str, to: Vec<String>) -> Result<EmailConfig, String> {
-    let rest = url
-        .strip_prefix("smtp://")
-        .ok_or("the SMTP server must be written `smtp://host:port`")?;
-    let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let hostport = hostport.trim_end_matches('/');
-    let (host, port) = match hostport.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("invalid SMTP port `{p}`"))?,
-        ),
-        None => (hostport, 25),
+/// `smtp://[USER:PASSWORD@]HOST[:PORT][?from=ADDRESS&tls=opportunistic|required&ca=PATH]`, or
+/// `smtps://…` for TLS from the start. Port 25 (`smtps`: 465), from `deployc@localhost` by
+/// default; user, password and parameters are percent-decoded; `ca` is relative to `base`.
+fn smtp_config(url: &str, to: Vec<String>, base: &Path) -> Result<EmailConfig, String> {
+    let written = "the SMTP server must be written `smtp://host:port` or `smtps://host:port`";
+    let (implicit, rest) = match url.split_once("://") {
+        Some(("smtp", rest)) => (false, rest),
+        Some(("smtps", rest)) => (true, rest),
+        _ => return Err(written.into()),
     };
-    if host.is_empty() || host.contains('@') {
-        return Err("the SMTP server needs a host (credentials are not supported yet)".into());
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority.trim_end_matches('/');
+    // The password may hold `@` (percent-encoded or not): the host follows the last one.
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = match hostport.strip_prefix('[') {
+        // `[::1]:2525`
+        Some(v6) => {
+            let (h, p) = v6.split_once(']').ok_or(written)?;
+            (h, p.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
+    };
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| format!("invalid SMTP port `{p}`"))?,
+        None if implicit => 465,
+        None => 25,
+    };
+    if host.is_empty() {
+        return Err("the SMTP server needs a host".into());
     }
-    let from = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("from="))
-        .map(|f| f.replace("%40", "@"))
-        .unwrap_or_else(|| "deployc@localhost".into());
-    Ok(EmailConfig::new(host, port, from, to))
+    let mut config = EmailConfig::new(host, port, "deployc@localhost", to);
+    if let Some(u) = userinfo {
+        let (user, password) = u.split_once(':').unwrap_or((u, ""));
+        config.credentials = Some(Credentials {
+            user: percent_decode(user)?,
+            password: Secret::new(percent_decode(password)?),
+        });
+    }
+    config.security = if implicit {
+        Security::Implicit
+    } else {
+        Security::Plain
+    };
+    for kv in query.split('&').filter(|kv| !kv.is_empty()) {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        let v = percent_decode(v)?;
+        match k {
+            "from" => config.from = v,
+            "tls" if implicit => {
+                return Err("`tls=` is for `smtp://`; `smtps://` is TLS from the start".into());
+            }
+            "tls" => {
+                config.security = match v.as_str() {
+                    "none" => Security::Plain,
+                    "opportunistic" => Security::Opportunistic,
+                    "required" => Security::StartTls,
+                    other => {
+                        return Err(format!(
+                            "`tls={other}`: expected `none`, `opportunistic` or `required`"
+                        ));
+                    }
+                }
+            }
+            "ca" => config.ca_file = Some(base.join(v)),
+            other => {
+                return Err(format!(
+                    "unknown SMTP parameter `{other}` (expected `from`, `tls` or `ca`)"
+                ));
+            }
+        }
+    }
+    if config.credentials.is_some() && config.security == Security::Plain {
+        return Err(
+            "a password needs TLS: use `smtps://` or add `?tls=required` (it is never sent unencrypted)"
+                .into(),
+        );
+    }
+    if config.security != Security::Plain {
+        // A CA file that cannot be read is a configuration error now, not a failed message.
+        config.tls()?;
+    }
+    Ok(config)
+}
+
+/// `%XX` escapes of a URL part, as UTF-8.
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("invalid `%` escape in `{s}`"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("`{s}` is not UTF-8 once decoded"))
 }
 
 fn delivery(d: &Delivery) -> Done {
@@ -655,11 +745,35 @@ mod tests {
 
     #[test]
     fn smtp_urls() {
-        let c = smtp_config("smtp://127.0.0.1:2525?from=ops%40example.com", vec![]).unwrap();
+        let base = Path::new("/srv/app");
+        let c = smtp_config("smtp://127.0.0.1:2525?from=ops%40example.com", vec![], base).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 2525));
         assert_eq!(c.from, "ops@example.com");
-        assert_eq!(smtp_config("smtp://relay", vec![]).unwrap().port, 25);
-        assert!(smtp_config("http://relay", vec![]).is_err());
+        assert_eq!(c.security, Security::Plain);
+        assert_eq!(smtp_config("smtp://relay", vec![], base).unwrap().port, 25);
+        assert!(smtp_config("http://relay", vec![], base).is_err());
+
+        let c = smtp_config("smtps://deploy%40corp:p%40ss:w@mail.corp", vec![], base).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("mail.corp", 465));
+        assert_eq!(c.security, Security::Implicit);
+        let account = c.credentials.unwrap();
+        assert_eq!(account.user, "deploy@corp");
+        assert_eq!(account.password.expose(), "p@ss:w");
+
+        let c = smtp_config("smtp://[::1]:587?tls=opportunistic", vec![], base).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("::1", 587));
+        assert_eq!(c.security, Security::Opportunistic);
+        let c = smtp_config("smtp://u:p@relay:587?tls=required", vec![], base).unwrap();
+        assert_eq!(c.security, Security::StartTls);
+
+        let err = |url: &str| smtp_config(url, vec![], base).unwrap_err();
+        assert!(err("smtp://u:p@relay").contains("a password needs TLS"));
+        assert!(err("smtp://relay?tls=always").contains("expected `none`"));
+        assert!(err("smtps://relay?tls=required").contains("TLS from the start"));
+        assert!(err("smtp://relay?cc=x").contains("unknown SMTP parameter `cc`"));
+        assert!(err("smtp://relay:x").contains("invalid SMTP port"));
+        assert!(err("smtp://relay?from=%zz").contains("invalid `%` escape"));
+        assert!(err("smtps://relay?ca=missing.pem").contains("/srv/app/missing.pem"));
     }
 
     #[test]

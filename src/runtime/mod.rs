@@ -347,115 +347,17 @@ fn run_real(req: Request) -> Result<i32, String> {
     let stable = stable_version(&plan, &history);
     let journal = Journal::open(&run_dir.join("journal.jsonl"), redactor.clone())?;
     let rt = runtime()?;
-    let base = req.base_dir.clone();
-    let health_url = plan
-        .phases
-        .iter()
-        .flat_map(|p| p.steps.iter())
-        .find_map(|s| match &s.action {
-            Action::HealthCheck { url, .. } => Some(url.clone()),
-            _ => None,
-        });
-    // The integrations are set up before anything changes: a missing secret or an unreachable
-    // database is a configuration error (exit 2), not a failed deploy.
-    let database: Option<Box<dyn world::Database>> = match &plan.target.database {
-        Some(target) => Some(Box::new(
-            rt.block_on(edges::Database::open(target, &base, &run_dir))?,
-        )),
-        None => None,
-    };
-    let mut metrics: Option<Box<dyn world::MetricSource>> = match &plan.target.metrics_source {
-        Some(m) => edges::Metrics::new(m, &plan, stable.clone(), &base)?
-            .map(|m| Box::new(m) as Box<dyn world::MetricSource>),
-        None => None,
-    };
-    let sender = channels::Sender::new()?;
-    let mut channels: Vec<Box<dyn world::Channel>> = Vec::new();
-    for c in &plan.channels {
-        match c.kind.as_str() {
-            "stdout" => channels.push(Box::new(basic::StdoutChannel {
-                name: c.name.clone(),
-            })),
-            "file" => channels.push(Box::new(basic::FileChannel {
-                name: c.name.clone(),
-                path: base.join(&c.target),
-            })),
-            _ => {
-                if let Some(ch) = edges::channel(c, &plan, &sender)? {
-                    channels.push(Box::new(ch));
-                }
+    let world = match real_world(&plan, &req, &rt, &run_dir, &stable) {
+        Ok(w) => w,
+        Err(e) => {
+            // Nothing ran: a new run leaves no trace but the error (a resumed one keeps its
+            // journal).
+            if req.resume.is_none() {
+                drop(journal);
+                let _ = std::fs::remove_dir_all(&run_dir);
             }
+            return Err(e);
         }
-    }
-    let flags = plan
-        .target
-        .flags
-        .as_ref()
-        .and_then(|f| edges::Flags::new(f, &plan, stable.clone(), &base))
-        .map(|f| Box::new(f) as Box<dyn world::Flags>);
-    let _guard = rt.enter();
-    let provider: Box<dyn world::Provider> = match &plan.target.provider {
-        Some(TargetProvider::Local {
-            command,
-            replicas,
-            traffic,
-        }) => {
-            let Some(command) = command else {
-                return Err("the local provider needs a `command`".into());
-            };
-            let p = local::LocalProvider::new(
-                plan.release.clone(),
-                command.clone(),
-                *replicas,
-                traffic.as_ref().map(|t| (t.per_second, t.paths.clone())),
-                health_url.as_deref(),
-                base.clone(),
-                run_dir.clone(),
-            );
-            if plan
-                .target
-                .metrics_source
-                .as_ref()
-                .is_some_and(|m| m.kind == "probe")
-            {
-                metrics = Some(Box::new(p.probe()));
-            }
-            Box::new(p)
-        }
-        Some(TargetProvider::Command { actions }) => Box::new(basic::CommandProvider {
-            actions: actions.clone(),
-            shell: shell::RealShell { dir: base.clone() },
-            release: plan.release.clone(),
-            stable: stable.clone(),
-            replicas: 3,
-        }),
-        None => Box::new(basic::NoProvider),
-    };
-    if metrics.is_none()
-        && let Some(m) = plan
-            .target
-            .metrics_source
-            .as_ref()
-            .filter(|m| m.kind == "probe")
-        && let Some(url) = &health_url
-    {
-        metrics = Some(Box::new(edges::ActiveProbe::start(
-            url.clone(),
-            m.every_ms,
-        )?));
-    }
-    let world = World {
-        clock: Arc::new(basic::RealClock),
-        provider,
-        database,
-        metrics,
-        channels,
-        shell: Box::new(shell::RealShell { dir: base.clone() }),
-        gates: Box::new(basic::CliGates {
-            yes: req.yes,
-            approve: req.approve.clone(),
-        }),
-        flags,
     };
     let t0 = journal
         .entries()
@@ -541,4 +443,126 @@ fn append_history(state_dir: &Path, entry: &HistoryEntry) -> Result<(), String> 
     f.write_all(History::line(entry).as_bytes())
         .and_then(|()| f.sync_data())
         .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// The real world of a run: its provider, database, metric source, channels and flags, set
+/// up before anything changes — a missing secret or an unreachable database is a
+/// configuration error (exit 2), not a failed deploy.
+fn real_world(
+    plan: &Plan,
+    req: &Request,
+    rt: &tokio::runtime::Runtime,
+    run_dir: &Path,
+    stable: &Option<String>,
+) -> Result<World, String> {
+    let base = req.base_dir.clone();
+    let health_url = plan
+        .phases
+        .iter()
+        .flat_map(|p| p.steps.iter())
+        .find_map(|s| match &s.action {
+            Action::HealthCheck { url, .. } => Some(url.clone()),
+            _ => None,
+        });
+    // The integrations are set up before anything changes: a missing secret or an unreachable
+    // database is a configuration error (exit 2), not a failed deploy.
+    let database: Option<Box<dyn world::Database>> = match &plan.target.database {
+        Some(target) => Some(Box::new(
+            rt.block_on(edges::Database::open(target, &base, run_dir))?,
+        )),
+        None => None,
+    };
+    let mut metrics: Option<Box<dyn world::MetricSource>> = match &plan.target.metrics_source {
+        Some(m) => edges::Metrics::new(m, plan, stable.clone(), &base)?
+            .map(|m| Box::new(m) as Box<dyn world::MetricSource>),
+        None => None,
+    };
+    let sender = channels::Sender::new()?;
+    let mut channels: Vec<Box<dyn world::Channel>> = Vec::new();
+    for c in &plan.channels {
+        match c.kind.as_str() {
+            "stdout" => channels.push(Box::new(basic::StdoutChannel {
+                name: c.name.clone(),
+            })),
+            "file" => channels.push(Box::new(basic::FileChannel {
+                name: c.name.clone(),
+                path: base.join(&c.target),
+            })),
+            _ => {
+                if let Some(ch) = edges::channel(c, plan, &sender, &base)? {
+                    channels.push(Box::new(ch));
+                }
+            }
+        }
+    }
+    let flags = plan
+        .target
+        .flags
+        .as_ref()
+        .and_then(|f| edges::Flags::new(f, plan, stable.clone(), &base))
+        .map(|f| Box::new(f) as Box<dyn world::Flags>);
+    let _guard = rt.enter();
+    let provider: Box<dyn world::Provider> = match &plan.target.provider {
+        Some(TargetProvider::Local {
+            command,
+            replicas,
+            traffic,
+        }) => {
+            let Some(command) = command else {
+                return Err("the local provider needs a `command`".into());
+            };
+            let p = local::LocalProvider::new(
+                plan.release.clone(),
+                command.clone(),
+                *replicas,
+                traffic.as_ref().map(|t| (t.per_second, t.paths.clone())),
+                health_url.as_deref(),
+                base.clone(),
+                run_dir.to_path_buf(),
+            );
+            if plan
+                .target
+                .metrics_source
+                .as_ref()
+                .is_some_and(|m| m.kind == "probe")
+            {
+                metrics = Some(Box::new(p.probe()));
+            }
+            Box::new(p)
+        }
+        Some(TargetProvider::Command { actions }) => Box::new(basic::CommandProvider {
+            actions: actions.clone(),
+            shell: shell::RealShell { dir: base.clone() },
+            release: plan.release.clone(),
+            stable: stable.clone(),
+            replicas: 3,
+        }),
+        None => Box::new(basic::NoProvider),
+    };
+    if metrics.is_none()
+        && let Some(m) = plan
+            .target
+            .metrics_source
+            .as_ref()
+            .filter(|m| m.kind == "probe")
+        && let Some(url) = &health_url
+    {
+        metrics = Some(Box::new(edges::ActiveProbe::start(
+            url.clone(),
+            m.every_ms,
+        )?));
+    }
+    Ok(World {
+        clock: Arc::new(basic::RealClock),
+        provider,
+        database,
+        metrics,
+        channels,
+        shell: Box::new(shell::RealShell { dir: base.clone() }),
+        gates: Box::new(basic::CliGates {
+            yes: req.yes,
+            approve: req.approve.clone(),
+        }),
+        flags,
+    })
 }

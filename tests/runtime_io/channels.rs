@@ -1,6 +1,8 @@
-use crate::net::{http_server, silent_server, smtp_server};
+use crate::net::{
+    SmtpOptions, http_server, silent_server, smtp_server, smtp_server_with, test_tls,
+};
 use deployc::runtime::channels::{
-    Channel, Driver, EmailConfig, Event, RetryPolicy, Secret, Sender,
+    Channel, Credentials, Driver, EmailConfig, Event, RetryPolicy, Secret, Security, Sender,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -219,6 +221,170 @@ async fn email_speaks_smtp_with_dot_stuffing_and_retries() {
         s.data
     );
     assert!(s.data.contains("error_rate: 0.002\r\n"));
+}
+
+/// A relay config for the loopback test relay, trusting the test CA.
+fn tls_relay(addr: std::net::SocketAddr, security: Security, account: bool) -> EmailConfig {
+    let mut c = EmailConfig::new(
+        "127.0.0.1",
+        addr.port(),
+        "deploy@example.com",
+        vec!["oncall@example.com".into()],
+    );
+    c.security = security;
+    c.ca_file =
+        Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem"));
+    if account {
+        c.credentials = Some(Credentials {
+            user: "deploy".into(),
+            password: Secret::new("s3cret pass"),
+        });
+    }
+    c
+}
+
+#[tokio::test]
+async fn email_upgrades_with_starttls_and_logs_in_with_auth_plain() {
+    let (addr, mut sessions) = smtp_server_with(SmtpOptions {
+        starttls: Some(test_tls()),
+        auth: Some(("LOGIN PLAIN", "deploy", "s3cret pass")),
+        ..SmtpOptions::default()
+    })
+    .await;
+    let config = tls_relay(addr, Security::StartTls, true);
+    let d = Sender::new()
+        .unwrap()
+        .send(&channel("mail", Driver::Email(config), 1), &event())
+        .await;
+    assert!(d.delivered(), "{d:?}");
+    let s = sessions.recv().await.unwrap();
+    assert!(s.tls);
+    assert_eq!(s.user.as_deref(), Some("deploy"));
+    let verbs: Vec<&str> = s
+        .commands
+        .iter()
+        .map(|c| c.split([' ', ':']).next().unwrap())
+        .collect();
+    assert_eq!(
+        verbs,
+        [
+            "EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL", "RCPT", "DATA", "QUIT"
+        ]
+    );
+    assert!(s.commands[3].starts_with("AUTH PLAIN "), "{:?}", s.commands);
+    assert!(s.data.contains("error_rate: 0.002"));
+}
+
+#[tokio::test]
+async fn email_over_implicit_tls_logs_in_with_auth_login() {
+    let (addr, mut sessions) = smtp_server_with(SmtpOptions {
+        implicit: Some(test_tls()),
+        auth: Some(("LOGIN", "deploy", "s3cret pass")),
+        ..SmtpOptions::default()
+    })
+    .await;
+    let d = Sender::new()
+        .unwrap()
+        .send(
+            &channel(
+                "mail",
+                Driver::Email(tls_relay(addr, Security::Implicit, true)),
+                1,
+            ),
+            &event(),
+        )
+        .await;
+    assert!(d.delivered(), "{d:?}");
+    let s = sessions.recv().await.unwrap();
+    assert!(s.tls);
+    assert_eq!(s.user.as_deref(), Some("deploy"));
+    assert_eq!(s.commands[1], "AUTH LOGIN");
+
+    // The wrong password is a permanent failure: no retry.
+    let mut wrong = tls_relay(addr, Security::Implicit, true);
+    wrong.credentials = Some(Credentials {
+        user: "deploy".into(),
+        password: Secret::new("guess"),
+    });
+    let d = Sender::new()
+        .unwrap()
+        .send(&channel("mail", Driver::Email(wrong), 3), &event())
+        .await;
+    assert_eq!(d.attempts, 1, "{d:?}");
+    assert!(d.error.unwrap().contains("535"));
+}
+
+#[tokio::test]
+async fn email_requiring_tls_never_sends_in_the_clear() {
+    // A relay without STARTTLS: `tls=required` stops before MAIL FROM, and so does a password.
+    let (addr, mut sessions) = smtp_server(0).await;
+    let d = Sender::new()
+        .unwrap()
+        .send(
+            &channel(
+                "mail",
+                Driver::Email(tls_relay(addr, Security::StartTls, false)),
+                3,
+            ),
+            &event(),
+        )
+        .await;
+    assert_eq!(d.attempts, 1, "{d:?}");
+    assert!(d.error.unwrap().contains("does not offer STARTTLS"));
+    let s = sessions.recv().await.unwrap();
+    assert!(!s.commands.iter().any(|c| c.starts_with("MAIL")), "{s:?}");
+
+    let d = Sender::new()
+        .unwrap()
+        .send(
+            &channel(
+                "mail",
+                Driver::Email(tls_relay(addr, Security::Opportunistic, true)),
+                3,
+            ),
+            &event(),
+        )
+        .await;
+    assert!(d.error.unwrap().contains("not sent unencrypted"));
+    let s = sessions.recv().await.unwrap();
+    assert!(!s.commands.iter().any(|c| c.starts_with("AUTH")), "{s:?}");
+
+    // Opportunistic without an account: plain text when STARTTLS is not offered.
+    let d = Sender::new()
+        .unwrap()
+        .send(
+            &channel(
+                "mail",
+                Driver::Email(tls_relay(addr, Security::Opportunistic, false)),
+                1,
+            ),
+            &event(),
+        )
+        .await;
+    assert!(d.delivered(), "{d:?}");
+    assert!(!sessions.recv().await.unwrap().tls);
+}
+
+#[tokio::test]
+async fn email_refuses_a_certificate_its_roots_do_not_vouch_for() {
+    let (addr, _sessions) = smtp_server_with(SmtpOptions {
+        starttls: Some(test_tls()),
+        ..SmtpOptions::default()
+    })
+    .await;
+    let mut config = tls_relay(addr, Security::StartTls, false);
+    config.ca_file = None;
+    let d = Sender::new()
+        .unwrap()
+        .send(&channel("mail", Driver::Email(config), 3), &event())
+        .await;
+    assert_eq!(
+        d.attempts, 1,
+        "a certificate does not change on retry: {d:?}"
+    );
+    let e = d.error.unwrap();
+    assert!(e.contains("TLS with the SMTP server"), "{e}");
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
 }
 
 #[tokio::test]

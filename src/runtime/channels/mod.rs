@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use email::EmailConfig;
+pub use email::{Credentials, EmailConfig, Security};
 
 /// A value that must never be printed: a webhook URL, a token.
 #[derive(Clone, PartialEq, Eq)]
