@@ -179,6 +179,15 @@ impl Builder {
         }
         let raw = p.as_str();
         let body = raw.get(1..raw.len().saturating_sub(1)).unwrap_or("");
+        if !body.contains('\\') {
+            // Most strings have no escape: the value is the body as written.
+            return StrLit {
+                value: body.to_string(),
+                span,
+                escapes: Vec::new(),
+                quote_len: 1,
+            };
+        }
         let mut value = String::with_capacity(body.len());
         let mut escapes = Vec::new();
         let mut chars = body.char_indices().peekable();
@@ -249,8 +258,12 @@ impl Builder {
     }
 
     fn number_value(&mut self, p: &P, text: &str) -> f64 {
-        let cleaned: String = text.chars().filter(|c| *c != '_').collect();
-        match cleaned.parse::<f64>() {
+        let parsed = if text.contains('_') {
+            text.replace('_', "").parse::<f64>()
+        } else {
+            text.parse::<f64>()
+        };
+        match parsed {
             Ok(v) if v.is_finite() => v,
             _ => {
                 self.errors
@@ -261,8 +274,13 @@ impl Builder {
     }
 
     fn int(&mut self, p: &P) -> Spanned<u64> {
-        let cleaned: String = p.as_str().chars().filter(|c| *c != '_').collect();
-        let v = cleaned.parse::<u64>().unwrap_or_else(|_| {
+        let text = p.as_str();
+        let parsed = if text.contains('_') {
+            text.replace('_', "").parse::<u64>()
+        } else {
+            text.parse::<u64>()
+        };
+        let v = parsed.unwrap_or_else(|_| {
             self.errors
                 .push(Error::NumberTooLarge { span: self.span(p) });
             0
