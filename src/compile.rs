@@ -57,16 +57,31 @@ pub fn compile_files(
     read: &mut ReadFile<'_>,
 ) -> std::io::Result<(Session, Vec<Compiled>, Vec<Diagnostic>)> {
     let mut session = Session::new();
-    let mut roots = Vec::new();
-    for (display, path) in files {
-        roots.push(session.load_file(display, path, read)?);
-    }
+    let roots = session.load_files(files, read)?;
+    // Loading imports and `.sql` files reads through `read`, one root after the other; the
+    // checks only read the session, so they run side by side.
+    let programs: Vec<(ModuleId, Program)> = roots
+        .into_iter()
+        .map(|root| {
+            let program = session.program(root, read);
+            check::load_sql_files(&mut session, &program.modules, read);
+            (root, program)
+        })
+        .collect();
+    let session_ref = &session;
+    let outputs = crate::parallel::map(&programs, |(_, program)| {
+        let names = Names::new(session_ref, program);
+        check::check(session_ref, &names)
+    });
     let mut compiled = Vec::new();
     let mut diags: Vec<Diagnostic> = Vec::new();
-    for root in roots {
-        let c = compile_module(&mut session, root, read);
-        diags.extend(c.output.errors.iter().map(|e| e.to_diagnostic()));
-        compiled.push(c);
+    for ((root, program), output) in programs.into_iter().zip(outputs) {
+        diags.extend(output.errors.iter().map(|e| e.to_diagnostic()));
+        compiled.push(Compiled {
+            root,
+            program,
+            output,
+        });
     }
     // A file imported by several roots reports its problems once: sorting puts equal
     // diagnostics side by side.
@@ -109,7 +124,7 @@ pub fn check_files(
     let (mut session, compiled, mut diags) = compile_files(files, read)?;
     let mut configs: Vec<(PathBuf, Option<Config>)> = Vec::new();
     let mut config_failed = false;
-    let mut lints = Vec::new();
+    let mut jobs: Vec<(&Compiled, Config, LintOptions)> = Vec::new();
     for (c, (_, path)) in compiled.iter().zip(files) {
         let found = match config {
             Some(p) => Some(p.to_path_buf()),
@@ -140,8 +155,17 @@ pub fn check_files(
             history: history.or_else(|| options.history.clone()),
             ..options.clone()
         };
-        lints.extend(lint::lint(&session, c, &cfg, &options));
+        jobs.push((c, cfg, options));
     }
+    // Each root is linted on its own (its plans, its SQL); the configurations and histories
+    // were read above, so the lint only reads.
+    let session_ref = &session;
+    let lints: Vec<Diagnostic> = crate::parallel::map(&jobs, |(c, cfg, options)| {
+        lint::lint(session_ref, c, cfg, options)
+    })
+    .into_iter()
+    .flatten()
+    .collect();
     diags.extend(lints);
     diagnostics::sort(&mut diags);
     diags.dedup();

@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod history;
 pub mod lint;
 pub mod lower;
+mod parallel;
 pub mod resolve;
 pub mod runtime;
 pub mod source;

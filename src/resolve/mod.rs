@@ -113,6 +113,19 @@ impl Session {
 
     /// Loads and parses a file given its text (used by tests and by `check` of stdin).
     pub fn add_source(&mut self, name: &str, path: Option<PathBuf>, bytes: Vec<u8>) -> ModuleId {
+        let (file, utf8_error) = self.add_text(name, path.clone(), bytes);
+        let parsed = self.parse_text(file, utf8_error);
+        self.push_module(file, name, path, parsed)
+    }
+
+    /// Adds a file's text to the source map; a file that is not UTF-8 is kept lossily, with
+    /// the offset of its first bad byte.
+    fn add_text(
+        &mut self,
+        name: &str,
+        path: Option<PathBuf>,
+        bytes: Vec<u8>,
+    ) -> (FileId, Option<usize>) {
         let (text, utf8_error) = match String::from_utf8(bytes) {
             Ok(t) => (t, None),
             Err(e) => {
@@ -121,8 +134,13 @@ impl Session {
                 (t, Some(valid))
             }
         };
-        let file = self.sources.add(name, path.clone(), text);
-        let (ast, errors) = match utf8_error {
+        (self.sources.add(name, path, text), utf8_error)
+    }
+
+    /// Parses a file of the source map. Pure: it reads the session and changes nothing, so
+    /// files can be parsed side by side.
+    fn parse_text(&self, file: FileId, utf8_error: Option<usize>) -> (Option<Module>, Vec<Error>) {
+        match utf8_error {
             Some(offset) => {
                 // Report the bad byte and do not parse: offsets after it would be off.
                 let err = Error::InvalidUtf8 {
@@ -138,7 +156,16 @@ impl Session {
                     .unwrap_or("");
                 crate::syntax::parse(file, text)
             }
-        };
+        }
+    }
+
+    fn push_module(
+        &mut self,
+        file: FileId,
+        name: &str,
+        path: Option<PathBuf>,
+        (ast, errors): (Option<Module>, Vec<Error>),
+    ) -> ModuleId {
         let id = ModuleId(self.modules.len());
         self.modules.push(LoadedModule {
             file,
@@ -153,6 +180,50 @@ impl Session {
             self.by_path.insert(p, id);
         }
         id
+    }
+
+    /// Loads files from disk (each once per session), in order: read one after the other
+    /// through `read`, parsed on every core. Returns each file's module.
+    pub fn load_files(
+        &mut self,
+        files: &[(String, PathBuf)],
+        read: &mut ReadFile<'_>,
+    ) -> std::io::Result<Vec<ModuleId>> {
+        // Each file: an already loaded module, or a new text (with its index among `texts`).
+        let mut slots: Vec<Result<ModuleId, usize>> = Vec::with_capacity(files.len());
+        let mut texts: Vec<(FileId, Option<usize>, String, PathBuf)> = Vec::new();
+        let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+        for (display, path) in files {
+            let key = normalize(path);
+            if let Some(id) = self.by_path.get(&key) {
+                slots.push(Ok(*id));
+                continue;
+            }
+            if let Some(i) = seen.get(&key) {
+                slots.push(Err(*i));
+                continue;
+            }
+            let bytes = read(path)?;
+            let (file, utf8_error) = self.add_text(display, Some(key.clone()), bytes);
+            seen.insert(key.clone(), texts.len());
+            slots.push(Err(texts.len()));
+            texts.push((file, utf8_error, display.clone(), key));
+        }
+        let this = &*self;
+        let parsed = crate::parallel::map(&texts, |(file, utf8_error, _, _)| {
+            this.parse_text(*file, *utf8_error)
+        });
+        let mut ids = Vec::with_capacity(texts.len());
+        for ((file, _, display, key), p) in texts.into_iter().zip(parsed) {
+            ids.push(self.push_module(file, &display, Some(key), p));
+        }
+        Ok(slots
+            .into_iter()
+            .filter_map(|s| match s {
+                Ok(id) => Some(id),
+                Err(i) => ids.get(i).copied(),
+            })
+            .collect())
     }
 
     /// Loads a file from disk (once per session).
