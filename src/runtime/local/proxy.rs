@@ -66,8 +66,11 @@ impl Proxy {
         };
         for i in 0..n {
             // Built here so that a failure is reported to the caller, not lost in a thread.
+            // Sockets and timers only: the process driver would look for exited children
+            // every time the thread goes idle, and the proxy starts none.
             let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
+                .enable_io()
+                .enable_time()
                 .build()
                 .map_err(|e| format!("cannot start the proxy: {e}"))?;
             // Each thread registers its own descriptor of the one listening socket: the
