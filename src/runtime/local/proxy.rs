@@ -196,3 +196,50 @@ impl Forwarder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use super::super::LocalProvider;
+    use super::*;
+
+    #[test]
+    fn answers_from_its_threads_and_stops_when_dropped() {
+        let dir = std::env::temp_dir();
+        let provider = LocalProvider::new(
+            "1.0.0".into(),
+            "true".into(),
+            1,
+            None,
+            None,
+            dir.clone(),
+            dir,
+        );
+        let proxy = Proxy::start(provider.shared.clone()).unwrap();
+        let addr = proxy.addr();
+        // More connections than threads, all answered: no instance runs, so 503.
+        let mut open = Vec::new();
+        for _ in 0..8 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+                .unwrap();
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 503");
+            open.push(s);
+        }
+        drop(proxy);
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "nothing listens any more"
+        );
+        for mut s in open {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut rest = Vec::new();
+            // The rest of the answer, then the end: the proxy closed the connection.
+            s.read_to_end(&mut rest).unwrap();
+        }
+    }
+}
