@@ -15,15 +15,16 @@
 //!   production --simulate benches/runtime/checkout-2.1.0.toml` (the whole plan, including
 //!   the seven-day flag rollout), process start-up and compilation included. Target: 1 s.
 //! * `proxy`: the local provider's proxy in front of one demo-app instance against requests
-//!   straight to that instance, with concurrent keep-alive clients, three alternating rounds
-//!   per path. Two backends: one answering at once (the proxy's own cost is all there is to
+//!   straight to that instance, with concurrent keep-alive clients, in rounds of one second
+//!   alternating between the paths (so that other work on a shared machine hits both
+//!   alike). Two backends: one answering at once (the proxy's own cost is all there is to
 //!   see) and one taking 1 ms per request (waiting, as on a database). Loads: paced at fixed
 //!   total rates below saturation (the latency the proxy adds at realistic rates: the target
 //!   is judged there) and closed loop (every client as fast as it can: throughput and latency
 //!   at saturation, where on a small machine the load generator, the application and the
 //!   proxy compete for the same cores). Target: p99 added ≤ 1 ms, throughput ≥ 80 %.
 //!   `DEPLOYC_BENCH_CLIENTS` (16), `DEPLOYC_BENCH_RATE` (comma-separated rates, `2000,5000`)
-//!   and `DEPLOYC_BENCH_SECS` (5, per round) change the load.
+//!   and `DEPLOYC_BENCH_SECS` (15, per path and load) change the load.
 //! * `journal`: durable appends to a run journal (serialise, redact, write, `fsync`).
 //!   Target: median ≤ 1 ms.
 //!
@@ -340,14 +341,16 @@ fn proxy_scenarios(
     clients: usize,
     scenarios: &[(String, Option<Duration>)],
 ) {
-    let secs: u64 = env_num("DEPLOYC_BENCH_SECS").unwrap_or(5);
-    let rounds: usize = 3;
+    let secs: u64 = env_num("DEPLOYC_BENCH_SECS").unwrap_or(15);
+    // Short rounds, alternating: a burst of other work on a shared machine then lands on
+    // both paths alike instead of on one path's whole measurement.
+    let rounds = usize::try_from(secs.max(1)).unwrap();
     let dir = scratch("proxy");
     let command = format!("{prefix}'{DEPLOYC}' demo-app --port {{port}} --version {{version}}");
     let p = LocalProxy::start(&command, "1.0.0", 1, &dir).unwrap();
     let via = p.addr();
     let direct = SocketAddr::from(([127, 0, 0, 1], p.instance_ports()[0]));
-    let d = Duration::from_secs(secs);
+    let d = Duration::from_secs(1);
     // Warm up both paths (connections, the proxy's upstream pool).
     load(direct, clients, Duration::from_millis(500), None);
     load(via, clients, Duration::from_millis(500), None);
@@ -386,7 +389,7 @@ fn proxy_scenarios(
         let added99 = p99.saturating_sub(d99);
         let cpu_per_request = proxy_cpu_total.as_secs_f64() * 1e6 / pl.len().max(1) as f64;
         println!(
-            "proxy, {backend}, {name}, {clients} keep-alive clients, {rounds}×{secs} s each:\n  \
+            "proxy, {backend}, {name}, {clients} keep-alive clients, {rounds}×1 s each:\n  \
              direct: p50 {}, p99 {}, {drps:.0} req/s ({de} errors)\n  \
              proxy:  p50 {}, p99 {}, {prps:.0} req/s ({pe} errors), proxy threads' CPU \
              {cpu_per_request:.1} µs per request\n  \
