@@ -11,9 +11,9 @@ use super::local::LocalProvider;
 use super::redact::Redactor;
 use super::world::Provider;
 
-/// The local provider's proxy in front of `replicas` instances of `command`, served on its own
-/// thread by a current-thread tokio runtime, as in `deployc run`. Dropping it stops the
-/// instances.
+/// The local provider's proxy in front of `replicas` instances of `command`, as in `deployc
+/// run`: the provider on a current-thread tokio runtime of its own thread, the proxy on its
+/// threads (named `deployc-proxy-N`). Dropping it stops the instances.
 pub struct LocalProxy {
     addr: SocketAddr,
     ports: Vec<u16>,
@@ -42,9 +42,10 @@ impl LocalProxy {
         let version = version.to_string();
         let (ready_tx, ready_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        // Named, so that a profile of the benchmark can tell the proxy's work from the load's.
+        // Named, so that a profile of the benchmark can tell the provider's work from the
+        // proxy's (its own threads) and the load's.
         let thread = std::thread::Builder::new()
-            .name("deployc-proxy".into())
+            .name("deployc-provider".into())
             .spawn(move || {
                 let rt = match super::runtime() {
                     Ok(rt) => rt,

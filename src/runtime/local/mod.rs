@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use http_body_util::Empty;
 use hyper::body::Bytes;
+use hyper::http::uri::Authority;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -38,6 +39,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 struct Instance {
     version: String,
     port: u16,
+    /// `127.0.0.1:PORT`, made once: the proxy puts it in every request it forwards here.
+    authority: Authority,
     child: tokio::process::Child,
 }
 
@@ -61,13 +64,15 @@ pub(crate) struct Shared {
     split: Mutex<Split>,
     pub(crate) stats: Stats,
     client: Client<HttpConnector, Empty<Bytes>>,
-    proxy: Mutex<Option<SocketAddr>>,
     stop: Arc<AtomicBool>,
 }
 
 /// The local provider (and, through [`LocalProbe`], its measurements).
 pub(crate) struct LocalProvider {
     shared: Arc<Shared>,
+    /// Started with the first action that needs it, stopped by `shutdown` or when the
+    /// provider is dropped.
+    proxy: Mutex<Option<proxy::Proxy>>,
     traffic: Option<(f64, Vec<String>)>,
     /// The release being deployed (rolling batches start it).
     release: String,
@@ -106,9 +111,9 @@ impl LocalProvider {
                 split: Mutex::new(Split::default()),
                 stats: Stats::default(),
                 client,
-                proxy: Mutex::new(None),
                 stop: Arc::new(AtomicBool::new(false)),
             }),
+            proxy: Mutex::new(None),
             traffic,
             release,
         }
@@ -121,14 +126,17 @@ impl LocalProvider {
     }
 
     /// Starts the proxy (once) and the traffic generator.
-    async fn ensure_proxy(&self) -> Result<SocketAddr, String> {
-        if let Some(a) = self.shared.proxy.lock().ok().and_then(|p| *p) {
-            return Ok(a);
+    fn ensure_proxy(&self) -> Result<SocketAddr, String> {
+        let mut running = self
+            .proxy
+            .lock()
+            .map_err(|_| "the proxy's state is poisoned".to_string())?;
+        if let Some(p) = running.as_ref() {
+            return Ok(p.addr());
         }
-        let addr = proxy::start(self.shared.clone()).await?;
-        if let Ok(mut p) = self.shared.proxy.lock() {
-            *p = Some(addr);
-        }
+        let p = proxy::Proxy::start(self.shared.clone())?;
+        let addr = p.addr();
+        *running = Some(p);
         if let Some((rate, paths)) = &self.traffic {
             traffic(self.shared.clone(), addr, *rate, paths.clone());
         }
@@ -184,9 +192,12 @@ impl LocalProvider {
                 return Err(format!("`{command}` exited ({status}): {}", out.trim()));
             }
             if get_status(&sh.client, &url).await == Some(200) {
+                let authority =
+                    Authority::try_from(format!("127.0.0.1:{port}")).map_err(|e| e.to_string())?;
                 return Ok(Instance {
                     version: version.to_string(),
                     port,
+                    authority,
                     child,
                 });
             }
@@ -282,7 +293,7 @@ fn traffic(shared: Arc<Shared>, addr: SocketAddr, rate: f64, paths: Vec<String>)
 impl Provider for LocalProvider {
     fn start_stable<'a>(&'a self, version: Option<&'a str>) -> BoxFuture<'a, Done> {
         Box::pin(async move {
-            let addr = self.ensure_proxy().await?;
+            let addr = self.ensure_proxy()?;
             let Some(version) = version else {
                 return Ok(format!(
                     "no stable version: the new version will take all traffic (proxy http://{addr})"
@@ -315,7 +326,7 @@ impl Provider for LocalProvider {
 
     fn deploy<'a>(&'a self, version: &'a str) -> BoxFuture<'a, Done> {
         Box::pin(async move {
-            self.ensure_proxy().await?;
+            self.ensure_proxy()?;
             let (_, n) = self.counts();
             if n > 0 {
                 return Ok(format!("{version} already running"));
@@ -340,7 +351,7 @@ impl Provider for LocalProvider {
 
     fn batch(&self, batch: u64, of: u64) -> BoxFuture<'_, Done> {
         Box::pin(async move {
-            self.ensure_proxy().await?;
+            self.ensure_proxy()?;
             let total = self.shared.replicas;
             let target = (total * batch).div_ceil(of.max(1)).min(total);
             let (stable, new) = self.counts();
@@ -437,13 +448,16 @@ impl Provider for LocalProvider {
     }
 
     fn url(&self) -> Option<String> {
-        let a = self.shared.proxy.lock().ok().and_then(|p| *p)?;
+        let a = self.proxy.lock().ok()?.as_ref()?.addr();
         Some(format!("http://{a}"))
     }
 
     fn shutdown(&self, keep_running: bool) -> BoxFuture<'_, Done> {
         Box::pin(async move {
             self.shared.stop.store(true, Ordering::Relaxed);
+            // The proxy cannot outlive this process, whether the instances do or not.
+            let proxy = self.proxy.lock().ok().and_then(|mut p| p.take());
+            drop(proxy);
             if keep_running {
                 let list: Vec<String> = self
                     .shared
@@ -509,7 +523,7 @@ impl LocalProvider {
 
 impl Shared {
     /// The instance for the next request: the version by the weight, the instance in turn.
-    pub(crate) fn route(&self) -> Option<(Track, u16)> {
+    pub(crate) fn route(&self) -> Option<(Track, Authority)> {
         let mut s = self.split.lock().ok()?;
         let new = if s.new.is_empty() {
             false
@@ -531,7 +545,7 @@ impl Shared {
         if len == 0 {
             return None;
         }
-        let port = list.get(rr % len)?.port;
-        Some((if new { Track::New } else { Track::Stable }, port))
+        let authority = list.get(rr % len)?.authority.clone();
+        Some((if new { Track::New } else { Track::Stable }, authority))
     }
 }
