@@ -621,3 +621,81 @@ fn no_data_pause_holds_the_step_still_until_the_data_is_back() {
         String::from_utf8_lossy(&gone.stdout)
     );
 }
+
+/// The pids listed in a run's `instances` file.
+fn listed_instances(run_dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(run_dir.join("instances"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        let state = s.rsplit_once(')').unwrap().1.split_whitespace().next();
+        !matches!(state, Some("Z" | "X"))
+    })
+}
+
+#[test]
+fn a_resumed_run_stops_the_instances_its_killed_runner_left_behind() {
+    let dir = scratch("leftovers");
+    std::fs::write(dir.join("app.deploy"), local_program(CANARY, "")).unwrap();
+    let mut child = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.0.0", "--env", "local"])
+        .args(["--log-format", "json"])
+        .env(
+            "DEPLOYC_TEST_SECRET",
+            hook().url("/canary-secret-4242/leftovers"),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut run_id = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let e: serde_json::Value = match serde_json::from_str(&line.unwrap()) {
+            Ok(e) => e,
+            Err(_) => continue,
+        };
+        if e["type"] == "run_started" {
+            run_id = e["run"].as_str().unwrap().to_string();
+        }
+        // Both versions run once the canary's traffic is set.
+        if e["type"] == "action" && e["what"] == "weight" {
+            child.kill().unwrap(); // SIGKILL: the instances are orphaned
+            break;
+        }
+    }
+    let _ = child.wait();
+    let run_dir = dir.join(".deployc/runs").join(&run_id);
+    let left = listed_instances(&run_dir);
+    // 1.0.0 is the first release: no stable version, two instances of the new one.
+    assert_eq!(left.len(), 2, "the new version's two instances are listed");
+    assert!(left.iter().all(|p| running(*p)), "orphans still run");
+
+    let resumed = deployc()
+        .current_dir(&dir)
+        .args(["run", "--resume", &run_id, "--state-dir", ".deployc"])
+        .env(
+            "DEPLOYC_TEST_SECRET",
+            hook().url("/canary-secret-4242/leftovers"),
+        )
+        .output()
+        .unwrap();
+    let out = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("stopped 2 instance(s) left by an earlier process of this run"),
+        "{out}"
+    );
+    for pid in left {
+        assert!(!running(pid), "pid {pid} still runs\n{out}");
+    }
+    assert!(
+        listed_instances(&run_dir).is_empty(),
+        "nothing left at the end"
+    );
+}

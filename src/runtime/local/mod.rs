@@ -11,6 +11,11 @@
 //!
 //! With `traffic = 20/s "/"` the provider also generates requests itself, so that a machine
 //! with no users still gives the analysis data.
+//!
+//! The live instances are listed in the run directory (`instances`: pid, port, version), and
+//! each carries the run directory in its environment (`DEPLOYC_RUN_DIR`). A runner that was
+//! killed leaves its instances behind; when the run is resumed, the provider stops those it
+//! can prove are its own (the pid still runs with that marker) before starting any.
 
 mod proxy;
 pub(crate) mod stats;
@@ -35,6 +40,13 @@ use stats::Stats;
 
 /// How long an instance may take to answer its health check after starting.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The list of live instances, in the run directory.
+const INSTANCES_FILE: &str = "instances";
+/// The environment variable that marks an instance as this run's.
+const RUN_MARKER: &str = "DEPLOYC_RUN_DIR";
+/// How long a leftover instance gets to stop on SIGTERM before SIGKILL.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(3);
 
 struct Instance {
     version: String,
@@ -65,6 +77,10 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     client: Client<HttpConnector, Empty<Bytes>>,
     stop: Arc<AtomicBool>,
+    /// Whether the instances left by an earlier process of this run were looked for.
+    reaped: AtomicBool,
+    /// What was found, told with the next start.
+    reaped_note: Mutex<Option<String>>,
 }
 
 /// The local provider (and, through [`LocalProbe`], its measurements).
@@ -101,6 +117,9 @@ impl LocalProvider {
             .unwrap_or("/health")
             .to_string();
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+        // The marker of this run's instances must read the same however the run directory
+        // was named (`./.deployc/…` at the start, `.deployc/…` on `--resume`).
+        let logs = std::fs::canonicalize(&logs).unwrap_or(logs);
         LocalProvider {
             shared: Arc::new(Shared {
                 command,
@@ -112,6 +131,8 @@ impl LocalProvider {
                 stats: Stats::default(),
                 client,
                 stop: Arc::new(AtomicBool::new(false)),
+                reaped: AtomicBool::new(false),
+                reaped_note: Mutex::new(None),
             }),
             proxy: Mutex::new(None),
             traffic,
@@ -144,9 +165,28 @@ impl LocalProvider {
     }
 
     async fn start_instances(&self, version: &str, n: u64, new: bool) -> Result<Vec<u16>, String> {
+        if !self.shared.reaped.swap(true, Ordering::Relaxed) {
+            let stopped = self.stop_leftovers().await;
+            if !stopped.is_empty()
+                && let Ok(mut note) = self.shared.reaped_note.lock()
+            {
+                *note = Some(format!(
+                    "; stopped {} instance(s) left by an earlier process of this run: {}",
+                    stopped.len(),
+                    stopped.join(", ")
+                ));
+            }
+        }
         let mut ports = Vec::new();
         for _ in 0..n {
-            let inst = self.spawn(version).await?;
+            let inst = self.spawn(version).await;
+            let inst = match inst {
+                Ok(i) => i,
+                Err(e) => {
+                    self.record();
+                    return Err(e);
+                }
+            };
             ports.push(inst.port);
             if let Ok(mut s) = self.shared.split.lock() {
                 if new {
@@ -155,8 +195,78 @@ impl LocalProvider {
                     s.stable.push(inst);
                 }
             }
+            // Listed before the next side effect, so that a crash cannot hide an instance.
+            self.record();
         }
         Ok(ports)
+    }
+
+    /// What [`Self::stop_leftovers`] found, once: appended to the result of the start that
+    /// did it.
+    fn reaped_note(&self) -> String {
+        self.shared
+            .reaped_note
+            .lock()
+            .ok()
+            .and_then(|mut n| n.take())
+            .unwrap_or_default()
+    }
+
+    /// Writes the list of live instances (replacing the file whole, so that a crash leaves
+    /// the old list or the new one).
+    fn record(&self) {
+        let Ok(s) = self.shared.split.lock() else {
+            return;
+        };
+        let mut text = String::new();
+        for i in s.stable.iter().chain(s.new.iter()) {
+            if let Some(pid) = i.child.id() {
+                text.push_str(&format!("{pid} {} {}\n", i.port, i.version));
+            }
+        }
+        drop(s);
+        let path = self.shared.logs.join(INSTANCES_FILE);
+        let tmp = self.shared.logs.join(format!("{INSTANCES_FILE}.tmp"));
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+    }
+
+    /// Stops the instances an earlier process of this run left running (it was killed, or
+    /// it paused and left them serving): SIGTERM, then SIGKILL after a grace period. Only a
+    /// process that still carries this run's marker is signalled, so a pid reused by
+    /// something else is left alone. Returns `version@port (pid N)` for each one stopped.
+    async fn stop_leftovers(&self) -> Vec<String> {
+        let path = self.shared.logs.join(INSTANCES_FILE);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Vec::new();
+        };
+        let marker = format!("{RUN_MARKER}={}", self.shared.logs.display());
+        let mut ours = Vec::new();
+        for line in text.lines() {
+            let mut f = line.split_whitespace();
+            let (Some(pid), Some(port), Some(version)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let Ok(pid) = pid.parse::<libc::pid_t>() else {
+                continue;
+            };
+            if carries_marker(pid, &marker) {
+                signal(pid, libc::SIGTERM);
+                ours.push((pid, format!("{version}@{port} (pid {pid})")));
+            }
+        }
+        let deadline = Instant::now() + LEFTOVER_GRACE;
+        while ours.iter().any(|(pid, _)| alive(*pid)) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (pid, _) in &ours {
+            if alive(*pid) && carries_marker(*pid, &marker) {
+                signal(*pid, libc::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        ours.into_iter().map(|(_, d)| d).collect()
     }
 
     async fn spawn(&self, version: &str) -> Result<Instance, String> {
@@ -183,6 +293,7 @@ impl LocalProvider {
         if let Some(p) = shell::path_with_exe_dir() {
             cmd.env("PATH", p);
         }
+        cmd.env(RUN_MARKER, &sh.logs);
         let mut child = cmd.spawn().map_err(|e| format!("`{command}`: {e}"))?;
         let url = format!("http://127.0.0.1:{port}{}", sh.health_path);
         let started = Instant::now();
@@ -226,13 +337,14 @@ impl LocalProvider {
         v.split_off(keep)
     }
 
-    async fn stop(instances: Vec<Instance>) -> Vec<String> {
+    async fn stop(&self, instances: Vec<Instance>) -> Vec<String> {
         let mut out = Vec::new();
         for mut i in instances {
             let _ = i.child.start_kill();
             let _ = i.child.wait().await;
             out.push(format!("{}@{}", i.version, i.port));
         }
+        self.record();
         out
     }
 
@@ -242,6 +354,38 @@ impl LocalProvider {
             .lock()
             .map(|s| (s.stable.len(), s.new.len()))
             .unwrap_or((0, 0))
+    }
+}
+
+/// Whether `pid` runs with `marker` (`NAME=VALUE`) in its environment (Linux `/proc`; where
+/// there is no `/proc`, nothing is proven and nothing is signalled).
+fn carries_marker(pid: libc::pid_t, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+        env.split(|b| *b == 0)
+            .any(|entry| entry == marker.as_bytes())
+    })
+}
+
+/// Whether `pid` is a running process (a zombie waiting for its parent counts as gone).
+fn alive(pid: libc::pid_t) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) STATE …`: the state follows the last `)`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+fn signal(pid: libc::pid_t, sig: libc::c_int) {
+    if pid <= 0 {
+        return;
+    }
+    // SAFETY: kill(2) has no memory effects; `pid` is positive, so exactly one process is
+    // signalled, and the caller checked it is this run's instance.
+    unsafe {
+        libc::kill(pid, sig);
     }
 }
 
@@ -318,8 +462,9 @@ impl Provider for LocalProvider {
                 .await?;
             self.set_weight(0.0);
             Ok(format!(
-                "started {version} on ports {ports:?} (`{}`), proxy http://{addr}",
-                self.shared.command
+                "started {version} on ports {ports:?} (`{}`), proxy http://{addr}{}",
+                self.shared.command,
+                self.reaped_note()
             ))
         })
     }
@@ -335,7 +480,8 @@ impl Provider for LocalProvider {
                 .start_instances(version, self.shared.replicas, true)
                 .await?;
             Ok(format!(
-                "started {version} on ports {ports:?} with no traffic"
+                "started {version} on ports {ports:?} with no traffic{}",
+                self.reaped_note()
             ))
         })
     }
@@ -359,10 +505,11 @@ impl Provider for LocalProvider {
             let add = target.saturating_sub(u64::try_from(new).unwrap_or(0));
             let ports = self.start_instances(&release, add, true).await?;
             let remove = stable.saturating_sub(usize::try_from(total - target).unwrap_or(0));
-            let stopped = Self::stop(self.take(false, remove)).await;
+            let stopped = self.stop(self.take(false, remove)).await;
             self.set_weight(target as f64 * 100.0 / total as f64);
             Ok(format!(
-                "batch {batch}/{of}: started {release} on {ports:?}, stopped {stopped:?}; {target} of {total} instances new"
+                "batch {batch}/{of}: started {release} on {ports:?}, stopped {stopped:?}; {target} of {total} instances new{}",
+                self.reaped_note()
             ))
         })
     }
@@ -371,7 +518,7 @@ impl Provider for LocalProvider {
         Box::pin(async move {
             self.set_weight(100.0);
             let (stable, _) = self.counts();
-            let stopped = Self::stop(self.take(false, stable)).await;
+            let stopped = self.stop(self.take(false, stable)).await;
             Ok(format!(
                 "the new version serves all traffic; stopped {stopped:?}"
             ))
@@ -413,7 +560,7 @@ impl Provider for LocalProvider {
     fn stop_new(&self) -> BoxFuture<'_, Done> {
         Box::pin(async move {
             let (_, n) = self.counts();
-            let stopped = Self::stop(self.take(true, n)).await;
+            let stopped = self.stop(self.take(true, n)).await;
             Ok(format!("stopped {stopped:?}"))
         })
     }
@@ -479,8 +626,8 @@ impl Provider for LocalProvider {
                 return Ok(format!("left running: {}", list.join(", ")));
             }
             let (s, n) = self.counts();
-            let mut stopped = Self::stop(self.take(false, s)).await;
-            stopped.extend(Self::stop(self.take(true, n)).await);
+            let mut stopped = self.stop(self.take(false, s)).await;
+            stopped.extend(self.stop(self.take(true, n)).await);
             Ok(format!("stopped {stopped:?}"))
         })
     }
