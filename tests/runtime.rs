@@ -496,6 +496,17 @@ fn logged(dir: &Path) -> Vec<(jiff::Timestamp, String)> {
         .collect()
 }
 
+/// Runs release 1.0.0 to `staging` with `--start` that far ahead (whole seconds); returns
+/// the start given and the output.
+fn run_starting_in(dir: &Path, ahead: jiff::SignedDuration) -> (jiff::Timestamp, Output) {
+    let start = (jiff::Timestamp::now() + ahead)
+        .round(jiff::Unit::Second)
+        .unwrap();
+    let args = ["--release", "1.0.0", "--env", "staging", "--start"];
+    let out = run(dir, &[&args[..], &[start.to_string().as_str()]].concat());
+    (start, out)
+}
+
 #[test]
 fn messages_before_t0_are_sent_at_their_time_and_the_run_waits_for_its_start() {
     let dir = scratch("countdown");
@@ -507,20 +518,7 @@ fn messages_before_t0_are_sent_at_their_time_and_the_run_waits_for_its_start() {
         )
         .replace("    at T-1h  notify log  \"an hour ahead\"\n", "");
     std::fs::write(dir.join("app.deploy"), program).unwrap();
-    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(4);
-    let start_text = start.round(jiff::Unit::Second).unwrap().to_string();
-    let start: jiff::Timestamp = start_text.parse().unwrap();
-    let out = run(
-        &dir,
-        &[
-            "--release",
-            "1.0.0",
-            "--env",
-            "staging",
-            "--start",
-            &start_text,
-        ],
-    );
+    let (start, out) = run_starting_in(&dir, jiff::SignedDuration::from_secs(4));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let lines = logged(&dir);
     let texts: Vec<&str> = lines.iter().map(|(_, t)| t.as_str()).collect();
@@ -545,20 +543,7 @@ fn messages_before_t0_are_sent_at_their_time_and_the_run_waits_for_its_start() {
 fn a_far_start_pauses_the_countdown_and_resume_sends_nothing_twice() {
     let dir = scratch("countdown-pause");
     std::fs::write(dir.join("app.deploy"), COUNTDOWN_PROGRAM).unwrap();
-    let start = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(2);
-    let start_text = start.round(jiff::Unit::Second).unwrap().to_string();
-    let start: jiff::Timestamp = start_text.parse().unwrap();
-    let out = run(
-        &dir,
-        &[
-            "--release",
-            "1.0.0",
-            "--env",
-            "staging",
-            "--start",
-            &start_text,
-        ],
-    );
+    let (start, out) = run_starting_in(&dir, jiff::SignedDuration::from_hours(2));
     let printed = text(&out);
     assert_eq!(out.status.code(), Some(0), "{printed}");
     // T-1d has passed: sent at once. T-1h is more than a minute away: the run pauses.

@@ -223,6 +223,14 @@ async fn email_speaks_smtp_with_dot_stuffing_and_retries() {
     assert!(s.data.contains("error_rate: 0.002\r\n"));
 }
 
+/// One event through an email channel to `config`, with up to `attempts` attempts.
+async fn send_mail(config: EmailConfig, attempts: u32) -> deployc::runtime::channels::Delivery {
+    Sender::new()
+        .unwrap()
+        .send(&channel("mail", Driver::Email(config), attempts), &event())
+        .await
+}
+
 /// A relay config for the loopback test relay, trusting the test CA.
 fn tls_relay(addr: std::net::SocketAddr, security: Security, account: bool) -> EmailConfig {
     let mut c = EmailConfig::new(
@@ -252,10 +260,7 @@ async fn email_upgrades_with_starttls_and_logs_in_with_auth_plain() {
     })
     .await;
     let config = tls_relay(addr, Security::StartTls, true);
-    let d = Sender::new()
-        .unwrap()
-        .send(&channel("mail", Driver::Email(config), 1), &event())
-        .await;
+    let d = send_mail(config, 1).await;
     assert!(d.delivered(), "{d:?}");
     let s = sessions.recv().await.unwrap();
     assert!(s.tls);
@@ -283,17 +288,7 @@ async fn email_over_implicit_tls_logs_in_with_auth_login() {
         ..SmtpOptions::default()
     })
     .await;
-    let d = Sender::new()
-        .unwrap()
-        .send(
-            &channel(
-                "mail",
-                Driver::Email(tls_relay(addr, Security::Implicit, true)),
-                1,
-            ),
-            &event(),
-        )
-        .await;
+    let d = send_mail(tls_relay(addr, Security::Implicit, true), 1).await;
     assert!(d.delivered(), "{d:?}");
     let s = sessions.recv().await.unwrap();
     assert!(s.tls);
@@ -306,10 +301,7 @@ async fn email_over_implicit_tls_logs_in_with_auth_login() {
         user: "deploy".into(),
         password: Secret::new("guess"),
     });
-    let d = Sender::new()
-        .unwrap()
-        .send(&channel("mail", Driver::Email(wrong), 3), &event())
-        .await;
+    let d = send_mail(wrong, 3).await;
     assert_eq!(d.attempts, 1, "{d:?}");
     assert!(d.error.unwrap().contains("535"));
 }
@@ -318,49 +310,19 @@ async fn email_over_implicit_tls_logs_in_with_auth_login() {
 async fn email_requiring_tls_never_sends_in_the_clear() {
     // A relay without STARTTLS: `tls=required` stops before MAIL FROM, and so does a password.
     let (addr, mut sessions) = smtp_server(0).await;
-    let d = Sender::new()
-        .unwrap()
-        .send(
-            &channel(
-                "mail",
-                Driver::Email(tls_relay(addr, Security::StartTls, false)),
-                3,
-            ),
-            &event(),
-        )
-        .await;
+    let d = send_mail(tls_relay(addr, Security::StartTls, false), 3).await;
     assert_eq!(d.attempts, 1, "{d:?}");
     assert!(d.error.unwrap().contains("does not offer STARTTLS"));
     let s = sessions.recv().await.unwrap();
     assert!(!s.commands.iter().any(|c| c.starts_with("MAIL")), "{s:?}");
 
-    let d = Sender::new()
-        .unwrap()
-        .send(
-            &channel(
-                "mail",
-                Driver::Email(tls_relay(addr, Security::Opportunistic, true)),
-                3,
-            ),
-            &event(),
-        )
-        .await;
+    let d = send_mail(tls_relay(addr, Security::Opportunistic, true), 3).await;
     assert!(d.error.unwrap().contains("not sent unencrypted"));
     let s = sessions.recv().await.unwrap();
     assert!(!s.commands.iter().any(|c| c.starts_with("AUTH")), "{s:?}");
 
     // Opportunistic without an account: plain text when STARTTLS is not offered.
-    let d = Sender::new()
-        .unwrap()
-        .send(
-            &channel(
-                "mail",
-                Driver::Email(tls_relay(addr, Security::Opportunistic, false)),
-                1,
-            ),
-            &event(),
-        )
-        .await;
+    let d = send_mail(tls_relay(addr, Security::Opportunistic, false), 1).await;
     assert!(d.delivered(), "{d:?}");
     assert!(!sessions.recv().await.unwrap().tls);
 }
@@ -374,10 +336,7 @@ async fn email_refuses_a_certificate_its_roots_do_not_vouch_for() {
     .await;
     let mut config = tls_relay(addr, Security::StartTls, false);
     config.ca_file = None;
-    let d = Sender::new()
-        .unwrap()
-        .send(&channel("mail", Driver::Email(config), 3), &event())
-        .await;
+    let d = send_mail(config, 3).await;
     assert_eq!(
         d.attempts, 1,
         "a certificate does not change on retry: {d:?}"
