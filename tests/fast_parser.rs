@@ -289,6 +289,19 @@ const SEEDS: &[&str] = &[
     include_str!("fixtures/parse/ok/channels.deploy"),
     include_str!("fixtures/parse/ok/strings.deploy"),
     include_str!("fixtures/parse/ok/comments.deploy"),
+    include_str!("fixtures/parse/ok/strategy-rolling.deploy"),
+    include_str!("fixtures/parse/ok/strategy-recreate.deploy"),
+    include_str!("fixtures/parse/ok/environment-providers.deploy"),
+    include_str!("fixtures/parse/ok/environment-database-backup.deploy"),
+    include_str!("fixtures/parse/ok/environment-metrics.deploy"),
+    include_str!("fixtures/parse/ok/metrics.deploy"),
+    include_str!("fixtures/parse/ok/flags.deploy"),
+    include_str!("fixtures/parse/ok/checklists.deploy"),
+    include_str!("fixtures/parse/ok/named-blocks.deploy"),
+    include_str!("fixtures/parse/ok/monitor-checkins.deploy"),
+    include_str!("fixtures/parse/ok/triggers.deploy"),
+    include_str!("fixtures/parse/ok/service-team.deploy"),
+    include_str!("fixtures/parse/ok/imports-file.deploy"),
 ];
 
 /// Text to insert: pieces of syntax, so that many mutants stay valid or nearly so.
@@ -410,7 +423,7 @@ fn apply(seed: &str, mutations: &[Mutation]) -> String {
 }
 
 proptest! {
-    #![proptest_config(Config { cases: 400, ..Config::default() })]
+    #![proptest_config(Config { cases: 600, ..Config::default() })]
 
     /// Whenever the hand-written parser returns a module, pest accepts the input and builds
     /// the same one; it never panics; and it does not give up on mutants pest accepts.
