@@ -235,6 +235,14 @@ fn falls_back_where_documented() {
     for src in &cases {
         assert_eq!(compare(src, src), Outcome::FellBack, "{src}");
     }
+    // Far deeper nesting neither overflows the stack nor takes the fast path (pest reports
+    // it).
+    let very_deep = format!(
+        "release \"1\" {{ strategy = canary {{ step 5% require {}a < 1{} }} }}",
+        "(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    assert_eq!(compare("very deep", &very_deep), Outcome::FellBack);
     // Nesting within the limit stays on the fast path.
     let nested = format!(
         "release \"1\" {{ strategy = canary {{ step 5% require {}a < 1{} }} }}",
@@ -366,6 +374,8 @@ enum Mutation {
     Duplicate { from: usize, len: usize, at: usize },
     /// Deletes or duplicates a whole line.
     Line { line: usize, duplicate: bool },
+    /// Inserts arbitrary text.
+    Text { at: usize, text: String },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -376,6 +386,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             .prop_map(|(from, len, at)| Mutation::Duplicate { from, len, at }),
         (any::<usize>(), any::<bool>())
             .prop_map(|(line, duplicate)| Mutation::Line { line, duplicate }),
+        (any::<usize>(), ".{0,4}").prop_map(|(at, text)| Mutation::Text { at, text }),
     ]
 }
 
@@ -401,6 +412,10 @@ fn apply(seed: &str, mutations: &[Mutation]) -> String {
                 let piece = buf[a..b].to_vec();
                 let at = pos(at);
                 buf.splice(at..at, piece);
+            }
+            Mutation::Text { at, ref text } => {
+                let a = pos(at);
+                buf.splice(a..a, text.bytes());
             }
             Mutation::Line { line, duplicate } => {
                 let text = String::from_utf8_lossy(&buf).into_owned();
