@@ -3,13 +3,43 @@
 //! Invariant: this is the only module that touches pest pairs. Its output is a [`Module`]
 //! whose every node is spanned, or one E1xx error (pest stops at the first syntax error of a
 //! file; other files still report).
+//!
+//! Two parsers produce the module: `fast`, a hand-written parser that only accepts valid
+//! files, and pest (`parser`), which runs when `fast` gives up and is the only source of
+//! syntax errors. Both build the same module for every file `fast` accepts
+//! (`tests/fast_parser.rs`).
 
 pub mod ast;
 mod errors;
+mod fast;
 mod parser;
 
 pub use ast::Module;
-pub use parser::parse;
+
+use crate::diagnostics::errors::Error;
+use crate::source::FileId;
+
+/// Parses one file. On a syntax error the module is `None` and the error says where.
+pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
+    // Valid files, nearly all of them, never reach pest; for anything else pest decides.
+    if let Some(module) = fast::parse(file, src) {
+        return (Some(module), Vec::new());
+    }
+    parser::parse(file, src)
+}
+
+/// The hand-written parser alone (`None` where [`parse`] falls back to pest), for the tests
+/// that compare both parsers.
+#[doc(hidden)]
+pub fn parse_fast(file: FileId, src: &str) -> Option<Module> {
+    fast::parse(file, src)
+}
+
+/// The pest parser alone, for the tests that compare both parsers.
+#[doc(hidden)]
+pub fn parse_pest(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
+    parser::parse(file, src)
+}
 
 /// Every keyword of the grammar, read from the grammar itself; editors are tested against it.
 pub fn keywords() -> Vec<String> {

@@ -52,7 +52,7 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 }
 
 /// The doc comment of an item: the run of whole-line comments directly above it.
-fn attach_docs(src: &str, module: &mut Module) {
+pub(super) fn attach_docs(src: &str, module: &mut Module) {
     // Line starts once, then a binary search per lookup: counting newlines from the start
     // of the file for every comment and item would be quadratic in the file size.
     let line_starts = crate::source::line_starts(src);
