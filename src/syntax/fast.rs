@@ -1505,13 +1505,7 @@ impl<'s> Fast<'s> {
             let room = p.string()?;
             p.skip();
             p.tok("webhook")?;
-            let webhook = match p.value_source()? {
-                // The builder takes the first string or `env` child of the pair for an
-                // `env` webhook, and that is the room: kept as it is, since this parser
-                // must build what the pest path builds.
-                ValueSource::Env { .. } => ValueSource::Inline(room.clone()),
-                inline => inline,
-            };
+            let webhook = p.value_source()?;
             Some(ChannelKind::Slack { room, webhook })
         }) {
             return Some(k);

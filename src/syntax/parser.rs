@@ -849,9 +849,17 @@ impl Builder {
             match c.as_rule() {
                 Rule::slack_channel => {
                     let room = self.child_string(&c)?;
-                    // The webhook is the second value: an env ref or the second string.
+                    // The webhook is the second value: an env ref or the second string (the
+                    // first string is the room, so `value_source` of the whole pair would
+                    // read the room).
                     let webhook = match self.first(&c, Rule::env_ref) {
-                        Some(_) => self.value_source(&c)?,
+                        Some(e) => {
+                            let var = self.first(&e, Rule::env_var)?;
+                            ValueSource::Env {
+                                var: var.as_str().to_string(),
+                                span: self.span(&e),
+                            }
+                        }
                         None => ValueSource::Inline(self.strings(&c).into_iter().nth(1)?),
                     };
                     kind = Some(ChannelKind::Slack { room, webhook });
