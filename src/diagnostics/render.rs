@@ -104,9 +104,33 @@ pub fn render_short(diags: &[Diagnostic], sources: &SourceMap) -> String {
             Severity::Warning => "warning",
             Severity::Note => "note",
         };
-        out.push_str(&format!("{loc}: {sev}[{}] {}\n", d.code, d.message));
+        out.push_str(&format!(
+            "{}: {sev}[{}] {}\n",
+            one_line(&loc),
+            d.code,
+            one_line(&d.message)
+        ));
     }
     out
+}
+
+/// `text` on one line: the short format is one line per diagnostic (editors and `grep` read
+/// it so), and a message may quote source text with a newline in it (`"1.0\n.0"`).
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[derive(Serialize)]
@@ -173,4 +197,29 @@ pub fn to_json(d: &Diagnostic, sources: &SourceMap) -> serde_json::Value {
         help: d.help.clone(),
     })
     .unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_short_format_is_one_line_per_diagnostic() {
+        let src = "service api {}\nrelease \"1.0\\n.0\" {\n  strategy = flags_only\n}\n";
+        let (session, compiled) = crate::compile::compile_source("nl.deploy", src.as_bytes());
+        let diags: Vec<Diagnostic> = compiled
+            .output
+            .errors
+            .iter()
+            .map(|e| e.to_diagnostic())
+            .collect();
+        assert!(diags.iter().any(|d| d.message.contains('\n')), "{diags:?}");
+        let short = render_short(&diags, &session.sources);
+        assert_eq!(short.lines().count(), diags.len(), "{short}");
+        assert!(
+            short.contains("`1.0\\n.0` is not a semantic version"),
+            "{short}"
+        );
+        assert_eq!(one_line("a\tb\u{7}"), "a\\tb\\u{7}");
+    }
 }
