@@ -195,7 +195,8 @@ release "1.1.0" {
 
 #[test]
 fn postgres_migrations_with_the_ledger_exactly_once_and_reverted_on_rollback() {
-    let schema = "deployc_e2e_run";
+    // Per process: two checkouts testing against one server at once must not meet.
+    let schema = &format!("deployc_e2e_run_{}", std::process::id());
     if pg_rows("SELECT 1").is_none() {
         return;
     }
@@ -284,7 +285,8 @@ release "2.0.0" {
 
 #[test]
 fn postgres_backup_is_restored_when_the_manual_gate_is_approved() {
-    let schema = "deployc_e2e_restore";
+    // Per process: two checkouts testing against one server at once must not meet.
+    let schema = &format!("deployc_e2e_restore_{}", std::process::id());
     if pg_rows("SELECT 1").is_none() {
         return;
     }

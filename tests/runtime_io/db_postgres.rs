@@ -62,7 +62,8 @@ async fn pg(test: &str) -> Option<Pg> {
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let schema = format!("deployc_test_{test}");
+    // Per process: two checkouts testing against one server at once must not meet.
+    let schema = format!("deployc_test_{test}_{}", std::process::id());
     admin
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
