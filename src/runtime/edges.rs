@@ -383,13 +383,9 @@ impl world::MetricSource for ActiveProbe {
         track: Track,
         window_ms: u64,
     ) -> BoxFuture<'a, Option<f64>> {
-        Box::pin(async move {
-            self.stats.measure(
-                track,
-                query.unwrap_or(metric),
-                Duration::from_millis(window_ms),
-            )
-        })
+        Box::pin(std::future::ready(
+            self.stats.query(metric, query, track, window_ms),
+        ))
     }
 }
 

@@ -394,6 +394,29 @@ pub struct Environment {
     pub span: Span,
 }
 
+impl Environment {
+    /// An environment with no settings yet; the parsers fill it in.
+    pub(crate) fn empty(name: Ident, span: Span) -> Environment {
+        Environment {
+            name,
+            requires: Vec::new(),
+            approval: Vec::new(),
+            provider: Vec::new(),
+            database: Vec::new(),
+            backup: Vec::new(),
+            metrics: Vec::new(),
+            window: Vec::new(),
+            freeze: Vec::new(),
+            flags: Vec::new(),
+            url: Vec::new(),
+            production: None,
+            repeated: Vec::new(),
+            doc: None,
+            span,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Role {
     pub name: Ident,
@@ -614,6 +637,25 @@ pub struct Release {
     pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
     pub doc: Option<String>,
     pub span: Span,
+}
+
+impl Release {
+    /// A release with no entries yet; the parsers fill it in.
+    pub(crate) fn empty(version: StrLit, span: Span) -> Release {
+        Release {
+            version,
+            risk: Vec::new(),
+            strategy: Vec::new(),
+            migrations: Vec::new(),
+            flags: Vec::new(),
+            rollback: Vec::new(),
+            comms: Vec::new(),
+            monitor: Vec::new(),
+            checklist: Vec::new(),
+            doc: None,
+            span,
+        }
+    }
 }
 
 /// A block written inline or named.

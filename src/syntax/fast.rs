@@ -142,49 +142,6 @@ fn int_value(text: &str) -> Option<u64> {
     }
 }
 
-/// Decodes a string body that has escapes, recording where each one ends as the builder
-/// does; `None` for a `\u{…}` that is not a character.
-fn decode_escapes(body: &str) -> Option<(String, Vec<(u32, u32)>)> {
-    let mut value = String::with_capacity(body.len());
-    let mut escapes = Vec::new();
-    let mut chars = body.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c != '\\' {
-            value.push(c);
-            continue;
-        }
-        let Some((_, e)) = chars.next() else { break };
-        match e {
-            'n' => value.push('\n'),
-            't' => value.push('\t'),
-            'r' => value.push('\r'),
-            'u' => {
-                let mut hex = String::new();
-                for (_, h) in chars.by_ref() {
-                    if h == '}' {
-                        break;
-                    }
-                    if h != '{' {
-                        hex.push(h);
-                    }
-                }
-                value.push(
-                    u32::from_str_radix(&hex, 16)
-                        .ok()
-                        .and_then(char::from_u32)?,
-                );
-            }
-            _ => value.push(e),
-        }
-        let next = chars.peek().map(|(j, _)| *j).unwrap_or(body.len());
-        escapes.push((
-            u32::try_from(value.len()).unwrap_or(u32::MAX),
-            u32::try_from(next).unwrap_or(u32::MAX),
-        ));
-    }
-    Some((value, escapes))
-}
-
 fn no_analysis() -> Analysis {
     Analysis {
         every: None,
@@ -704,10 +661,13 @@ impl<'s> Fast<'s> {
         }
         let body = self.text(start + 1, i)?;
         let (value, escapes) = if escaped {
-            match decode_escapes(body) {
-                Some(v) => v,
-                None => return self.give_up(),
+            // A `\u{…}` that is no character is the builder's error to report.
+            let mut bad = false;
+            let decoded = super::parser::decode_escapes(body, |_, _| bad = true);
+            if bad {
+                return self.give_up();
             }
+            decoded
         } else {
             (body.to_string(), Vec::new())
         };
@@ -1102,23 +1062,7 @@ impl<'s> Fast<'s> {
         self.kwt("environment")?;
         let name = self.ident()?;
         self.skip();
-        let mut e = Environment {
-            name,
-            requires: Vec::new(),
-            approval: Vec::new(),
-            provider: Vec::new(),
-            database: Vec::new(),
-            backup: Vec::new(),
-            metrics: Vec::new(),
-            window: Vec::new(),
-            freeze: Vec::new(),
-            flags: Vec::new(),
-            url: Vec::new(),
-            production: None,
-            repeated: Vec::new(),
-            doc: None,
-            span: Span::synthetic(),
-        };
+        let mut e = Environment::empty(name, Span::synthetic());
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         self.block(|p| {
             let start = p.pos;
@@ -1642,13 +1586,19 @@ impl<'s> Fast<'s> {
         })
     }
 
-    /// `strategy_def = { kw_strategy ~ ident ~ params? ~ eq ~ strategy_expr }`.
-    fn strategy_def(&mut self) -> Option<NamedStrategy> {
+    /// The head the named definitions share: `kw ~ ident ~ params?`; returns where it starts.
+    fn def_head(&mut self, kw: &str) -> Option<(usize, Ident, Vec<Param>)> {
         let start = self.pos;
-        self.kwt("strategy")?;
+        self.kwt(kw)?;
         let name = self.ident()?;
         self.skip();
         let params = self.opt_params();
+        Some((start, name, params))
+    }
+
+    /// `strategy_def = { kw_strategy ~ ident ~ params? ~ eq ~ strategy_expr }`.
+    fn strategy_def(&mut self) -> Option<NamedStrategy> {
+        let (start, name, params) = self.def_head("strategy")?;
         self.tok("=")?;
         let strategy = self.strategy_expr()?;
         Some(NamedStrategy {
@@ -1662,11 +1612,7 @@ impl<'s> Fast<'s> {
 
     /// `rollback_def = { kw_rollback ~ ident ~ params? ~ rollback_body }`.
     fn rollback_def(&mut self) -> Option<NamedRollback> {
-        let start = self.pos;
-        self.kwt("rollback")?;
-        let name = self.ident()?;
-        self.skip();
-        let params = self.opt_params();
+        let (start, name, params) = self.def_head("rollback")?;
         let triggers = self.rollback_body()?;
         Some(NamedRollback {
             name,
@@ -1679,11 +1625,7 @@ impl<'s> Fast<'s> {
 
     /// `comms_def = { kw_comms ~ ident ~ params? ~ comms_body }`.
     fn comms_def(&mut self) -> Option<NamedComms> {
-        let start = self.pos;
-        self.kwt("comms")?;
-        let name = self.ident()?;
-        self.skip();
-        let params = self.opt_params();
+        let (start, name, params) = self.def_head("comms")?;
         let entries = self.comms_body()?;
         Some(NamedComms {
             name,
@@ -1696,11 +1638,7 @@ impl<'s> Fast<'s> {
 
     /// `checklist_def = { kw_checklist ~ ident ~ params? ~ checklist_body }`.
     fn checklist_def(&mut self) -> Option<NamedChecklist> {
-        let start = self.pos;
-        self.kwt("checklist")?;
-        let name = self.ident()?;
-        self.skip();
-        let params = self.opt_params();
+        let (start, name, params) = self.def_head("checklist")?;
         let entries = self.checklist_body()?;
         Some(NamedChecklist {
             name,
@@ -1720,19 +1658,7 @@ impl<'s> Fast<'s> {
         self.kwt("release")?;
         let version = self.string()?;
         self.skip();
-        let mut r = Release {
-            version,
-            risk: Vec::new(),
-            strategy: Vec::new(),
-            migrations: Vec::new(),
-            flags: Vec::new(),
-            rollback: Vec::new(),
-            comms: Vec::new(),
-            monitor: Vec::new(),
-            checklist: Vec::new(),
-            doc: None,
-            span: Span::synthetic(),
-        };
+        let mut r = Release::empty(version, Span::synthetic());
         self.block(|p| p.release_entry(&mut r))?;
         r.span = self.span_from(start);
         Some(r)

@@ -188,50 +188,14 @@ impl Builder {
                 quote_len: 1,
             };
         }
-        let mut value = String::with_capacity(body.len());
-        let mut escapes = Vec::new();
-        let mut chars = body.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            if c != '\\' {
-                value.push(c);
-                continue;
-            }
-            let Some((_, e)) = chars.next() else { break };
-            match e {
-                'n' => value.push('\n'),
-                't' => value.push('\t'),
-                'r' => value.push('\r'),
-                '"' => value.push('"'),
-                '\\' => value.push('\\'),
-                'u' => {
-                    let mut hex = String::new();
-                    for (_, h) in chars.by_ref() {
-                        if h == '}' {
-                            break;
-                        }
-                        if h != '{' {
-                            hex.push(h);
-                        }
-                    }
-                    match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
-                        Some(ch) => value.push(ch),
-                        None => {
-                            let start = span.start as usize + 1 + i;
-                            self.errors.push(Error::InvalidEscape {
-                                span: Span::new(self.file, start, start + hex.len() + 4),
-                            });
-                        }
-                    }
-                }
-                _ => value.push(e),
-            }
-            // After this escape, decoded offset `value.len()` sits at source offset `next`.
-            let next = chars.peek().map(|(j, _)| *j).unwrap_or(body.len());
-            escapes.push((
-                u32::try_from(value.len()).unwrap_or(u32::MAX),
-                u32::try_from(next).unwrap_or(u32::MAX),
-            ));
-        }
+        let file = self.file;
+        let errors = &mut self.errors;
+        let (value, escapes) = decode_escapes(body, |at, len| {
+            let start = span.start as usize + 1 + at;
+            errors.push(Error::InvalidEscape {
+                span: Span::new(file, start, start + len),
+            });
+        });
         StrLit {
             value,
             span,
@@ -498,23 +462,7 @@ impl Builder {
     }
 
     fn environment(&mut self, p: &P) -> Option<Environment> {
-        let mut e = Environment {
-            name: self.ident(&self.first(p, Rule::ident)?),
-            requires: Vec::new(),
-            approval: Vec::new(),
-            provider: Vec::new(),
-            database: Vec::new(),
-            backup: Vec::new(),
-            metrics: Vec::new(),
-            window: Vec::new(),
-            freeze: Vec::new(),
-            flags: Vec::new(),
-            url: Vec::new(),
-            production: None,
-            repeated: Vec::new(),
-            doc: None,
-            span: self.span(p),
-        };
+        let mut e = Environment::empty(self.ident(&self.first(p, Rule::ident)?), self.span(p));
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
         for c in p.clone().into_inner() {
             let setting = match c.as_rule() {
@@ -990,19 +938,7 @@ impl Builder {
     }
 
     fn release(&mut self, p: &P) -> Option<Release> {
-        let mut r = Release {
-            version: self.child_string(p)?,
-            risk: Vec::new(),
-            strategy: Vec::new(),
-            migrations: Vec::new(),
-            flags: Vec::new(),
-            rollback: Vec::new(),
-            comms: Vec::new(),
-            monitor: Vec::new(),
-            checklist: Vec::new(),
-            doc: None,
-            span: self.span(p),
-        };
+        let mut r = Release::empty(self.child_string(p)?, self.span(p));
         for c in p.clone().into_inner() {
             match c.as_rule() {
                 Rule::risk_setting => {
@@ -1550,4 +1486,53 @@ impl Builder {
             _ => return None,
         })
     }
+}
+
+/// Decodes the body of a string that has escapes (`\n \t \r \" \\ \u{…}`; any other escaped
+/// character stands for itself). Returns the value and, after each escape, (decoded offset,
+/// body offset), which maps offsets in the value back to the source. A `\u{…}` that is no
+/// character decodes to nothing and is reported to `bad` with its body offset and length.
+/// Both parsers decode with this, so their string values cannot differ.
+pub(super) fn decode_escapes(
+    body: &str,
+    mut bad: impl FnMut(usize, usize),
+) -> (String, Vec<(u32, u32)>) {
+    let mut value = String::with_capacity(body.len());
+    let mut escapes = Vec::new();
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            value.push(c);
+            continue;
+        }
+        let Some((_, e)) = chars.next() else { break };
+        match e {
+            'n' => value.push('\n'),
+            't' => value.push('\t'),
+            'r' => value.push('\r'),
+            'u' => {
+                let mut hex = String::new();
+                for (_, h) in chars.by_ref() {
+                    if h == '}' {
+                        break;
+                    }
+                    if h != '{' {
+                        hex.push(h);
+                    }
+                }
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) => value.push(ch),
+                    None => bad(i, hex.len() + 4),
+                }
+            }
+            _ => value.push(e),
+        }
+        // After this escape, decoded offset `value.len()` sits at source offset `next`.
+        let next = chars.peek().map(|(j, _)| *j).unwrap_or(body.len());
+        escapes.push((
+            u32::try_from(value.len()).unwrap_or(u32::MAX),
+            u32::try_from(next).unwrap_or(u32::MAX),
+        ));
+    }
+    (value, escapes)
 }

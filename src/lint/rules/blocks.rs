@@ -107,6 +107,13 @@ impl<'a> ReleaseBlocks<'a> {
     }
 }
 
+/// The environment a plan deploys to.
+pub(super) fn environment_of<'a>(ctx: &Context<'a>, p: &LintPlan) -> Option<&'a Environment> {
+    ctx.names
+        .environments()
+        .find(|e| e.name.name == p.environment)
+}
+
 /// Every user release with its blocks bound.
 pub(super) fn releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
     ctx.names

@@ -99,10 +99,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
 
 /// The longest time the plan's triggers can stay armed, if the plan bounds it.
 fn armed_at_most(ctx: &Context<'_>, p: &LintPlan) -> Option<u64> {
-    let known_instances = ctx
-        .names
-        .environments()
-        .find(|e| e.name.name == p.environment)
+    let known_instances = blocks::environment_of(ctx, p)
         .is_some_and(|e| e.provider.iter().any(|p| matches!(p, Provider::Local { .. })));
     let mut armed = false;
     let mut total: u64 = 0;

@@ -44,10 +44,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             continue;
         }
         for p in r.plans(ctx) {
-            let Some(env) = ctx
-                .names
-                .environments()
-                .find(|e| e.name.name == p.environment)
+            let Some(env) = blocks::environment_of(ctx, p)
             else {
                 continue;
             };

@@ -49,10 +49,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         };
         for p in r.plans(ctx) {
             // The number of instances is known only where deployc runs them.
-            let replicas = ctx
-                .names
-                .environments()
-                .find(|e| e.name.name == p.environment)
+            let replicas = blocks::environment_of(ctx, p)
                 .and_then(|e| {
                     e.provider.iter().find_map(|p| match p {
                         Provider::Local { replicas, .. } => {

@@ -41,10 +41,7 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     for r in blocks::releases(ctx) {
         for p in r.plans(ctx) {
-            let Some(env) = ctx
-                .names
-                .environments()
-                .find(|e| e.name.name == p.environment)
+            let Some(env) = blocks::environment_of(ctx, p)
             else {
                 continue;
             };

@@ -87,6 +87,52 @@ enum Attempt<T> {
     LockTimeout,
 }
 
+/// A result that records how many attempts it took.
+trait Attempts {
+    fn with_attempts(self, attempts: u32) -> Self;
+}
+
+impl Attempts for Applied {
+    fn with_attempts(self, attempts: u32) -> Self {
+        match self {
+            Applied::Now { transactional, .. } => Applied::Now {
+                transactional,
+                attempts,
+            },
+            other => other,
+        }
+    }
+}
+
+impl Attempts for Reverted {
+    fn with_attempts(self, attempts: u32) -> Self {
+        match self {
+            Reverted::Now { transactional, .. } => Reverted::Now {
+                transactional,
+                attempts,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Awaits `$attempt` (one transaction) again after each lock timeout, as the retry policy
+/// allows, and gives its result with the number of attempts. A macro rather than a function
+/// taking an async closure: the closure's future borrowing the client made the executor's
+/// boxed futures non-`Send`.
+macro_rules! retry_lock_timeouts {
+    ($self:ident, $name:expr, $attempt:expr) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match $attempt.await? {
+                Attempt::Done(done) => break done.with_attempts(attempt),
+                Attempt::LockTimeout => $self.after_lock_timeout($name, attempt).await?,
+            }
+        }
+    }};
+}
+
 impl Postgres {
     /// Connects with default options.
     pub async fn connect(url: &str) -> Result<Postgres, DbError> {
@@ -180,23 +226,11 @@ impl Postgres {
                 .await;
             return self.unlock_session(client, out).await;
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .apply_in_tx(&mut client, m, &statements, &checksum)
-                .await?
-            {
-                Attempt::Done(Applied::Now { transactional, .. }) => {
-                    return Ok(Applied::Now {
-                        transactional,
-                        attempts: attempt,
-                    });
-                }
-                Attempt::Done(a) => return Ok(a),
-                Attempt::LockTimeout => self.after_lock_timeout(&m.name, attempt).await?,
-            }
-        }
+        Ok(retry_lock_timeouts!(
+            self,
+            &m.name,
+            self.apply_in_tx(&mut client, m, &statements, &checksum)
+        ))
     }
 
     /// Runs the migration's `down` and marks it reverted.
@@ -217,23 +251,11 @@ impl Postgres {
                 .await;
             return self.unlock_session(client, out).await;
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .revert_in_tx(&mut client, m, &statements, &checksum)
-                .await?
-            {
-                Attempt::Done(Reverted::Now { transactional, .. }) => {
-                    return Ok(Reverted::Now {
-                        transactional,
-                        attempts: attempt,
-                    });
-                }
-                Attempt::Done(r) => return Ok(r),
-                Attempt::LockTimeout => self.after_lock_timeout(&m.name, attempt).await?,
-            }
-        }
+        Ok(retry_lock_timeouts!(
+            self,
+            &m.name,
+            self.revert_in_tx(&mut client, m, &statements, &checksum)
+        ))
     }
 
     /// The whole ledger, in application order.

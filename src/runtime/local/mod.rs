@@ -641,13 +641,9 @@ impl MetricSource for LocalProbe {
         track: Track,
         window_ms: u64,
     ) -> BoxFuture<'a, Option<f64>> {
-        Box::pin(async move {
-            self.shared.stats.measure(
-                track,
-                query.unwrap_or(metric),
-                Duration::from_millis(window_ms),
-            )
-        })
+        Box::pin(std::future::ready(
+            self.shared.stats.query(metric, query, track, window_ms),
+        ))
     }
 }
 

@@ -152,6 +152,22 @@ impl Stats {
         }
     }
 
+    /// A metric source's query answered from these measurements: the query names the
+    /// measurement (`error_rate`, `latency_p95`…), else the metric's name does.
+    pub(crate) fn query(
+        &self,
+        metric: &str,
+        query: Option<&str>,
+        track: Track,
+        window_ms: u64,
+    ) -> Option<f64> {
+        self.measure(
+            track,
+            query.unwrap_or(metric),
+            std::time::Duration::from_millis(window_ms),
+        )
+    }
+
     /// A measurement over the last `window`: `error_rate` (percent), `latency_p50/p95/p99`
     /// (ms), `throughput` (requests per second), `requests`, `errors`. `None` without
     /// requests.
