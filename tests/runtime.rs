@@ -9,10 +9,13 @@
 )]
 
 mod loopback;
+#[path = "common/process.rs"]
+mod process;
+use process::{deployc, text};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 
 /// The webhook channel's endpoint: its URL is the secret the tests check for redaction.
@@ -21,18 +24,8 @@ fn hook() -> &'static loopback::Server {
     HOOK.get_or_init(|| loopback::Server::start(|_| (200, String::new())))
 }
 
-fn deployc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_deployc"))
-}
-
-/// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("runtime")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    process::scratch_in("runtime", name)
 }
 
 /// A quickstart-like program with short holds, for the real-process tests.
@@ -127,14 +120,6 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 fn dir_name(dir: &Path) -> String {
     dir.file_name().unwrap().to_string_lossy().into_owned()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Every file under the state directory, concatenated.

@@ -12,37 +12,23 @@
 )]
 
 mod loopback;
+#[path = "common/process.rs"]
+mod process;
+use process::{deployc, text};
 #[path = "common/prometheus.rs"]
 mod prometheus_server;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use prometheus_server::{prometheus_binary, start_prometheus};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-fn deployc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_deployc"))
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("runtime-e2e")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    process::scratch_in("runtime-e2e", name)
 }
 
 fn run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
@@ -137,6 +123,16 @@ fn pg_rows(sql: &str) -> Option<Vec<tokio_postgres::Row>> {
     }
 }
 
+/// An empty schema named after `name` and this process (two checkouts testing against one
+/// server at once must not meet), or `None` when there is no server and the test is skipped.
+fn fresh_schema(name: &str) -> Option<String> {
+    pg_rows("SELECT 1")?;
+    let schema = format!("{name}_{}", std::process::id());
+    pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+    pg_rows(&format!("CREATE SCHEMA {schema}")).unwrap();
+    Some(schema)
+}
+
 fn pg_url(schema: &str) -> String {
     let base = std::env::var("DEPLOYC_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into());
     let sep = if base.contains('?') { '&' } else { '?' };
@@ -195,13 +191,9 @@ release "1.1.0" {
 
 #[test]
 fn postgres_migrations_with_the_ledger_exactly_once_and_reverted_on_rollback() {
-    // Per process: two checkouts testing against one server at once must not meet.
-    let schema = &format!("deployc_e2e_run_{}", std::process::id());
-    if pg_rows("SELECT 1").is_none() {
+    let Some(schema) = &fresh_schema("deployc_e2e_run") else {
         return;
-    }
-    pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
-    pg_rows(&format!("CREATE SCHEMA {schema}")).unwrap();
+    };
     let dir = scratch("postgres");
     std::fs::write(dir.join("app.deploy"), PG_PROGRAM).unwrap();
     allow_rules(&dir);
@@ -285,13 +277,9 @@ release "2.0.0" {
 
 #[test]
 fn postgres_backup_is_restored_when_the_manual_gate_is_approved() {
-    // Per process: two checkouts testing against one server at once must not meet.
-    let schema = &format!("deployc_e2e_restore_{}", std::process::id());
-    if pg_rows("SELECT 1").is_none() {
+    let Some(schema) = &fresh_schema("deployc_e2e_restore") else {
         return;
-    }
-    pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
-    pg_rows(&format!("CREATE SCHEMA {schema}")).unwrap();
+    };
     let dir = scratch("postgres-restore");
     std::fs::write(
         dir.join("app.deploy"),
