@@ -6,6 +6,7 @@
 //! to the right kind, every condition compares a metric with a value of its kind, every
 //! release has exactly one strategy, and the migration graph of every release is acyclic.
 
+pub mod cluster;
 mod conditions;
 mod migrations;
 pub mod placeholders;
@@ -409,6 +410,18 @@ impl<'a> Checker<'a, '_> {
                                 span: t.rate.span,
                                 what: "the traffic rate",
                             });
+                        }
+                    }
+                }
+                Provider::Cluster {
+                    kind,
+                    settings,
+                    span,
+                } => {
+                    cluster::check_settings(*kind, settings, *span, &mut self.errors);
+                    for s in settings {
+                        if let (ClusterValue::Text(t), "image") = (&s.value, s.name.name.as_str()) {
+                            self.placeholders(t, Context::Image, scope);
                         }
                     }
                 }
@@ -899,6 +912,58 @@ impl<'a> Checker<'a, '_> {
         }
         let errors = migrations::check_program(&releases);
         self.errors.extend(errors);
+        self.cluster_strategies(&releases);
+    }
+
+    /// Each release's strategy against each environment's cluster provider.
+    fn cluster_strategies(&mut self, releases: &[(ModuleId, &'a Release)]) {
+        let environments: Vec<&'a Environment> = self
+            .names
+            .all_items()
+            .filter_map(|(_, item)| match item {
+                Item::Environment(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        for (module, r) in releases {
+            // Findings point at the strategy's keyword, or at the name of a named one.
+            let (strategy, at) = match r.strategy.first() {
+                Some(StrategyRef::Inline(s)) => {
+                    let start = s.span().start as usize;
+                    (s, Span::new(s.span().file, start, start + s.name().len()))
+                }
+                Some(StrategyRef::Named(u)) => {
+                    match self
+                        .names
+                        .lookup_kind(*module, &[], &u.path, Some(Kind::Strategy))
+                    {
+                        Some(Def::Strategy(d)) => (&d.strategy, u.path.span),
+                        _ => continue,
+                    }
+                }
+                None => continue,
+            };
+            for e in &environments {
+                for p in &e.provider {
+                    if let Provider::Cluster {
+                        kind,
+                        settings,
+                        span,
+                    } = p
+                    {
+                        cluster::check_strategy(
+                            *kind,
+                            settings,
+                            *span,
+                            &e.name.name,
+                            strategy,
+                            at,
+                            &mut self.errors,
+                        );
+                    }
+                }
+            }
+        }
     }
 }
 

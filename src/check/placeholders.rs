@@ -22,6 +22,8 @@ pub enum Context {
     MetricCommand,
     BackupCommand,
     FlagCommand,
+    /// A cluster provider's container image.
+    Image,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +68,7 @@ impl Context {
             Context::MetricCommand => "a metric command",
             Context::BackupCommand => "a backup command",
             Context::FlagCommand => "the flag command",
+            Context::Image => "a container image",
         }
     }
 
@@ -96,6 +99,7 @@ impl Context {
             Context::MetricCommand => &["track", "window", "metric", "query"],
             Context::BackupCommand => &["file"],
             Context::FlagCommand => &["flag", "percent", "segment"],
+            Context::Image => &[],
         };
         v.extend_from_slice(extra);
         v

@@ -212,6 +212,48 @@ pub enum Error {
         previous: String,
         previous_span: Span,
     },
+
+    // E5xx — targets: what an environment's provider can do
+    ClusterValueKind {
+        span: Span,
+        setting: String,
+        expected: &'static str,
+        example: &'static str,
+    },
+    InvalidKubernetesName {
+        span: Span,
+        setting: String,
+        name: String,
+        reason: &'static str,
+    },
+    ImageWithoutVersion {
+        span: Span,
+    },
+    WeightNotExpressible {
+        span: Span,
+        weight: f64,
+        replicas: u64,
+        replicas_span: Span,
+        environment: String,
+        suggestion: u64,
+    },
+    StrategyNotSupported {
+        span: Span,
+        strategy: &'static str,
+        provider: &'static str,
+        provider_span: Span,
+        environment: String,
+        help: &'static str,
+    },
+    ClusterSettingNeeded {
+        span: Span,
+        setting: &'static str,
+        provider: &'static str,
+        provider_span: Span,
+        environment: String,
+        why: &'static str,
+        example: &'static str,
+    },
 }
 
 fn quote_list(items: &[String]) -> String {
@@ -281,6 +323,12 @@ impl Error {
             Error::AfterOtherRelease { .. } => "E414",
             Error::DownAndIrreversible { .. } => "E415",
             Error::ReleaseOutOfOrder { .. } => "E416",
+            Error::ClusterValueKind { .. } => "E601",
+            Error::InvalidKubernetesName { .. } => "E602",
+            Error::ImageWithoutVersion { .. } => "E603",
+            Error::WeightNotExpressible { .. } => "E604",
+            Error::StrategyNotSupported { .. } => "E605",
+            Error::ClusterSettingNeeded { .. } => "E606",
         }
     }
 
@@ -544,6 +592,68 @@ impl Error {
                 .with_label(Label::primary(*span, format!("comes after `{previous}` in the file")))
                 .with_label(Label::secondary(*previous_span, "the earlier entry"))
                 .with_help("list releases oldest first; the order decides expand/contract checks"),
+            Error::ClusterValueKind {
+                span,
+                expected,
+                example,
+                ..
+            } => d
+                .with_label(Label::primary(*span, format!("expected {expected}")))
+                .with_help(format!("write it like `{example}`")),
+            Error::InvalidKubernetesName { span, reason, .. } => d
+                .with_label(Label::primary(*span, *reason))
+                .with_help(
+                    "Kubernetes names are at most 63 lower-case letters, digits and `-`, \
+                     starting and ending with a letter or digit",
+                ),
+            Error::ImageWithoutVersion { span } => d
+                .with_label(Label::primary(*span, "every release would deploy this same image"))
+                .with_help("name the version in the image, like `\"registry.example.com/app:{version}\"`"),
+            Error::WeightNotExpressible {
+                span,
+                weight,
+                replicas,
+                replicas_span,
+                suggestion,
+                ..
+            } => d
+                .with_label(Label::primary(
+                    *span,
+                    format!(
+                        "{} of {replicas} replicas is {} pods",
+                        crate::lower::format::fmt_percent(*weight),
+                        crate::lower::format::fmt_number(weight * *replicas as f64 / 100.0)
+                    ),
+                ))
+                .with_label(Label::secondary(*replicas_span, "the replicas of the workload"))
+                .with_help(format!(
+                    "without a `route`, traffic is split by pod count: use weights that are whole \
+                     multiples of a pod (`replicas = {suggestion}` expresses every step), or name a \
+                     Gateway API HTTPRoute with `route = \"…\"` for exact weights"
+                )),
+            Error::StrategyNotSupported {
+                span,
+                provider,
+                provider_span,
+                help,
+                ..
+            } => d
+                .with_label(Label::primary(*span, "this strategy"))
+                .with_label(Label::secondary(
+                    *provider_span,
+                    format!("the `{provider}` provider"),
+                ))
+                .with_help(*help),
+            Error::ClusterSettingNeeded {
+                span,
+                provider_span,
+                why,
+                example,
+                ..
+            } => d
+                .with_label(Label::primary(*span, *why))
+                .with_label(Label::secondary(*provider_span, "in this provider"))
+                .with_help(format!("add `{example}`")),
         }
     }
 
@@ -638,6 +748,38 @@ impl Error {
             Error::ReleaseOutOfOrder {
                 version, previous, ..
             } => format!("release `{version}` is listed after the newer `{previous}`"),
+            Error::ClusterValueKind {
+                setting, expected, ..
+            } => format!("`{setting}` takes {expected}"),
+            Error::InvalidKubernetesName { setting, name, .. } => {
+                format!("`{name}` is not a valid Kubernetes name for `{setting}`")
+            }
+            Error::ImageWithoutVersion { .. } => "the image does not name `{version}`".into(),
+            Error::WeightNotExpressible {
+                weight,
+                replicas,
+                environment,
+                ..
+            } => format!(
+                "a {} step cannot be expressed with {replicas} replicas in environment `{environment}`",
+                crate::lower::format::fmt_percent(*weight)
+            ),
+            Error::StrategyNotSupported {
+                strategy,
+                provider,
+                environment,
+                ..
+            } => format!(
+                "the `{provider}` provider of environment `{environment}` cannot run a `{strategy}` strategy"
+            ),
+            Error::ClusterSettingNeeded {
+                setting,
+                provider,
+                environment,
+                ..
+            } => format!(
+                "the `{provider}` provider of environment `{environment}` needs `{setting}` for this strategy"
+            ),
         }
     }
 }

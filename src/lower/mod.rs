@@ -13,13 +13,13 @@
 //! Durations the source does not give are estimated with the defaults below; the plan's
 //! notes say when one was used.
 
-mod format;
+pub(crate) mod format;
 pub mod plan;
 pub mod render;
 
 use std::collections::HashMap;
 
-use crate::check::{MigrationGraph, placeholders, release_graph};
+use crate::check::{self, MigrationGraph, placeholders, release_graph};
 use crate::resolve::{Def, Kind, ModuleId, Names};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
@@ -674,6 +674,35 @@ impl<'a> Lowering<'a, '_> {
                     })
                     .collect(),
             },
+            Provider::Cluster { kind, settings, .. } => {
+                let s = check::cluster::ClusterSettings::read(*kind, settings);
+                let text = |name: &str| s.text(name).map(str::to_string);
+                let workload = match kind {
+                    ClusterKind::Kubernetes => text("deployment"),
+                    ClusterKind::ArgoRollouts => text("rollout"),
+                }
+                .unwrap_or_default();
+                let target = ClusterTarget {
+                    namespace: text("namespace").unwrap_or_default(),
+                    container: text("container").unwrap_or_else(|| workload.clone()),
+                    workload,
+                    image: text("image").unwrap_or_default(),
+                    service: text("service"),
+                    preview_service: text("preview_service"),
+                    canary_service: text("canary_service"),
+                    replicas: s.count("replicas").map(|r| r.value),
+                    route: text("route"),
+                    context: text("context"),
+                    kubeconfig: s.path_or_env("kubeconfig"),
+                    timeout_ms: s
+                        .duration_ms("timeout")
+                        .unwrap_or(check::cluster::DEFAULT_TIMEOUT_MS),
+                };
+                match kind {
+                    ClusterKind::Kubernetes => TargetProvider::Kubernetes(target),
+                    ClusterKind::ArgoRollouts => TargetProvider::ArgoRollouts(target),
+                }
+            }
         });
         let database = self.env.database.first().map(|d| match d {
             ast::Database::Sqlite { file, .. } => TargetDatabase::Sqlite {
@@ -1199,6 +1228,11 @@ impl<'a> Lowering<'a, '_> {
             .iter()
             .find_map(|p| match p {
                 Provider::Local { replicas, .. } => replicas.first().map(|r| r.value),
+                Provider::Cluster { kind, settings, .. } => {
+                    check::cluster::ClusterSettings::read(*kind, settings)
+                        .count("replicas")
+                        .map(|r| r.value)
+                }
                 Provider::Command { .. } => None,
             })
             .unwrap_or(3)

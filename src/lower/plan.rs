@@ -369,6 +369,41 @@ pub enum TargetProvider {
     Command {
         actions: Vec<TargetCommand>,
     },
+    /// Deployments and Services driven through the Kubernetes API.
+    Kubernetes(ClusterTarget),
+    /// An Argo Rollouts `Rollout` applied and followed through the Kubernetes API.
+    ArgoRollouts(ClusterTarget),
+}
+
+/// Where a cluster provider deploys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClusterTarget {
+    pub namespace: String,
+    /// The Deployment (`kubernetes`) or the Rollout (`argo_rollouts`).
+    pub workload: String,
+    pub container: String,
+    /// The image with its placeholders (`{version}`, `{service}`, `{environment}`).
+    pub image: String,
+    /// The Service that carries the traffic (the stable or active one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_service: Option<String>,
+    /// The total replicas; the cluster's current count when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u64>,
+    /// A Gateway API `HTTPRoute` that splits traffic by exact weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// A kubeconfig path, or `env VAR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// How long one step may take to become ready.
+    pub timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

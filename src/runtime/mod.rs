@@ -537,6 +537,13 @@ fn real_world(
             stable: stable.clone(),
             replicas: 3,
         }),
+        Some(TargetProvider::Kubernetes(_) | TargetProvider::ArgoRollouts(_)) => {
+            return Err(
+                "this build of deployc cannot drive a cluster provider yet: use `deployc plan` \
+                 to see the steps"
+                    .into(),
+            );
+        }
         None => Box::new(basic::NoProvider),
     };
     if metrics.is_none()

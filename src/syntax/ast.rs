@@ -207,6 +207,58 @@ pub enum Provider {
         actions: Vec<CommandAction>,
         span: Span,
     },
+    /// `kubernetes { … }` or `argo_rollouts { … }`: the settings as written; the checker
+    /// knows which names each kind takes.
+    Cluster {
+        kind: ClusterKind,
+        settings: Vec<ClusterSetting>,
+        span: Span,
+    },
+}
+
+/// Which cluster provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterKind {
+    /// Deployments and Services driven by deployc.
+    Kubernetes,
+    /// An Argo Rollouts `Rollout` that deployc applies and follows.
+    ArgoRollouts,
+}
+
+impl ClusterKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ClusterKind::Kubernetes => "kubernetes",
+            ClusterKind::ArgoRollouts => "argo_rollouts",
+        }
+    }
+}
+
+/// `NAME = VALUE` inside a cluster provider.
+#[derive(Debug, Clone)]
+pub struct ClusterSetting {
+    pub name: Ident,
+    pub value: ClusterValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ClusterValue {
+    Text(StrLit),
+    Env { var: String, span: Span },
+    Int(Spanned<u64>),
+    Duration(Spanned<Millis>),
+}
+
+impl ClusterValue {
+    pub fn span(&self) -> Span {
+        match self {
+            ClusterValue::Text(s) => s.span,
+            ClusterValue::Env { span, .. } => *span,
+            ClusterValue::Int(n) => n.span,
+            ClusterValue::Duration(d) => d.span,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

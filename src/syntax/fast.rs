@@ -1157,11 +1157,15 @@ impl<'s> Fast<'s> {
         Some("production")
     }
 
-    /// `provider_setting = { "provider" ~ eq ~ (local_provider | command_provider) }`.
+    /// `provider_setting = { "provider" ~ eq ~ (local_provider | command_provider |
+    /// kubernetes_provider | argo_provider) }`.
     fn provider_setting(&mut self) -> Option<Provider> {
         self.tok("provider")?;
         self.tok("=")?;
         if let Some(v) = self.attempt(Self::local_provider) {
+            return Some(v);
+        }
+        if let Some(v) = self.attempt(Self::cluster_provider) {
             return Some(v);
         }
         let start = self.pos;
@@ -1186,6 +1190,46 @@ impl<'s> Fast<'s> {
         })?;
         Some(Provider::Command {
             actions,
+            span: self.span_from(start),
+        })
+    }
+
+    /// `kubernetes_provider = { "kubernetes" ~ lb ~ (cluster_entry ~ ","?)* ~ rb }` and
+    /// `argo_provider = { "argo_rollouts" ~ lb ~ (cluster_entry ~ ","?)* ~ rb }`.
+    fn cluster_provider(&mut self) -> Option<Provider> {
+        let start = self.pos;
+        let kind = if self.attempt(|p| p.tok("kubernetes")).is_some() {
+            ClusterKind::Kubernetes
+        } else {
+            self.tok("argo_rollouts")?;
+            ClusterKind::ArgoRollouts
+        };
+        let mut settings = Vec::new();
+        self.block(|p| {
+            // `cluster_entry = { ident ~ eq ~ (env_ref | string | duration | int) }`.
+            let start = p.pos;
+            let name = p.ident()?;
+            p.skip();
+            p.tok("=")?;
+            let value = if let Some(ValueSource::Env { var, span }) = p.attempt(Self::env_ref) {
+                ClusterValue::Env { var, span }
+            } else if let Some(s) = p.attempt(Self::string) {
+                ClusterValue::Text(s)
+            } else if let Some(d) = p.attempt(Self::duration) {
+                ClusterValue::Duration(d)
+            } else {
+                ClusterValue::Int(p.int()?)
+            };
+            settings.push(ClusterSetting {
+                name,
+                value,
+                span: p.span_from(start),
+            });
+            Some(())
+        })?;
+        Some(Provider::Cluster {
+            kind,
+            settings,
             span: self.span_from(start),
         })
     }

@@ -598,6 +598,48 @@ impl Builder {
                         span: self.span(&c),
                     });
                 }
+                Rule::kubernetes_provider | Rule::argo_provider => {
+                    let kind = if c.as_rule() == Rule::kubernetes_provider {
+                        ClusterKind::Kubernetes
+                    } else {
+                        ClusterKind::ArgoRollouts
+                    };
+                    let mut settings = Vec::new();
+                    for e in c.clone().into_inner() {
+                        if e.as_rule() != Rule::cluster_entry {
+                            continue;
+                        }
+                        let mut inner = e.clone().into_inner();
+                        let (Some(name), Some(v)) = (inner.next(), inner.next()) else {
+                            continue;
+                        };
+                        let value = match v.as_rule() {
+                            Rule::env_ref => {
+                                let Some(var) = self.first(&v, Rule::env_var) else {
+                                    continue;
+                                };
+                                ClusterValue::Env {
+                                    var: var.as_str().to_string(),
+                                    span: self.span(&v),
+                                }
+                            }
+                            Rule::string => ClusterValue::Text(self.string(&v)),
+                            Rule::duration => ClusterValue::Duration(self.duration(&v)),
+                            Rule::int => ClusterValue::Int(self.int(&v)),
+                            _ => continue,
+                        };
+                        settings.push(ClusterSetting {
+                            name: self.ident(&name),
+                            value,
+                            span: self.span(&e),
+                        });
+                    }
+                    return Some(Provider::Cluster {
+                        kind,
+                        settings,
+                        span: self.span(&c),
+                    });
+                }
                 _ => {}
             }
         }

@@ -55,6 +55,11 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                         Provider::Local { replicas, .. } => {
                             Some(replicas.first().map_or(3, |r| r.value))
                         }
+                        Provider::Cluster { kind, settings, .. } => {
+                            crate::check::cluster::ClusterSettings::read(*kind, settings)
+                                .count("replicas")
+                                .map(|r| r.value)
+                        }
                         Provider::Command { .. } => None,
                     })
                 });

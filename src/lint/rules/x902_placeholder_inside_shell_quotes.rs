@@ -73,6 +73,8 @@ fn commands<'a>(ctx: &Context<'a>) -> Vec<&'a StrLit> {
                         Provider::Command { actions, .. } => {
                             out.extend(actions.iter().map(|a| &a.command))
                         }
+                        // Cluster settings are API fields, never a shell's words.
+                        Provider::Cluster { .. } => {}
                     }
                 }
                 for b in &e.backup {
