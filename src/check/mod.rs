@@ -951,10 +951,13 @@ impl<'a> Checker<'a, '_> {
                         span,
                     } = p
                     {
+                        // The provider is named by its keyword, not its whole block.
+                        let start = span.start as usize;
+                        let head = Span::new(span.file, start, start + kind.keyword().len());
                         cluster::check_strategy(
                             *kind,
                             settings,
-                            *span,
+                            head,
                             &e.name.name,
                             strategy,
                             at,

@@ -609,7 +609,17 @@ impl Builder {
                         if e.as_rule() != Rule::cluster_entry {
                             continue;
                         }
-                        let mut inner = e.clone().into_inner();
+                        // `eq` is a token of its own: take the name and the value by rule.
+                        let mut inner = e.clone().into_inner().filter(|x| {
+                            matches!(
+                                x.as_rule(),
+                                Rule::ident
+                                    | Rule::env_ref
+                                    | Rule::string
+                                    | Rule::duration
+                                    | Rule::int
+                            )
+                        });
                         let (Some(name), Some(v)) = (inner.next(), inner.next()) else {
                             continue;
                         };
