@@ -150,7 +150,9 @@ module.exports = grammar({
     approval_setting: $ => seq('approval', '=', field('role', $.ident), optional($.gate_timeout)),
     gate_timeout: $ => seq('timeout', $.duration, optional(seq('else', $.gate_action))),
     gate_action: _ => choice('abort', 'continue', 'rollback'),
-    provider_setting: $ => seq('provider', '=', choice($.local_provider, $.command_provider)),
+    provider_setting: $ => seq('provider', '=', choice(
+      $.local_provider, $.command_provider, $.kubernetes_provider, $.argo_provider,
+    )),
     local_provider: $ => seq('local', block($._local_entry)),
     _local_entry: $ => choice($.local_command, $.local_replicas, $.local_traffic),
     local_command: $ => seq('command', '=', $.string),
@@ -160,6 +162,11 @@ module.exports = grammar({
     command_entry: $ => seq(
       field('action', $.ident), '=', $.string,
       optional(seq('timeout', $.duration)),
+    ),
+    kubernetes_provider: $ => seq('kubernetes', block($.cluster_entry)),
+    argo_provider: $ => seq('argo_rollouts', block($.cluster_entry)),
+    cluster_entry: $ => seq(
+      field('setting', $.ident), '=', choice($.env_ref, $.string, $.duration, $.int),
     ),
     database_setting: $ => seq('database', '=', choice($.sqlite_db, $.postgres_db)),
     sqlite_db: $ => seq('sqlite', $.string),

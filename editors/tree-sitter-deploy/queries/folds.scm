@@ -5,6 +5,8 @@
   (metric_multi)
   (local_provider)
   (command_provider)
+  (kubernetes_provider)
+  (argo_provider)
   (strategy_def)
   (rollback_def)
   (comms_def)

@@ -168,6 +168,9 @@
 ] @function.builtin
 
 (command_provider "command" @function.builtin)
+(kubernetes_provider "kubernetes" @function.builtin)
+(argo_provider "argo_rollouts" @function.builtin)
+(cluster_entry setting: (ident) @property)
 (command_source "command" @function.builtin)
 (flags_command "command" @function.builtin)
 

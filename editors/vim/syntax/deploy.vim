@@ -65,7 +65,7 @@ syn keyword deployClause sql noop irreversible flag initially day remove monitor
 syn keyword deployClause confirm run approval smoke url requires provider database backup
 syn keyword deployClause metrics window freeze flags rollback_decision replicas traffic risk
 syn keyword deployBuiltin http local command sqlite postgres prometheus probe slack email webhook
-syn keyword deployBuiltin stdout smtp file pg_dump snapshot
+syn keyword deployBuiltin stdout smtp file pg_dump snapshot kubernetes argo_rollouts
 syn keyword deployConstant low medium high off fail pass pause abort continue none required
 syn keyword deployConstant second minute hour
 " `production` only as the marker setting, so an environment may be called `production`.

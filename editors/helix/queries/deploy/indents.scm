@@ -9,6 +9,8 @@
   (metric_multi)
   (local_provider)
   (command_provider)
+  (kubernetes_provider)
+  (argo_provider)
   (release)
   (canary)
   (blue_green)
