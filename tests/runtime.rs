@@ -592,6 +592,26 @@ fn no_data_pause_holds_the_step_still_until_the_data_is_back() {
     );
 }
 
+#[test]
+fn a_manual_trigger_asks_the_decision_makers_on_rollback_decision() {
+    let out = deployc()
+        .args(["run", "tests/runtime/manual-decision.deploy"])
+        .args(["--release", "1.1.0", "--env", "staging"])
+        .args(["--simulate", "tests/runtime/manual-decision.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let asked = stdout
+        .find("✉ terminal: decide: error_rate > 1%")
+        .unwrap_or_else(|| panic!("no decision request:\n{stdout}"));
+    let decided = stdout.find("roll back? (lead)").unwrap();
+    assert!(
+        asked < decided,
+        "the request comes before the decision:\n{stdout}"
+    );
+}
+
 /// The pids listed in a run's `instances` file.
 fn listed_instances(run_dir: &Path) -> Vec<i32> {
     std::fs::read_to_string(run_dir.join("instances"))

@@ -998,4 +998,5 @@ pub const EVENTS: &[&str] = &[
     "rollback",
     "failed",
     "approval_needed",
+    "rollback_decision",
 ];

@@ -39,10 +39,14 @@ pub(crate) fn check(
             weekday(d1).ok_or_else(|| format!("day `{d1}`"))?,
             weekday(d2).ok_or_else(|| format!("day `{d2}`"))?,
         );
-        let (t1, t2): (Time, Time) = (
-            t1.parse().map_err(|e| format!("time `{t1}`: {e}"))?,
-            t2.parse().map_err(|e| format!("time `{t2}`: {e}"))?,
-        );
+        let t1: Time = t1.parse().map_err(|e| format!("time `{t1}`: {e}"))?;
+        // `24:00` ends the day (the language allows it as the end of a range, and
+        // `00:00..24:00` is the whole day); every time of day is before it.
+        let t2: Option<Time> = if t2 == "24:00" {
+            None
+        } else {
+            Some(t2.parse().map_err(|e| format!("time `{t2}`: {e}"))?)
+        };
         let day = local.weekday().to_monday_zero_offset();
         let (a, b) = (d1.to_monday_zero_offset(), d2.to_monday_zero_offset());
         let day_ok = if a <= b {
@@ -51,7 +55,7 @@ pub(crate) fn check(
             day >= a || day <= b
         };
         let t = local.time();
-        if !day_ok || t < t1 || t >= t2 {
+        if !day_ok || t < t1 || t2.is_some_and(|t2| t >= t2) {
             return Err(format!(
                 "{} is outside the deployment window {w}",
                 local.strftime("%a %Y-%m-%d %H:%M %Z")
@@ -88,5 +92,17 @@ mod tests {
         assert!(check(Some("mon..fri 11:00..16:00 UTC"), &[], t).is_err());
         assert!(check(None, &["2026-11-30..2026-12-02".into()], t).is_err());
         assert!(check(None, &["2026-12-02".into()], t).is_ok());
+    }
+
+    #[test]
+    fn a_window_ending_at_24_00_runs_to_the_end_of_the_day() {
+        let late: jiff::Timestamp = "2026-12-01T23:59:30Z".parse().unwrap(); // a Tuesday
+        assert!(check(Some("mon..sun 00:00..24:00 UTC"), &[], late).is_ok());
+        assert!(check(Some("tue 18:00..24:00 UTC"), &[], late).is_ok());
+        let early: jiff::Timestamp = "2026-12-01T17:59:00Z".parse().unwrap();
+        assert!(check(Some("tue 18:00..24:00 UTC"), &[], early).is_err());
+        // Midnight belongs to the next day, which this window does not include.
+        let midnight: jiff::Timestamp = "2026-12-02T00:00:00Z".parse().unwrap();
+        assert!(check(Some("tue 18:00..24:00 UTC"), &[], midnight).is_err());
     }
 }
