@@ -226,10 +226,8 @@ pub(super) fn check_settings(
                     });
                 }
             }
-            (ClusterValue::Text(t), Value::Image) => {
-                if !t.value.contains("{version}") {
-                    errors.push(Error::ImageWithoutVersion { span: t.span });
-                }
+            (ClusterValue::Text(t), Value::Image) if !t.value.contains("{version}") => {
+                errors.push(Error::ImageWithoutVersion { span: t.span });
             }
             (ClusterValue::Int(n), Value::Count) if n.value == 0 => {
                 errors.push(Error::MustBePositive {
