@@ -713,7 +713,9 @@ impl<'a> Exporter<'a> {
             let Some(query) = self.query(&metric, g.relative, window_ms, text, source) else {
                 continue;
             };
-            self.unit_note(&metric, source);
+            if !g.relative {
+                self.unit_note(&metric, source);
+            }
             let guard = "len(result) > 0 && !isNaN(result[0])";
             let expr = parens(&g.expr);
             let mut m = Map::new();
@@ -742,7 +744,7 @@ impl<'a> Exporter<'a> {
                     );
                     m.insert(
                         "failureCondition".into(),
-                        json!(format!("{guard} && !{expr}")),
+                        json!(format!("{guard} && !({})", g.expr)),
                     );
                     // A measurement without data is inconclusive; too many pause the
                     // Rollout for a person.
