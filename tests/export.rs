@@ -222,21 +222,30 @@ fn a_misspelt_field_is_caught_by_the_tightened_schema() {
 
 #[test]
 fn exported_objects_are_valid_argo_objects() {
-    for (file, release, env) in argo_examples() {
-        let (code, stdout, stderr) = deployc(
-            &[
-                "export",
-                "argo-rollouts",
-                &file,
-                "--release",
-                &release,
-                "--env",
-                &env,
-            ],
-            &[],
-        );
+    let cases = argo_examples()
+        .into_iter()
+        .flat_map(|c| [(c.clone(), false), (c, true)]);
+    for ((file, release, env), pod_template) in cases {
+        let mut args = vec![
+            "export",
+            "argo-rollouts",
+            &file,
+            "--release",
+            &release,
+            "--env",
+            &env,
+        ];
+        if pod_template {
+            args.push("--pod-template");
+        }
+        let (code, stdout, stderr) = deployc(&args, &[]);
         assert_eq!(code, 0, "{file} {release} {env}: {stderr}");
         let objects = parse_stream(&stdout);
+        assert_eq!(
+            objects.iter().any(|o| o["kind"] == "Deployment"),
+            !pod_template,
+            "a Deployment image exactly when the Rollout follows the Deployment"
+        );
         assert!(
             objects.iter().any(|o| o["kind"] == "Rollout"),
             "{file} {release} {env}: no Rollout"
