@@ -17,9 +17,14 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const SCHEMAS: &str = "tests/schemas/argo-rollouts";
 
+/// The Prometheus URL of `tests/fixtures/export/everything.deploy` (`env SHOP_PROMETHEUS`).
+const SHOP_PROMETHEUS: &str = "http://prometheus.shop:9090";
+
 fn deployc(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_deployc"));
-    cmd.args(args).env("NO_COLOR", "1");
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env("SHOP_PROMETHEUS", SHOP_PROMETHEUS);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -147,9 +152,9 @@ fn schema_errors(object: &Value) -> Vec<String> {
 /// (file, release, environment) for every example environment that uses `argo_rollouts`.
 fn argo_examples() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    let mut files: Vec<PathBuf> = std::fs::read_dir("examples")
-        .unwrap()
-        .flatten()
+    let mut files: Vec<PathBuf> = ["examples", "tests/fixtures/export"]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap().flatten())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "deploy"))
         .collect();
@@ -330,7 +335,11 @@ fn the_yaml_reads_back_as_the_exported_objects() {
         );
         assert_eq!(code, 0, "{stderr}");
         let plan: deployc::lower::Plan = serde_json::from_str(&plan_json).unwrap();
-        let export = deployc::export::argo::export(&plan, &|_| None, Default::default());
+        let export = deployc::export::argo::export(
+            &plan,
+            &|var| (var == "SHOP_PROMETHEUS").then(|| SHOP_PROMETHEUS.to_string()),
+            Default::default(),
+        );
         let (_, stdout, _) = deployc(
             &[
                 "export",

@@ -132,8 +132,12 @@ impl<'a> Exporter<'a> {
         reason: impl Into<String>,
         source: Option<&SourceRef>,
     ) {
-        self.diagnostics
-            .push(ExportDiagnostic::new(severity, message, reason, source));
+        let d = ExportDiagnostic::new(severity, message, reason, source);
+        // The same finding from two places of the plan (a channel in two messages) is said
+        // once.
+        if !self.diagnostics.contains(&d) {
+            self.diagnostics.push(d);
+        }
     }
 
     fn error(
@@ -329,22 +333,22 @@ impl<'a> Exporter<'a> {
                 .iter()
                 .find(|g| g.kind == "require")
                 .map(|g| g.condition.clone());
-            match require {
-                Some(condition) => {
-                    let count = hold_ms.div_ceil(self.interval_ms()).max(1);
-                    if let Some(analysis) = self.analysis(
-                        &format!("{name}-step-{}", i + 1),
-                        Purpose::Require,
-                        &condition,
-                        self.interval_ms(),
-                        Some(count),
-                        step.source.as_ref(),
-                    ) {
-                        // The analysis runs for the hold (`count` × `interval`), so no
-                        // separate pause is needed: the step ends when the analysis passes.
-                        steps.push(json!({ "analysis": analysis }));
-                    }
-                }
+            let analysis = require.and_then(|condition| {
+                let count = hold_ms.div_ceil(self.interval_ms()).max(1);
+                self.analysis(
+                    &format!("{name}-step-{}", i + 1),
+                    Purpose::Require,
+                    &condition,
+                    self.interval_ms(),
+                    Some(count),
+                    step.source.as_ref(),
+                )
+            });
+            match analysis {
+                // The analysis runs for the hold (`count` × `interval`), so no separate pause
+                // is needed: the step ends when the analysis passes.
+                Some(a) => steps.push(json!({ "analysis": a })),
+                // Without an (exportable) analysis the hold is still kept.
                 None if hold_ms > 0 => {
                     steps.push(json!({ "pause": { "duration": duration(hold_ms) } }));
                 }
@@ -436,18 +440,19 @@ impl<'a> Exporter<'a> {
                         .iter()
                         .find(|g| g.kind == "require")
                         .map(|g| g.condition.clone());
-                    if let Some(condition) = require {
+                    let analysis = require.and_then(|condition| {
                         let count = hold_ms.div_ceil(self.interval_ms()).max(1);
-                        if let Some(a) = self.analysis(
+                        self.analysis(
                             &format!("{name}-preview"),
                             Purpose::Require,
                             &condition,
                             self.interval_ms(),
                             Some(count),
                             step.source.as_ref(),
-                        ) {
-                            bg.insert("prePromotionAnalysis".into(), a);
-                        }
+                        )
+                    });
+                    if let Some(a) = analysis {
+                        bg.insert("prePromotionAnalysis".into(), a);
                     } else if *hold_ms > 0 {
                         bg.insert("autoPromotionSeconds".into(), json!(hold_ms.div_ceil(1000)));
                     }
