@@ -9,6 +9,7 @@ pub mod cli;
 pub mod compile;
 pub mod demo;
 pub mod diagnostics;
+pub mod export;
 pub mod history;
 pub mod lint;
 pub mod lower;

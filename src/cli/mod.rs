@@ -5,6 +5,7 @@
 //! hook installed in `main` prints a bug-report hint and exits 101.
 
 mod check;
+mod export;
 mod plan;
 mod rules;
 mod run;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Print the execution plan of one release in one environment
     Plan(plan::PlanArgs),
+    /// Export the plan of one release in one environment as another tool's objects
+    Export(export::ExportArgs),
     /// Print the documentation of a lint rule
     Explain(rules::ExplainArgs),
     /// List every lint rule with its level
@@ -92,6 +95,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::Export(args) => export::run(args),
         Command::Explain(args) => rules::explain(args),
         Command::Rules(args) => rules::rules(args),
         Command::Run(args) => run::run(*args),
