@@ -19,6 +19,7 @@ pub mod db;
 mod edges;
 pub(crate) mod executor;
 pub(crate) mod journal;
+mod kube;
 mod local;
 pub mod metrics;
 pub(crate) mod progress;
@@ -537,7 +538,10 @@ fn real_world(
             stable: stable.clone(),
             replicas: 3,
         }),
-        Some(TargetProvider::Kubernetes(_) | TargetProvider::ArgoRollouts(_)) => {
+        Some(TargetProvider::Kubernetes(target)) => {
+            Box::new(rt.block_on(kube::KubeProvider::connect(plan, target, &base))?)
+        }
+        Some(TargetProvider::ArgoRollouts(_)) => {
             return Err(
                 "this build of deployc cannot drive a cluster provider yet: use `deployc plan` \
                  to see the steps"

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
+use super::kube::objects::Op;
 use super::shell;
 use super::world::{
     Applied, BoxFuture, Channel, Clock, Database, Decision, Done, Flags, GateRequest, Gates,
@@ -177,6 +178,19 @@ impl Sim {
         Some(format!("run `{}`", shell::render(&a.command, &v)))
     }
 
+    /// The API requests of a `kubernetes` target's operation.
+    fn kube(&self, op: super::kube::objects::Op<'_>) -> Option<String> {
+        let Some(TargetProvider::Kubernetes(t)) = &self.plan.target.provider else {
+            return None;
+        };
+        Some(super::kube::describe(
+            &self.plan,
+            t,
+            self.stable.as_deref(),
+            op,
+        ))
+    }
+
     fn local(&self, version: &str) -> Option<String> {
         let Some(TargetProvider::Local {
             command, replicas, ..
@@ -199,6 +213,9 @@ pub(crate) struct SimProvider(pub(crate) Arc<Sim>);
 
 impl Provider for SimProvider {
     fn start_stable<'a>(&'a self, v: Option<&'a str>) -> BoxFuture<'a, Done> {
+        if let Some(d) = self.0.kube(Op::Stable(v)) {
+            return Box::pin(std::future::ready(self.0.result(d)));
+        }
         let d = match v {
             Some(v) => self
                 .0
@@ -212,6 +229,7 @@ impl Provider for SimProvider {
         let d = self
             .0
             .command("deploy", &[])
+            .or_else(|| self.0.kube(Op::Deploy))
             .or_else(|| self.0.local(v))
             .unwrap_or_else(|| format!("deploy {v}"));
         Box::pin(std::future::ready(self.0.result(d)))
@@ -221,6 +239,7 @@ impl Provider for SimProvider {
         let d = self
             .0
             .command("weight", &[("weight", w.clone())])
+            .or_else(|| self.0.kube(Op::Weight(p)))
             .unwrap_or_else(|| format!("send {w}% of traffic to the new version"));
         Box::pin(std::future::ready(self.0.result(d)))
     }
@@ -229,6 +248,7 @@ impl Provider for SimProvider {
             .0
             .command("scale", &[("batch", b.to_string())])
             .map(|c| format!("batch {b}/{of}: {c}"))
+            .or_else(|| self.0.kube(Op::Batch(b, of)))
             .unwrap_or_else(|| format!("replace batch {b} of {of}"));
         Box::pin(std::future::ready(self.0.result(d)))
     }
@@ -236,6 +256,7 @@ impl Provider for SimProvider {
         let d = self
             .0
             .command("promote", &[])
+            .or_else(|| self.0.kube(Op::Promote))
             .unwrap_or_else(|| "stop the previous version".to_string());
         Box::pin(std::future::ready(self.0.result(d)))
     }
@@ -244,17 +265,22 @@ impl Provider for SimProvider {
             .0
             .command("rollback", &[("reason", "rollback".into())])
             .or_else(|| self.0.command("weight", &[("weight", "0".into())]))
+            .or_else(|| self.0.kube(Op::TrafficToStable))
             .unwrap_or_else(|| "send all traffic to the stable version".to_string());
         Box::pin(std::future::ready(self.0.result(d)))
     }
     fn stop_new(&self) -> BoxFuture<'_, Done> {
-        let d = "stop the new version".to_string();
+        let d = self
+            .0
+            .kube(Op::StopNew)
+            .unwrap_or_else(|| "stop the new version".to_string());
         Box::pin(std::future::ready(self.0.result(d)))
     }
     fn health(&self) -> BoxFuture<'_, Done> {
         let d = self
             .0
             .command("health", &[])
+            .or_else(|| self.0.kube(Op::Health))
             .unwrap_or_else(|| "check health".to_string());
         Box::pin(std::future::ready(self.0.result(d)))
     }

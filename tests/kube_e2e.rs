@@ -1,0 +1,274 @@
+//! `deployc run` with `provider = kubernetes` end to end: the real binary against the API
+//! double of `tests/kube/` through a kubeconfig naming it. Each scenario asserts what the
+//! double saw (replica counts, selector writes) and the run's exit code.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "kube/mod.rs"]
+mod api_double;
+#[path = "common/process.rs"]
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use api_double::{Fake, Scenario};
+use process::{deployc, text};
+
+fn scratch(name: &str) -> PathBuf {
+    process::scratch_in("kube-e2e", name)
+}
+
+/// These programs test the provider, not a safe rollout: the findings about missing notices,
+/// triggers and roles are switched off the way a user would.
+fn allow_rules(dir: &Path) {
+    std::fs::write(
+        dir.join("deployc.toml"),
+        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\n",
+    )
+    .unwrap();
+}
+
+/// A program for the double: a Deployment `shop` of 4 replicas behind the Service `shop`.
+fn program(dir: &Path, fake: &Fake, strategy: &str) {
+    fake.kubeconfig(dir);
+    allow_rules(dir);
+    std::fs::write(
+        dir.join("app.deploy"),
+        format!(
+            r#"service shop {{
+  health = http "{health}" expect 200 timeout 1s
+}}
+
+environment prod {{
+  provider = kubernetes {{ namespace = "shop", deployment = "shop", container = "app", image = "registry.example.com/shop:{{version}}", service = "shop", replicas = 4, kubeconfig = "kubeconfig", timeout = 3s }}
+}}
+
+release "1.1.0" {{
+  strategy = {strategy}
+}}
+"#,
+            health = fake.url("/healthz")
+        ),
+    )
+    .unwrap();
+}
+
+const CANARY: &str = "canary {
+    analysis every 1s, no_data fail after 3
+    step 25% for 1s
+    step 50% for 1s
+    step 100%
+  }";
+
+const BLUE_GREEN: &str = "blue_green {
+    analysis every 1s, no_data fail after 3
+    preview for 1s
+    switch
+    keep_previous 1s
+  }";
+
+fn run(dir: &Path) -> Output {
+    deployc()
+        .current_dir(dir)
+        .args(["run", "app.deploy", "--release", "1.1.0", "--env", "prod"])
+        .output()
+        .unwrap()
+}
+
+fn fake(scenario: Scenario) -> Fake {
+    Fake::start(Scenario {
+        delay_ms: 150,
+        ..scenario
+    })
+}
+
+#[test]
+fn a_good_canary_moves_replicas_step_by_step_and_promotes() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("canary-good");
+    program(&dir, &fake, CANARY);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(
+        fake.replicas_applied(),
+        [
+            "shop-canary=0 (1.1.0)",
+            "shop-canary=1",
+            "shop=3",
+            "shop-canary=2",
+            "shop=2",
+            "shop-canary=4",
+            "shop=0",
+            "shop=4 (1.1.0)",
+            "shop-canary=0",
+        ],
+        "{t}"
+    );
+    // Every write is a server-side apply by deployc with strict validation.
+    for l in fake.log().iter().filter(|l| l.method == "PATCH") {
+        assert!(
+            l.path.contains("fieldManager=deployc") && l.path.contains("fieldValidation=Strict"),
+            "{}",
+            l.line()
+        );
+    }
+    // Waits watch the Deployment instead of polling.
+    assert!(
+        fake.log().iter().any(|l| l.path.contains("watch=true")),
+        "no watch: {t}"
+    );
+    let shop = fake.object("deployments", "shop").unwrap();
+    assert_eq!(
+        shop["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.1.0"
+    );
+    // The canary's pods carry the stable labels (the Service selects them) and its own.
+    let canary = fake.object("deployments", "shop-canary").unwrap();
+    let labels = &canary["spec"]["template"]["metadata"]["labels"];
+    assert_eq!(labels["app"], "shop");
+    assert_eq!(labels["deployc.dev/track"], "canary");
+    assert_eq!(labels["app.kubernetes.io/version"], "1.1.0");
+}
+
+#[test]
+fn b_pods_that_never_become_ready_time_out_and_roll_back() {
+    let fake = fake(Scenario {
+        never_ready: ["shop-canary".to_string()].into(),
+        ..Scenario::default()
+    });
+    let dir = scratch("canary-never-ready");
+    program(&dir, &fake, CANARY);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    // Which pod is not Ready, and why.
+    assert!(
+        t.contains("not rolled out") || t.contains("not 1 updated"),
+        "{t}"
+    );
+    assert!(t.contains("CrashLoopBackOff"), "{t}");
+    assert_eq!(
+        fake.replicas_applied(),
+        [
+            "shop-canary=0 (1.1.0)",
+            "shop-canary=1",
+            "shop=4",
+            "shop-canary=0"
+        ],
+        "{t}"
+    );
+    // The stable Deployment never lost a replica.
+    let shop = fake.object("deployments", "shop").unwrap();
+    assert_eq!(shop["spec"]["replicas"], 4);
+    assert_eq!(
+        shop["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.0.0"
+    );
+}
+
+#[test]
+fn c_a_conflict_during_the_switch_is_read_again_and_retried() {
+    let fake = fake(Scenario {
+        service_conflicts: 1,
+        ..Scenario::default()
+    });
+    let dir = scratch("blue-green-conflict");
+    program(&dir, &fake, BLUE_GREEN);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(
+        fake.selector_writes(),
+        [
+            "shop app=shop,app.kubernetes.io/version=1.1.0 409",
+            "shop app=shop,app.kubernetes.io/version=1.1.0 200",
+        ],
+        "{t}"
+    );
+    assert!(t.contains("after 1 conflict"), "{t}");
+    let svc = fake.object("services", "shop").unwrap();
+    assert_eq!(
+        svc["spec"]["selector"]["app.kubernetes.io/version"],
+        "1.1.0"
+    );
+    // The other tool's change survived the retry.
+    assert_eq!(svc["metadata"]["annotations"]["other-tool/touched"], "yes");
+    // The new version has its own Deployment; the previous one is kept, scaled to zero.
+    let green = fake.object("deployments", "shop-1-1-0").unwrap();
+    assert_eq!(green["spec"]["replicas"], 4);
+    let blue = fake.object("deployments", "shop").unwrap();
+    assert_eq!(blue["spec"]["replicas"], 0);
+}
+
+#[test]
+fn d_the_api_server_going_away_mid_step_fails_clearly() {
+    let fake = fake(Scenario {
+        die_on: Some(r#""metadata":{"name":"shop-canary"},"spec":{"replicas":2}"#.into()),
+        ..Scenario::default()
+    });
+    let dir = scratch("canary-server-gone");
+    program(&dir, &fake, CANARY);
+    let out = run(&dir);
+    let t = text(&out);
+    // The rollback could not reach the cluster either: a person must act (docs/runtime.md).
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(t.contains("cannot be reached"), "{t}");
+    // The rollback was attempted against the cluster, and says why it could not finish.
+    assert!(
+        t.lines()
+            .any(|l| l.contains("✗ traffic to stable:") && l.contains("cannot be reached")),
+        "rollback not attempted: {t}"
+    );
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn a_missing_cluster_is_a_configuration_error() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("no-cluster");
+    program(&dir, &fake, CANARY);
+    // Nothing listens on port 1 (a freed port of another test's double could be taken again).
+    let config = std::fs::read_to_string(dir.join("kubeconfig")).unwrap();
+    let config = config.replace(&fake.addr.to_string(), "127.0.0.1:1");
+    std::fs::write(dir.join("kubeconfig"), config).unwrap();
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("cannot be reached"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn dry_run_prints_the_requests_without_a_cluster() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("dry-run");
+    program(&dir, &fake, CANARY);
+    fake.stop();
+    let out = deployc()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "app.deploy",
+            "--release",
+            "1.1.0",
+            "--env",
+            "prod",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("PATCH /apis/apps/v1/namespaces/shop/deployments/shop-canary?fieldManager=deployc&fieldValidation=Strict&force=true (apply replicas 1)"),
+        "{t}"
+    );
+    assert!(t.contains("(apply replicas 3)"), "{t}");
+    assert!(fake.log().is_empty());
+}
