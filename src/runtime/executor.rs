@@ -16,6 +16,7 @@ use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
 use super::journal::{Entry, Event, Journal};
+use super::outbox::{DELIVERY_LIMIT_MS, Delivered, FLUSH_LIMIT_MS, Outbox};
 use super::shell;
 use super::window;
 use super::world::{
@@ -29,7 +30,7 @@ pub(crate) struct World {
     pub(crate) provider: Box<dyn Provider>,
     pub(crate) database: Option<Box<dyn Database>>,
     pub(crate) metrics: Option<Box<dyn MetricSource>>,
-    pub(crate) channels: Vec<Box<dyn Channel>>,
+    pub(crate) channels: Vec<Arc<dyn Channel>>,
     pub(crate) shell: Box<dyn Shell>,
     pub(crate) gates: Box<dyn Gates>,
     pub(crate) flags: Option<Box<dyn Flags>>,
@@ -122,6 +123,17 @@ pub(crate) struct Executor<'p> {
     weight: String,
     /// The latest value read of each metric, sent with every message (see `Message`).
     latest: BTreeMap<String, f64>,
+    /// Messages being delivered in the background.
+    outbox: Outbox,
+    /// Messages whose delivery is journaled (`message_sent` with a key): never sent again.
+    done_keys: HashSet<String>,
+    /// Messages queued by this process (or re-queued on resume): not queued twice.
+    queued_keys: HashSet<String>,
+    /// How many times each (step, event, channel) was sent, for the message keys.
+    occurrences: HashMap<String, u64>,
+    /// A required channel's background delivery failed: the current step fails at its next
+    /// check.
+    required_failure: Option<String>,
 }
 
 impl<'p> Executor<'p> {
@@ -151,6 +163,11 @@ impl<'p> Executor<'p> {
             current: None,
             weight: "0%".into(),
             latest: BTreeMap::new(),
+            outbox: Outbox::default(),
+            done_keys: HashSet::new(),
+            queued_keys: HashSet::new(),
+            occurrences: HashMap::new(),
+            required_failure: None,
         }
     }
 
@@ -166,11 +183,162 @@ impl<'p> Executor<'p> {
         self.t0
     }
 
+    /// Journals an event, after the results of the background deliveries that finished
+    /// since the last one.
     fn emit(&mut self, event: Event) -> Result<(), String> {
+        self.collect_deliveries()?;
+        self.append(event)
+    }
+
+    fn append(&mut self, event: Event) -> Result<(), String> {
         let now = self.world.clock.now();
         let entry = self.journal.append(now, event)?;
         (self.on_event)(entry);
         Ok(())
+    }
+
+    /// Journals the deliveries that finished; a failed required channel is noted for the
+    /// current step's next check.
+    fn collect_deliveries(&mut self) -> Result<(), String> {
+        while let Some(d) = self.outbox.try_next() {
+            let failed = d.result.is_err() && d.required;
+            let channel = d.channel.clone();
+            let detail = self.record_delivery(d)?;
+            if failed && self.required_failure.is_none() {
+                self.required_failure =
+                    Some(format!("required channel `{channel}` failed: {detail}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals one delivery's result; returns its detail.
+    fn record_delivery(&mut self, d: Delivered) -> Result<String, String> {
+        let ok = d.result.is_ok();
+        let detail = match d.result {
+            Ok(x) | Err(x) => x,
+        };
+        self.done_keys.insert(d.key.clone());
+        self.append(Event::MessageSent {
+            key: Some(d.key),
+            channel: d.channel,
+            event: d.event,
+            text: d.text,
+            ok,
+            detail: detail.clone(),
+        })?;
+        Ok(detail)
+    }
+
+    /// Fails the step when a required channel's background delivery failed.
+    fn check_required(&mut self) -> Result<(), Failure> {
+        self.collect_deliveries()
+            .map_err(|e| Failure { reason: e })?;
+        match self.required_failure.take() {
+            Some(reason) => fail(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the step's messages on required channels: a step is not finished until the
+    /// people it must tell were told (each delivery is bounded by `DELIVERY_LIMIT_MS`).
+    async fn await_required(&mut self) -> Result<(), Failure> {
+        while self.outbox.has_required() {
+            match self.outbox.next_within(DELIVERY_LIMIT_MS + 1_000).await {
+                Some(d) => {
+                    let failed = d.result.is_err() && d.required;
+                    let channel = d.channel.clone();
+                    let detail = self.record_delivery(d).map_err(|e| Failure { reason: e })?;
+                    if failed && self.required_failure.is_none() {
+                        self.required_failure =
+                            Some(format!("required channel `{channel}` failed: {detail}"));
+                    }
+                }
+                None => break,
+            }
+        }
+        self.check_required()
+    }
+
+    /// At the end of a run: waits a bounded time for the messages still being delivered, and
+    /// journals those that were not (`message_pending`).
+    async fn flush_messages(&mut self) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(FLUSH_LIMIT_MS);
+        while !self.outbox.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = u64::try_from(left.as_millis()).unwrap_or(0);
+            if ms == 0 {
+                break;
+            }
+            match self.outbox.next_within(ms).await {
+                Some(d) => {
+                    self.record_delivery(d)?;
+                }
+                None => break,
+            }
+        }
+        for (key, p) in self.outbox.abandon() {
+            self.append(Event::MessagePending {
+                key,
+                channel: p.channel,
+                event: p.event,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether a step has started in this run (journaled): before that, nothing has changed.
+    fn steps_begun(&self) -> bool {
+        self.journal
+            .entries()
+            .iter()
+            .any(|e| matches!(e.event, Event::StepStarted { .. }))
+    }
+
+    /// On resume: the messages whose intent was journaled and whose delivery was not go out
+    /// now (in the background); the ones delivered are never sent again.
+    fn requeue_undelivered(&mut self) {
+        let intents: Vec<(String, String, String, String, Option<String>)> = self
+            .journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::MessageQueued {
+                    key,
+                    channel,
+                    event,
+                    text,
+                    step,
+                } if !self.done_keys.contains(key) => Some((
+                    key.clone(),
+                    channel.clone(),
+                    event.clone(),
+                    text.clone(),
+                    step.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (key, name, event, text, step) in intents {
+            if !self.queued_keys.insert(key.clone()) {
+                continue;
+            }
+            let required = self
+                .plan
+                .channels
+                .iter()
+                .any(|c| c.name == name && c.required);
+            if let Some(ch) = self.world.channels.iter().find(|c| c.name() == name) {
+                let message = Message {
+                    event,
+                    text,
+                    run: self.settings.run.clone(),
+                    step,
+                    metrics: self.latest.clone(),
+                };
+                self.outbox.queue(key, ch.clone(), required, message);
+            }
+        }
     }
 
     /// Journals an event; a journal that cannot be written stops the run at once, before the
@@ -211,7 +379,15 @@ impl<'p> Executor<'p> {
                 } => {
                     self.baseline.insert(metric.clone(), *v);
                 }
-                Event::MessageSent { event, .. } if event.starts_with("at ") => {
+                Event::MessageSent { event, key, .. } => {
+                    if event.starts_with("at ") {
+                        self.sent_scheduled.insert(event.clone());
+                    }
+                    if let Some(k) = key {
+                        self.done_keys.insert(k.clone());
+                    }
+                }
+                Event::MessageQueued { event, .. } if event.starts_with("at ") => {
                     self.sent_scheduled.insert(event.clone());
                 }
                 Event::RunFinished { outcome } => {
@@ -249,8 +425,17 @@ impl<'p> Executor<'p> {
         })
     }
 
-    /// Runs the plan (or the rest of it, after a resume).
+    /// Runs the plan (or the rest of it, after a resume), then waits a bounded time for the
+    /// messages still being delivered.
     pub(crate) async fn run(&mut self) -> Result<End, String> {
+        let end = self.run_plan().await;
+        let flushed = self.flush_messages().await;
+        let end = end?;
+        flushed?;
+        Ok(end)
+    }
+
+    async fn run_plan(&mut self) -> Result<End, String> {
         let resumed = !self.journal.entries().is_empty();
         if resumed {
             if let Some(end) = self.replay() {
@@ -258,6 +443,7 @@ impl<'p> Executor<'p> {
             }
             let n = self.finished.len();
             self.emit(Event::Resumed { finished_steps: n })?;
+            self.requeue_undelivered();
         } else {
             self.emit(Event::RunStarted {
                 run: self.settings.run.clone(),
@@ -363,6 +549,7 @@ impl<'p> Executor<'p> {
     }
 
     async fn finish(&mut self, end: End) -> Result<End, String> {
+        self.flush_messages().await?;
         self.emit(Event::RunFinished {
             outcome: end.name().to_string(),
         })?;
@@ -527,12 +714,13 @@ impl<'p> Executor<'p> {
                 match tokio::time::timeout(std::time::Duration::from_millis(t), self.execute(step))
                     .await
                 {
-                    Ok(r) => r,
-                    Err(_) => fail(format!("timed out after {}", fmt_ms(t))),
+                    Ok(r) => r?,
+                    Err(_) => return fail(format!("timed out after {}", fmt_ms(t))),
                 }
             }
-            _ => self.execute(step).await,
+            _ => self.execute(step).await?,
         }
+        self.await_required().await
     }
 
     async fn ensure_deployed(&mut self, step: &str) -> Result<(), Failure> {
@@ -823,7 +1011,7 @@ impl<'p> Executor<'p> {
             Action::Notify { message } => {
                 let names: Vec<String> =
                     self.plan.channels.iter().map(|c| c.name.clone()).collect();
-                self.send(&names, "notify", message, Some(id)).await?;
+                self.send(&names, "notify", message, Some(id), None).await?;
             }
         }
         Ok(())
@@ -988,6 +1176,7 @@ impl<'p> Executor<'p> {
             self.world.clock.sleep(wait).await;
             elapsed += wait;
             self.periodic_messages().await?;
+            self.check_required()?;
             let mut starved: Option<&str> = None;
             for (text, c) in &requires {
                 let r = self.evaluate(&step.id, c).await;
@@ -1191,7 +1380,7 @@ impl<'p> Executor<'p> {
             .collect();
         for (channels, text) in msgs {
             let text = self.fill(&text, values);
-            self.send(&channels, &format!("on {event}"), &text, step)
+            self.send(&channels, &format!("on {event}"), &text, step, None)
                 .await?;
         }
         Ok(())
@@ -1222,12 +1411,19 @@ impl<'p> Executor<'p> {
         shell::render_plain(text, &v)
     }
 
+    /// Sends a message on each of `channels`: its intent is journaled, then it is handed to
+    /// the channel's background worker, so that nothing here waits on a channel. Before the
+    /// first step (nothing changed yet) a required channel is sent to in line, so that its
+    /// failure stops the run there; on a virtual clock every send is in line. A message whose
+    /// delivery is journaled (a resumed run) is not sent again. `nth` numbers the occurrence
+    /// (the `every` messages' period); otherwise occurrences are counted.
     async fn send(
         &mut self,
         channels: &[String],
         event: &str,
         text: &str,
         step: Option<&str>,
+        nth: Option<u64>,
     ) -> Result<(), Failure> {
         let message = Message {
             event: event.to_string(),
@@ -1236,27 +1432,61 @@ impl<'p> Executor<'p> {
             step: step.map(str::to_string),
             metrics: self.latest.clone(),
         };
+        let in_line_required = !self.steps_begun();
         for name in channels {
             let required = self
                 .plan
                 .channels
                 .iter()
                 .any(|c| &c.name == name && c.required);
-            let r = match self.world.channels.iter().find(|c| c.name() == name) {
-                Some(c) => c.send(&message).await,
-                None => Err(format!("channel `{name}` is not available in this run")),
+            let base = format!("{}|{event}|{name}", step.unwrap_or("-"));
+            let n = match nth {
+                Some(n) => n,
+                None => {
+                    let c = self.occurrences.entry(base.clone()).or_insert(0);
+                    *c += 1;
+                    *c
+                }
             };
-            let ok = r.is_ok();
-            let detail = match &r {
-                Ok(d) | Err(d) => d.clone(),
-            };
-            self.log(Event::MessageSent {
+            let key = format!("{base}|{n}");
+            if self.done_keys.contains(&key) || !self.queued_keys.insert(key.clone()) {
+                continue;
+            }
+            let channel = self
+                .world
+                .channels
+                .iter()
+                .find(|c| c.name() == name)
+                .cloned();
+            self.log(Event::MessageQueued {
+                key: key.clone(),
                 channel: name.clone(),
                 event: event.to_string(),
                 text: text.to_string(),
-                ok,
-                detail: detail.clone(),
+                step: step.map(str::to_string),
             })?;
+            let delivered = |result| Delivered {
+                key: key.clone(),
+                channel: name.clone(),
+                event: event.to_string(),
+                text: text.to_string(),
+                required,
+                result,
+            };
+            let result = match channel {
+                None => Err(format!("channel `{name}` is not available in this run")),
+                Some(c) if self.world.clock.is_virtual() || (required && in_line_required) => {
+                    c.send(&message).await
+                }
+                Some(c) => {
+                    self.outbox.queue(key.clone(), c, required, message.clone());
+                    continue;
+                }
+            };
+            let ok = result.is_ok();
+            let detail = self
+                .record_delivery(delivered(result))
+                .map_err(|e| Failure { reason: e })?;
             // A failing channel is recorded and never stops a deploy, unless it is required.
             if !ok && required {
                 return fail(format!("required channel `{name}` failed: {detail}"));
@@ -1284,7 +1514,7 @@ impl<'p> Executor<'p> {
         for (event, channels, text) in due {
             if self.sent_scheduled.insert(event.clone()) {
                 let text = self.fill(&text, &[]);
-                self.send(&channels, &event, &text, None).await?;
+                self.send(&channels, &event, &text, None, None).await?;
             }
         }
         Ok(())
@@ -1311,8 +1541,18 @@ impl<'p> Executor<'p> {
                 self.last_every.insert(spec.clone(), now);
                 let text = self.fill(&text, &[]);
                 let step = self.current.clone();
-                self.send(&channels, &format!("every {spec}"), &text, step.as_deref())
-                    .await?;
+                // The period since T-0 names the message, so that a resumed run neither
+                // repeats nor skips one.
+                let since_t0 = u64::try_from(now.duration_since(self.t0).as_millis()).unwrap_or(0);
+                let slot = since_t0 / d;
+                self.send(
+                    &channels,
+                    &format!("every {spec}"),
+                    &text,
+                    step.as_deref(),
+                    Some(slot),
+                )
+                .await?;
             }
         }
         Ok(())

@@ -84,12 +84,41 @@ pub(crate) enum Event {
         decision: String,
         by: String,
     },
+    /// A message's intent, journaled before it is handed to the channel: `key` names the
+    /// message (its step, event, channel and occurrence) so that a resumed run neither loses
+    /// nor repeats it.
+    MessageQueued {
+        key: String,
+        channel: String,
+        event: String,
+        text: String,
+        step: Option<String>,
+    },
+    /// The result of a delivery (after its retries). With a `key`, it closes that intent.
     MessageSent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
         channel: String,
         event: String,
         text: String,
         ok: bool,
         detail: String,
+    },
+    /// The run ended while this message was still being delivered: it may not have arrived.
+    MessagePending {
+        key: String,
+        channel: String,
+        event: String,
+    },
+    /// The journal ended in a torn line (the process died while writing it): the line was
+    /// cut off before the run went on.
+    JournalRepaired {
+        dropped_bytes: u64,
+    },
+    /// A signal (SIGTERM, SIGINT) stopped the run; `action` is `rollback` or `pause`.
+    Interrupted {
+        signal: String,
+        action: String,
     },
     MigrationApplied {
         step: String,

@@ -21,6 +21,7 @@ pub(crate) mod executor;
 pub(crate) mod journal;
 mod local;
 pub mod metrics;
+mod outbox;
 pub(crate) mod progress;
 pub(crate) mod redact;
 pub(crate) mod report;
@@ -234,11 +235,11 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
             .channels
             .iter()
             .map(|c| {
-                Box::new(sim::SimChannel {
+                Arc::new(sim::SimChannel {
                     name: c.name.clone(),
                     target: format!("{} {}", c.kind, c.target),
                     sim: shared.clone(),
-                }) as Box<dyn world::Channel>
+                }) as Arc<dyn world::Channel>
             })
             .collect(),
         shell: Box::new(sim::SimShell(shared.clone())),
@@ -478,19 +479,19 @@ fn real_world(
         None => None,
     };
     let sender = channels::Sender::new()?;
-    let mut channels: Vec<Box<dyn world::Channel>> = Vec::new();
+    let mut channels: Vec<Arc<dyn world::Channel>> = Vec::new();
     for c in &plan.channels {
         match c.kind.as_str() {
-            "stdout" => channels.push(Box::new(basic::StdoutChannel {
+            "stdout" => channels.push(Arc::new(basic::StdoutChannel {
                 name: c.name.clone(),
             })),
-            "file" => channels.push(Box::new(basic::FileChannel {
+            "file" => channels.push(Arc::new(basic::FileChannel {
                 name: c.name.clone(),
                 path: base.join(&c.target),
             })),
             _ => {
                 if let Some(ch) = edges::channel(c, plan, &sender, &base)? {
-                    channels.push(Box::new(ch));
+                    channels.push(Arc::new(ch));
                 }
             }
         }
