@@ -51,6 +51,19 @@ pub(crate) enum End {
         step: String,
         due: String,
     },
+    /// A signal stopped the run, which is left as it was to be resumed (`--on-signal pause`).
+    Interrupted {
+        signal: String,
+    },
+}
+
+/// What a run does when it receives SIGTERM or SIGINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnSignal {
+    /// Fail the current step and roll back (the default).
+    Rollback,
+    /// Stop where it is, leave everything as it is, and exit to be resumed.
+    Pause,
 }
 
 impl End {
@@ -61,6 +74,7 @@ impl End {
             End::Aborted => "aborted",
             End::RollbackIncomplete => "rollback_incomplete",
             End::Paused { .. } => "paused",
+            End::Interrupted { .. } => "interrupted",
         }
     }
 }
@@ -134,6 +148,12 @@ pub(crate) struct Executor<'p> {
     /// A required channel's background delivery failed: the current step fails at its next
     /// check.
     required_failure: Option<String>,
+    /// The name of the signal received (SIGTERM, SIGINT), once one is.
+    stop: Option<tokio::sync::watch::Receiver<Option<String>>>,
+    on_signal: OnSignal,
+    /// Migrations that failed part-way outside a transaction: what stays applied. The
+    /// rollback cannot undo it, so it is never complete.
+    partially_applied: Vec<String>,
 }
 
 impl<'p> Executor<'p> {
@@ -168,6 +188,37 @@ impl<'p> Executor<'p> {
             queued_keys: HashSet::new(),
             occurrences: HashMap::new(),
             required_failure: None,
+            stop: None,
+            on_signal: OnSignal::Rollback,
+            partially_applied: Vec::new(),
+        }
+    }
+
+    /// Stops the run gracefully when `stop` names a signal: what then happens is `action`.
+    pub(crate) fn on_signal(
+        &mut self,
+        stop: tokio::sync::watch::Receiver<Option<String>>,
+        action: OnSignal,
+    ) {
+        self.stop = Some(stop);
+        self.on_signal = action;
+    }
+
+    /// The signal received, if one was.
+    fn signalled(&self) -> Option<String> {
+        self.stop.as_ref().and_then(|rx| rx.borrow().clone())
+    }
+
+    /// Sleeps, but wakes up early when a signal arrives.
+    async fn sleep(&self, ms: u64) {
+        match self.stop.clone() {
+            Some(mut rx) if !self.world.clock.is_virtual() => {
+                tokio::select! {
+                    () = self.world.clock.sleep(ms) => {}
+                    _ = rx.wait_for(Option::is_some) => {}
+                }
+            }
+            _ => self.world.clock.sleep(ms).await,
         }
     }
 
@@ -429,10 +480,49 @@ impl<'p> Executor<'p> {
     /// messages still being delivered.
     pub(crate) async fn run(&mut self) -> Result<End, String> {
         let end = self.run_plan().await;
+        let end = match end {
+            Err(e) if self.journal.broken().is_some() => self.without_journal(e).await,
+            end => end,
+        };
         let flushed = self.flush_messages().await;
         let end = end?;
-        flushed?;
+        if self.journal.broken().is_none() {
+            flushed?;
+        }
         Ok(end)
+    }
+
+    /// The journal cannot be written (a full disk, an I/O error): the run cannot go on, since
+    /// every side effect must be journaled first. Once a step has started, what this run
+    /// changed is rolled back with the journal kept in memory only (shown, and in the
+    /// report), and the run ends as needing a person (exit 3): the journal on disk does not
+    /// tell the whole story. Before any step, nothing changed: the error stands (exit 2).
+    async fn without_journal(&mut self, error: String) -> Result<End, String> {
+        self.journal.degrade();
+        let started = self.steps_begun();
+        let step = self
+            .current
+            .clone()
+            .and_then(|id| self.steps().find(|s| s.id == id));
+        let (true, Some(step)) = (started, step) else {
+            return Err(error);
+        };
+        let _ = self.append(Event::Action {
+            step: Some(step.id.clone()),
+            what: "journal".into(),
+            ok: false,
+            detail: format!("{error}: rolling back without a journal on disk"),
+        });
+        let rolled_back = self
+            .rollback(step, &format!("the journal cannot be written: {error}"))
+            .await;
+        let _ = self.append(Event::RunFinished {
+            outcome: End::RollbackIncomplete.name().to_string(),
+        });
+        match rolled_back {
+            Ok(_) => Ok(End::RollbackIncomplete),
+            Err(e) => Err(e),
+        }
     }
 
     async fn run_plan(&mut self) -> Result<End, String> {
@@ -443,6 +533,9 @@ impl<'p> Executor<'p> {
             }
             let n = self.finished.len();
             self.emit(Event::Resumed { finished_steps: n })?;
+            if let Some(dropped_bytes) = self.journal.take_repaired() {
+                self.emit(Event::JournalRepaired { dropped_bytes })?;
+            }
             self.requeue_undelivered();
         } else {
             self.emit(Event::RunStarted {
@@ -521,6 +614,20 @@ impl<'p> Executor<'p> {
                     }
                 }
                 Err(f) => {
+                    if let Some(signal) = self.signalled() {
+                        let action = match self.on_signal {
+                            OnSignal::Rollback => "rollback",
+                            OnSignal::Pause => "pause",
+                        };
+                        self.emit(Event::Interrupted {
+                            signal: signal.clone(),
+                            action: action.into(),
+                        })?;
+                        if self.on_signal == OnSignal::Pause {
+                            // The step did not finish: `--resume` runs it again.
+                            return Ok(End::Interrupted { signal });
+                        }
+                    }
                     self.emit(Event::StepFailed {
                         step: step.id.clone(),
                         reason: f.reason.clone(),
@@ -643,7 +750,10 @@ impl<'p> Executor<'p> {
                     due: due.to_string(),
                 }));
             }
-            self.world.clock.sleep(wait).await;
+            self.sleep(wait).await;
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal} before T-0"));
+            }
         }
     }
 
@@ -677,7 +787,8 @@ impl<'p> Executor<'p> {
                 due: due.to_string(),
             }));
         }
-        self.world.clock.sleep(wait).await;
+        // Woken early by a signal, the step starts and stops at once (see `step`).
+        self.sleep(wait).await;
         Ok(None)
     }
 
@@ -708,6 +819,10 @@ impl<'p> Executor<'p> {
             step: step.id.clone(),
             title: step.title.clone(),
         })?;
+        // A signal between steps stops the run before this one changes anything.
+        if let Some(signal) = self.signalled() {
+            return fail(format!("stopped by {signal}"));
+        }
         match step.timeout_ms {
             // A virtual clock never blocks, so only a real run needs the wall-clock timeout.
             Some(t) if !self.world.clock.is_virtual() => {
@@ -882,7 +997,12 @@ impl<'p> Executor<'p> {
                         m.name
                     ))
                 } else {
-                    db.apply(&m).await
+                    db.apply(&m).await.map_err(|f| {
+                        if let Some(stays) = &f.stays_applied {
+                            self.partially_applied.push(stays.clone());
+                        }
+                        f.message
+                    })
                 };
                 self.action(Some(id), "migrate", r)?;
                 if self.applied.iter().any(|a| a.name == m.name) {
@@ -1173,7 +1293,12 @@ impl<'p> Executor<'p> {
         let mut paused_on: Option<String> = None;
         while elapsed < hold_ms {
             let wait = interval.min(hold_ms - elapsed);
-            self.world.clock.sleep(wait).await;
+            self.sleep(wait).await;
+            // A signal ends the hold at once: its step fails (and is rolled back) or the run
+            // pauses, according to `--on-signal`.
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal}"));
+            }
             elapsed += wait;
             self.periodic_messages().await?;
             self.check_required()?;
@@ -1704,6 +1829,15 @@ impl<'p> Executor<'p> {
                 what: what.into(),
                 ok,
                 detail,
+            })?;
+        }
+        for what in self.partially_applied.clone() {
+            complete = false;
+            self.emit(Event::Action {
+                step: Some(step.id.clone()),
+                what: "partial migration".into(),
+                ok: false,
+                detail: format!("{what}: the rollback cannot undo them, a person must"),
             })?;
         }
         self.emit(Event::RollbackFinished { complete })?;
