@@ -473,3 +473,51 @@ fn a_journal_that_cannot_be_written_rolls_back_and_exits_3() {
     assert!(out.contains("cannot write the journal"), "{out}");
     assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
 }
+
+#[test]
+fn sigint_with_on_signal_pause_stops_to_be_resumed() {
+    let dir = scratch("sigint-pause");
+    std::fs::write(
+        dir.join("app.deploy"),
+        SIGNAL_PROGRAM.replace("for 30s", "for 3s"),
+    )
+    .unwrap();
+    allow_rules(&dir);
+    let mut child = spawn(
+        &dir,
+        &[
+            "--release",
+            "1.0.0",
+            "--env",
+            "local",
+            "--on-signal",
+            "pause",
+        ],
+        &[],
+    );
+    let run_id = read_until(&mut child, |e| {
+        e["type"] == "action" && e["what"] == "weight"
+    });
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let events = journal(&dir);
+    assert_eq!(status.code(), Some(130), "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "interrupted" && e["action"] == "pause"),
+        "{events:#?}"
+    );
+    assert!(!events.iter().any(|e| e["type"] == "run_finished"));
+    assert!(
+        table_exists(&dir.join("app.db"), "a"),
+        "nothing rolled back"
+    );
+    let out = resume(&dir, &run_id, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(marked(&run_dir(&dir)).is_empty(), "instances stopped");
+}
