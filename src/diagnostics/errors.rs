@@ -33,6 +33,12 @@ pub enum Error {
     InvalidEscape {
         span: Span,
     },
+    /// Brackets nested beyond [`crate::syntax::MAX_NESTING`]: the file is not parsed, so that
+    /// hostile input cannot exhaust the stack of the parsers or of the stages after them.
+    NestedTooDeeply {
+        span: Span,
+        limit: usize,
+    },
 
     // E2xx — names
     UnknownName {
@@ -288,6 +294,7 @@ impl Error {
             Error::InvalidUtf8 { .. } => "E104",
             Error::NumberTooLarge { .. } => "E105",
             Error::InvalidEscape { .. } => "E106",
+            Error::NestedTooDeeply { .. } => "E107",
             Error::UnknownName { .. } => "E201",
             Error::Duplicate { .. } => "E202",
             Error::ImportNotFound { .. } => "E203",
@@ -359,6 +366,12 @@ impl Error {
             Error::NumberTooLarge { span } => {
                 d.with_label(Label::primary(*span, "this number does not fit"))
             }
+            Error::NestedTooDeeply { span, limit } => d
+                .with_label(Label::primary(
+                    *span,
+                    format!("this bracket is more than {limit} deep"),
+                ))
+                .with_help("split the condition: give its parts names, or write them as separate guards"),
             Error::InvalidEscape { span } => d
                 .with_label(Label::primary(*span, "not a valid escape"))
                 .with_help("`\\u{…}` takes 1 to 6 hexadecimal digits naming a Unicode scalar value"),
@@ -665,6 +678,7 @@ impl Error {
             Error::InvalidUtf8 { .. } => "file is not valid UTF-8".into(),
             Error::NumberTooLarge { .. } => "number too large".into(),
             Error::InvalidEscape { .. } => "invalid escape in string".into(),
+            Error::NestedTooDeeply { .. } => "nested too deeply".into(),
             Error::UnknownName { kind, name, .. } => format!("unknown {kind} `{name}`"),
             Error::Duplicate { kind, name, .. } => format!("{kind} `{name}` is defined twice"),
             Error::ImportNotFound { target, .. } => format!("cannot find module `{target}`"),
