@@ -73,3 +73,152 @@ fn both_parsers_stop_at_the_limit_on_a_small_stack() {
     assert!(r.1, "pest makes no module");
     assert!(r.2.contains("NestedTooDeeply"), "{}", r.2);
 }
+
+/// Runs `deployc check ARGS` in `dir`, killed if it takes more than 30 s (a read that
+/// blocks would hang the test otherwise).
+fn check_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut c = deployc();
+    c.current_dir(dir)
+        .arg("check")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let o = child.wait_with_output().unwrap();
+            panic!("`deployc check {args:?}` hung: {}", text(&o));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = child.wait_with_output().unwrap();
+    (o.status.code(), text(&o))
+}
+
+fn allow(dir: &Path) {
+    std::fs::write(
+        dir.join("deployc.toml"),
+        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\n",
+    )
+    .unwrap();
+}
+
+const SMALL: &str = "service api {}\n";
+
+#[test]
+fn only_regular_files_are_read() {
+    let dir = scratch("fifo");
+    allow(&dir);
+    let fifo = dir.join("pipe.deploy");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Named, and found by the directory walk: refused at once, not read (which would block).
+    let (code, out) = check_bounded(&dir, &["pipe.deploy"], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("is a FIFO, not a regular file"), "{out}");
+    assert!(out.contains("pipe.deploy"), "{out}");
+    let (code, out) = check_bounded(&dir, &["."], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("is a FIFO"), "{out}");
+    // A device that never ends.
+    let (code, out) = check_bounded(&dir, &["/dev/zero"], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("is a device, not a regular file"), "{out}");
+}
+
+#[test]
+fn a_symbolic_link_loop_is_walked_once() {
+    let dir = scratch("symlink-loop");
+    allow(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/a.deploy"), SMALL).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    let (code, out) = check_bounded(&dir, &["."], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("checked 1 file"), "{out}");
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused() {
+    let dir = scratch("size");
+    allow(&dir);
+    let mut big = String::from(SMALL);
+    big.push_str(&"# padding\n".repeat((8 * 1024 * 1024) / 10 + 1));
+    std::fs::write(dir.join("big.deploy"), big).unwrap();
+    let (code, out) = check_bounded(&dir, &["big.deploy"], &[]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("is larger than 8 MiB"), "{out}");
+}
+
+#[test]
+fn imports_stay_inside_the_project() {
+    let dir = scratch("imports");
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    allow(&project);
+    std::fs::write(dir.join("outside.deploy"), SMALL).unwrap();
+    std::fs::write(
+        project.join("environ.deploy"),
+        "import \"/proc/self/environ\" as env\nservice api {}\n",
+    )
+    .unwrap();
+    let (code, out) = check_bounded(
+        &project,
+        &["environ.deploy"],
+        &[("DEPLOYC_TEST_MARKER", "marker-value-9917")],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(!out.contains("marker-value-9917"), "{out}");
+    assert!(out.contains("error[E209]"), "{out}");
+    assert!(out.contains("is outside the project"), "{out}");
+    std::fs::write(
+        project.join("up.deploy"),
+        "import \"../outside.deploy\" as o\nservice api {}\n",
+    )
+    .unwrap();
+    let (code, out) = check_bounded(&project, &["up.deploy"], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("error[E209]"), "{out}");
+    // Inside the project, a relative import is fine.
+    std::fs::create_dir_all(project.join("lib")).unwrap();
+    std::fs::write(
+        project.join("lib/shared.deploy"),
+        "team { lead = \"a@b.c\" }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("ok.deploy"),
+        "import \"./lib/shared.deploy\" as shared\nservice api {}\n",
+    )
+    .unwrap();
+    let (code, out) = check_bounded(&project, &["ok.deploy"], &[]);
+    assert!(!out.contains("E209"), "{out}");
+    assert!(!out.contains("E203"), "{out}");
+    let _ = code;
+}
+
+#[test]
+fn control_characters_in_messages_are_escaped() {
+    let dir = scratch("control");
+    allow(&dir);
+    std::fs::write(
+        dir.join("c.deploy"),
+        "service api {}\nrelease \"1.0\\u{1b}[2J\" { strategy = flags_only }\nrelease \"1.0\\u{1b}[2J\" { strategy = flags_only }\n",
+    )
+    .unwrap();
+    for format in ["human", "short", "json", "github"] {
+        let (_, out) = check_bounded(&dir, &["c.deploy", "--format", format], &[]);
+        assert!(!out.contains('\u{1b}'), "{format}: {out:?}");
+    }
+}

@@ -62,6 +62,13 @@ pub enum Error {
         span: Span,
         cycle: Vec<String>,
     },
+    /// A file import that leads outside the importing file's project.
+    ImportOutsideProject {
+        span: Span,
+        target: String,
+        /// The project's root directory, as shown.
+        root: String,
+    },
     WrongKind {
         span: Span,
         name: String,
@@ -303,6 +310,7 @@ impl Error {
             Error::NoService { .. } => "E206",
             Error::UnknownSetting { .. } => "E207",
             Error::ArgumentCount { .. } => "E208",
+            Error::ImportOutsideProject { .. } => "E209",
             Error::TypeMismatch { .. } => "E301",
             Error::PercentOutOfRange { .. } => "E302",
             Error::NegativeDuration { .. } => "E303",
@@ -393,6 +401,9 @@ impl Error {
                 .with_label(Label::primary(*second, format!("{kind} defined again here")))
                 .with_label(Label::secondary(*first, "first defined here"))
                 .with_help("rename one of them or remove the repeat"),
+            Error::ImportOutsideProject { span, root, .. } => d
+                .with_label(Label::primary(*span, format!("this leads outside `{root}`")))
+                .with_help("imports are read inside the project (the directory with `deployc.toml` or `.git`): copy the file into it"),
             Error::ImportNotFound {
                 span, suggestion, ..
             } => {
@@ -682,6 +693,9 @@ impl Error {
             Error::UnknownName { kind, name, .. } => format!("unknown {kind} `{name}`"),
             Error::Duplicate { kind, name, .. } => format!("{kind} `{name}` is defined twice"),
             Error::ImportNotFound { target, .. } => format!("cannot find module `{target}`"),
+            Error::ImportOutsideProject { target, .. } => {
+                format!("import `{target}` is outside the project")
+            }
             Error::ImportCycle { .. } => "import cycle".into(),
             Error::WrongKind {
                 name,

@@ -59,16 +59,23 @@ fn to_codespan(d: &Diagnostic, sources: &SourceMap) -> cs::Diagnostic<FileId> {
             } else {
                 cs::LabelStyle::Secondary
             };
-            cs::Label::new(style, l.span.file, l.span.range()).with_message(l.message.clone())
+            cs::Label::new(style, l.span.file, l.span.range())
+                .with_message(one_line(&l.message).into_owned())
         })
         .collect();
-    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    // Messages quote the program's text (names, versions): a control character in them
+    // (an escape sequence in a release name) must reach the terminal as text, not act on it.
+    let mut notes: Vec<String> = d
+        .notes
+        .iter()
+        .map(|n| format!("note: {}", keep_lines(n)))
+        .collect();
     if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
+        notes.push(format!("help: {}", keep_lines(h)));
     }
     cs::Diagnostic::new(severity)
         .with_code(d.code.clone())
-        .with_message(d.message.clone())
+        .with_message(one_line(&d.message).into_owned())
         .with_labels(labels)
         .with_notes(notes)
 }
@@ -114,9 +121,19 @@ pub fn render_short(diags: &[Diagnostic], sources: &SourceMap) -> String {
     out
 }
 
+/// `text` with its control characters escaped, line breaks kept (notes and help may span
+/// lines).
+fn keep_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| one_line(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `text` on one line: the short format is one line per diagnostic (editors and `grep` read
-/// it so), and a message may quote source text with a newline in it (`"1.0\n.0"`).
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+/// it so), and a message may quote source text with a newline in it (`"1.0\n.0"`). Every
+/// other control character is escaped too.
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
