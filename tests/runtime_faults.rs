@@ -521,3 +521,54 @@ fn sigint_with_on_signal_pause_stops_to_be_resumed() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(marked(&run_dir(&dir)).is_empty(), "instances stopped");
 }
+
+const PROM_PROGRAM: &str = r#"import std.http
+
+service app {}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  metrics  = prometheus env PROM_URL timeout 1s
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 200ms, no_data pass after 1
+    step 50% for 1s require error_rate < 1%
+    step 100%
+  }
+}
+"#;
+
+#[test]
+fn a_prometheus_url_is_redacted_however_it_is_normalised() {
+    let dir = scratch("prom-redact");
+    std::fs::write(dir.join("app.deploy"), PROM_PROGRAM).unwrap();
+    allow_rules(&dir);
+    // Nothing listens there: every query fails, and the errors quote the URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://promuser:pw-secret-31@LOCALHOST:{port}/");
+    let o = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
+        .env("PROM_URL", &url)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let journal = std::fs::read_to_string(run_dir(&dir).join("journal.jsonl")).unwrap();
+    assert!(journal.contains("[redacted PROM_URL]"), "{journal}");
+    let report = std::fs::read_to_string(run_dir(&dir).join("report.json")).unwrap();
+    for (what, t) in [("output", &out), ("journal", &journal), ("report", &report)] {
+        let lower = t.to_ascii_lowercase();
+        assert!(!lower.contains(&format!("localhost:{port}")), "{what}: {t}");
+        assert!(!lower.contains("pw-secret-31"), "{what}: {t}");
+    }
+}
