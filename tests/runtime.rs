@@ -726,9 +726,26 @@ fn at(e: &serde_json::Value) -> jiff::Timestamp {
 
 #[test]
 fn a_hanging_webhook_does_not_delay_the_rollback() {
+    rollback_not_delayed_by_a_hanging_hook("hanging-hook", HANGING_HOOK_PROGRAM);
+}
+
+/// Even a required channel: its messages after the first step are delivered in the
+/// background too, and the failing canary is rolled back without waiting for them.
+#[test]
+fn a_hanging_required_webhook_does_not_delay_the_rollback() {
+    rollback_not_delayed_by_a_hanging_hook(
+        "hanging-required-hook",
+        &HANGING_HOOK_PROGRAM.replace(
+            "webhook env HANGING_HOOK",
+            "webhook env HANGING_HOOK required",
+        ),
+    );
+}
+
+fn rollback_not_delayed_by_a_hanging_hook(name: &str, program: &str) {
     let hang = loopback::Hang::start();
-    let dir = scratch("hanging-hook");
-    std::fs::write(dir.join("app.deploy"), HANGING_HOOK_PROGRAM).unwrap();
+    let dir = scratch(name);
+    std::fs::write(dir.join("app.deploy"), program).unwrap();
     let started = std::time::Instant::now();
     let bad = deployc()
         .current_dir(&dir)

@@ -291,8 +291,9 @@ impl<'p> Executor<'p> {
         }
     }
 
-    /// Waits for the step's messages on required channels: a step is not finished until the
-    /// people it must tell were told (each delivery is bounded by `DELIVERY_LIMIT_MS`).
+    /// Waits for the messages on required channels still being delivered (each delivery is
+    /// bounded by `DELIVERY_LIMIT_MS`), at the end of the steps: a run does not succeed
+    /// until the people it must tell were told.
     async fn await_required(&mut self) -> Result<(), Failure> {
         while self.outbox.has_required() {
             match self.outbox.next_within(DELIVERY_LIMIT_MS + 1_000).await {
@@ -637,6 +638,18 @@ impl<'p> Executor<'p> {
                 }
             }
         }
+        // The run succeeds only once its messages on required channels are delivered: one
+        // that failed fails the last step, whose rollback runs.
+        if let Err(f) = self.await_required().await
+            && let Some(last) = self.steps().last()
+        {
+            self.emit(Event::StepFailed {
+                step: last.id.clone(),
+                reason: f.reason.clone(),
+            })?;
+            let end = self.rollback(last, &f.reason).await?;
+            return self.finish(end).await;
+        }
         self.send_on("done", None, &[])
             .await
             .map_err(|f| f.reason)?;
@@ -835,7 +848,8 @@ impl<'p> Executor<'p> {
             }
             _ => self.execute(step).await?,
         }
-        self.await_required().await
+        // Never waits: a delivery still under way is checked at the next evaluation.
+        self.check_required()
     }
 
     async fn ensure_deployed(&mut self, step: &str) -> Result<(), Failure> {
