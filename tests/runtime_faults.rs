@@ -572,3 +572,41 @@ fn a_prometheus_url_is_redacted_however_it_is_normalised() {
         assert!(!lower.contains("pw-secret-31"), "{what}: {t}");
     }
 }
+
+#[test]
+fn sigterm_before_t0_stops_the_countdown_with_nothing_changed() {
+    let dir = scratch("sigterm-countdown");
+    let env = command_program(&dir, "1s");
+    let start = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(40))
+        .unwrap()
+        .to_string();
+    let mut child = spawn(
+        &dir,
+        &["--release", "1.0.0", "--env", "ci", "--start", &start],
+        &env,
+    );
+    let _ = read_until(&mut child, |e| e["type"] == "run_started");
+    let started = Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "it did not wait for T-0"
+    );
+    let events = journal(&dir);
+    assert_eq!(status.code(), Some(1), "{events:#?}");
+    assert!(
+        events.iter().any(|e| e["type"] == "interrupted"),
+        "{events:#?}"
+    );
+    assert!(
+        !events.iter().any(|e| e["type"] == "step_started"),
+        "{events:#?}"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "aborted", "{events:#?}");
+}

@@ -552,7 +552,12 @@ impl<'p> Executor<'p> {
             match self.countdown().await {
                 Ok(Some(end)) => return Ok(end),
                 Ok(None) => {}
-                Err(f) => return self.abort_before_steps(f).await,
+                Err(f) => {
+                    if let Some(signal) = self.signalled() {
+                        return self.interrupted_before_steps(signal).await;
+                    }
+                    return self.abort_before_steps(f).await;
+                }
             }
             // The stable version serves first, so that the pre-deploy checks and the baseline
             // see the application as it is before the release.
@@ -654,6 +659,23 @@ impl<'p> Executor<'p> {
             .await
             .map_err(|f| f.reason)?;
         self.finish(End::Succeeded).await
+    }
+
+    /// A signal before T-0: nothing changed. `--on-signal pause` leaves the countdown to
+    /// `--resume`; otherwise the run ends there (exit 1, as for a gate that stops it).
+    async fn interrupted_before_steps(&mut self, signal: String) -> Result<End, String> {
+        let action = match self.on_signal {
+            OnSignal::Rollback => "stop: nothing changed",
+            OnSignal::Pause => "pause",
+        };
+        self.emit(Event::Interrupted {
+            signal: signal.clone(),
+            action: action.into(),
+        })?;
+        match self.on_signal {
+            OnSignal::Pause => Ok(End::Interrupted { signal }),
+            OnSignal::Rollback => self.finish(End::Aborted).await,
+        }
     }
 
     /// A required channel failed before the first step: nothing changed, so the run stops
