@@ -86,20 +86,23 @@ fn check_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32
     for (k, v) in env {
         c.env(k, v);
     }
-    let mut child = c.spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
+    let child = c.spawn().unwrap();
+    let pid = child.id();
+    // The output is read as it comes (a full pipe would stall the child), on a thread, so
+    // that the wait can be bounded.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let o = match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(o) => o.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("`deployc check {args:?}` hung");
         }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!("`deployc check {args:?}` hung: {}", text(&o));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let o = child.wait_with_output().unwrap();
+    };
     (o.status.code(), text(&o))
 }
 
@@ -217,8 +220,20 @@ fn control_characters_in_messages_are_escaped() {
         "service api {}\nrelease \"1.0\\u{1b}[2J\" { strategy = flags_only }\nrelease \"1.0\\u{1b}[2J\" { strategy = flags_only }\n",
     )
     .unwrap();
-    for format in ["human", "short", "json", "github"] {
-        let (_, out) = check_bounded(&dir, &["c.deploy", "--format", format], &[]);
-        assert!(!out.contains('\u{1b}'), "{format}: {out:?}");
+    // Raw control bytes in the source itself, shown in the snippet under the error.
+    std::fs::write(
+        dir.join("raw.deploy"),
+        "service api { \u{1b}[2J\u{7}\u{9b}31m }\n",
+    )
+    .unwrap();
+    for file in ["c.deploy", "raw.deploy"] {
+        for format in ["human", "short", "json", "github", "sarif"] {
+            let (code, out) = check_bounded(&dir, &[file, "--format", format], &[]);
+            assert_eq!(code, Some(1), "{file} {format}: {out:?}");
+            assert!(
+                !out.contains(['\u{1b}', '\u{7}', '\u{9b}']),
+                "{file} {format}: {out:?}"
+            );
+        }
     }
 }

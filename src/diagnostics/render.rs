@@ -80,6 +80,78 @@ fn to_codespan(d: &Diagnostic, sources: &SourceMap) -> cs::Diagnostic<FileId> {
         .with_notes(notes)
 }
 
+/// The files as a diagnostic shows them: a file whose text or name holds a control
+/// character (other than tab and line breaks) is shown with each one replaced by a
+/// printable character of the same UTF-8 length, so that the offsets of the labels still
+/// fit and a hostile file cannot send escape sequences to the terminal through a snippet.
+struct Shown<'s> {
+    map: &'s SourceMap,
+    clean: std::collections::HashMap<FileId, (String, String)>,
+}
+
+fn is_hostile(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+impl<'s> Shown<'s> {
+    fn new(map: &'s SourceMap, diags: &[Diagnostic]) -> Shown<'s> {
+        let mut clean = std::collections::HashMap::new();
+        for l in diags.iter().flat_map(|d| d.labels.iter()) {
+            let id = l.span.file;
+            let Some(f) = map.get(id) else { continue };
+            if clean.contains_key(&id)
+                || !(f.text.chars().any(is_hostile) || f.name.chars().any(char::is_control))
+            {
+                continue;
+            }
+            let text: String = f
+                .text
+                .chars()
+                .map(|c| match (is_hostile(c), c.len_utf8()) {
+                    (false, _) => c,
+                    (true, 1) => '?',
+                    // C1 controls take two bytes, as `¿` does.
+                    (true, _) => '¿',
+                })
+                .collect();
+            clean.insert(id, (one_line(&f.name).into_owned(), text));
+        }
+        Shown { map, clean }
+    }
+}
+
+impl<'a> Files<'a> for Shown<'_> {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        match self.clean.get(&id) {
+            Some((name, _)) => Ok(name.as_str()),
+            None => self.map.name(id),
+        }
+    }
+
+    fn source(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        match self.clean.get(&id) {
+            Some((_, text)) => Ok(text.as_str()),
+            None => self.map.source(id),
+        }
+    }
+
+    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
+        self.map.line_index(id, byte_index)
+    }
+
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+    ) -> Result<std::ops::Range<usize>, FilesError> {
+        self.map.line_range(id, line_index)
+    }
+}
+
 /// Renders diagnostics with their source, as a person reads them.
 pub fn render_human(
     diags: &[Diagnostic],
@@ -87,8 +159,9 @@ pub fn render_human(
     out: &mut dyn WriteColor,
 ) -> std::io::Result<()> {
     let config = term::Config::default();
+    let shown = Shown::new(sources, diags);
     for d in diags {
-        term::emit_to_write_style(out, &config, sources, &to_codespan(d, sources))
+        term::emit_to_write_style(out, &config, &shown, &to_codespan(d, sources))
             .map_err(std::io::Error::other)?;
     }
     Ok(())
