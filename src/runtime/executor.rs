@@ -1488,7 +1488,19 @@ impl<'p> Executor<'p> {
             question: question.to_string(),
             timeout_ms,
         };
-        let d = self.world.gates.decide(&req).await;
+        // A gate may wait on a person at the terminal: a signal answers it (rejected), so
+        // that Ctrl-C at a prompt stops the run as it does anywhere else.
+        let d = match self.stop.clone() {
+            Some(mut rx) if !self.world.clock.is_virtual() => {
+                tokio::select! {
+                    d = self.world.gates.decide(&req) => d,
+                    s = rx.wait_for(Option::is_some) => Decision::Rejected {
+                        by: s.ok().and_then(|s| s.clone()).unwrap_or_else(|| "a signal".into()),
+                    },
+                }
+            }
+            _ => self.world.gates.decide(&req).await,
+        };
         let (decision, by) = match &d {
             Decision::Approved { by } => ("approved", by.clone()),
             Decision::Rejected { by } => ("rejected", by.clone()),

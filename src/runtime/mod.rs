@@ -538,6 +538,10 @@ fn run_real(req: Request) -> Result<i32, String> {
             }
         }
     }
+    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
+    // of the runtime: the runtime is not waited for beyond a moment.
+    drop(ex);
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(exit_code(&end))
 }
 
