@@ -610,3 +610,37 @@ fn sigterm_before_t0_stops_the_countdown_with_nothing_changed() {
     );
     assert_eq!(events.last().unwrap()["outcome"], "aborted", "{events:#?}");
 }
+
+#[test]
+fn a_failing_required_channel_stops_the_run_before_any_change() {
+    let refusing = loopback::Server::start(|_| (400, "no".into()));
+    let dir = scratch("required-before");
+    let program = COMMAND_PROGRAM
+        .replace("HOLD", "1s")
+        .replace(
+            "channel hook = webhook env HOOK_URL",
+            "channel hook = webhook env HOOK_URL required",
+        )
+        .replace(
+            "on step notify hook",
+            "on start notify hook \"starting\"\n    on step notify hook",
+        );
+    std::fs::write(dir.join("app.deploy"), program).unwrap();
+    allow_rules(&dir);
+    let o = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
+        .env("HOOK_URL", refusing.url("/start"))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let events = journal(&dir);
+    assert!(
+        !events.iter().any(|e| e["type"] == "step_started"),
+        "{events:#?}"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "aborted", "{events:#?}");
+    assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
+    assert_eq!(refusing.hits("/start").len(), 1);
+}
