@@ -18,9 +18,54 @@ pub struct Compiled {
     pub output: CheckOutput,
 }
 
-/// Reads a file from disk.
+/// The largest file `deployc` reads (a program, an imported file, a `.sql` file): 8 MiB,
+/// a hundred times the largest real program, so that a hostile path cannot make it read
+/// without end (`/dev/zero`) or hold a huge file in memory.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a file from disk: a regular file (not a FIFO, a device or a socket, which could
+/// block or never end) of at most [`MAX_FILE_BYTES`].
 pub fn read_from_disk(path: &Path) -> std::io::Result<Vec<u8>> {
-    std::fs::read(path)
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let invalid = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, why);
+    // Non-blocking, so that opening a FIFO without a writer does not wait; the type is then
+    // checked on the open file, not on a path that could change in between.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(invalid(format!("is {what}, not a regular file")));
+    }
+    let too_large = || {
+        invalid(format!(
+            "is larger than {} MiB",
+            MAX_FILE_BYTES / 1024 / 1024
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Compiles one root module already loaded into the session.

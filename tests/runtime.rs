@@ -689,3 +689,134 @@ fn a_resumed_run_stops_the_instances_its_killed_runner_left_behind() {
         "nothing left at the end"
     );
 }
+
+const HANGING_HOOK_PROGRAM: &str = r#"import std.http
+
+service app {
+  health = http "http://localhost:{port}/health" expect 200 timeout 1s
+}
+
+environment local {
+  provider = local { command = "deployc demo-app --port {port} --version {version}", replicas = 1, traffic = 40/s "/" }
+  metrics  = probe every 500ms
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+channel terminal = stdout
+channel hook = webhook env HANGING_HOOK
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 1s, no_data fail after 4
+    step 50%  for 10s require error_rate < 1%
+    step 100%
+  }
+  rollback {
+    auto when error_rate > 5% for 1s
+  }
+  comms {
+    on step     notify terminal, hook "{version}: {weight}"
+    on rollback notify terminal, hook "rolling back: {reason}"
+  }
+}
+
+release "1.1.0-bad" {
+  strategy = canary {
+    analysis every 1s, no_data fail after 4
+    step 50%  for 10s require error_rate < 1%
+    step 100%
+  }
+  rollback {
+    auto when error_rate > 5% for 1s
+  }
+  comms {
+    on step     notify terminal, hook "{version}: {weight}"
+    on rollback notify terminal, hook "rolling back: {reason}"
+  }
+}
+"#;
+
+fn at(e: &serde_json::Value) -> jiff::Timestamp {
+    e["at"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_hanging_webhook_does_not_delay_the_rollback() {
+    rollback_not_delayed_by_a_hanging_hook("hanging-hook", HANGING_HOOK_PROGRAM);
+}
+
+/// Even a required channel: its messages after the first step are delivered in the
+/// background too, and the failing canary is rolled back without waiting for them.
+#[test]
+fn a_hanging_required_webhook_does_not_delay_the_rollback() {
+    rollback_not_delayed_by_a_hanging_hook(
+        "hanging-required-hook",
+        &HANGING_HOOK_PROGRAM.replace(
+            "webhook env HANGING_HOOK",
+            "webhook env HANGING_HOOK required",
+        ),
+    );
+}
+
+fn rollback_not_delayed_by_a_hanging_hook(name: &str, program: &str) {
+    let hang = loopback::Hang::start();
+    let dir = scratch(name);
+    std::fs::write(dir.join("app.deploy"), program).unwrap();
+    let started = std::time::Instant::now();
+    let bad = deployc()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "app.deploy",
+            "--release",
+            "1.1.0-bad",
+            "--env",
+            "local",
+        ])
+        .env("HANGING_HOOK", hang.url("/hook"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    assert!(hang.accepted() > 0, "the webhook was called");
+    let events = journal_events(&dir);
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        events
+            .iter()
+            .find(|e| pred(e))
+            .unwrap_or_else(|| panic!("{events:#?}"))
+    };
+    let weight = at(find(&|e| e["type"] == "action" && e["what"] == "weight"));
+    let rollback = at(find(&|e| e["type"] == "rollback_started"));
+    let back = at(find(&|e| {
+        e["type"] == "action" && e["what"] == "traffic to stable" && e["ok"] == true
+    }));
+    let interval = jiff::SignedDuration::from_secs(1);
+    // Slack for a loaded machine, well below the channel's 10 s per attempt: a control loop
+    // that waited on the webhook would take at least that long at each send.
+    let slack = jiff::SignedDuration::from_secs(5);
+    assert!(
+        back.duration_since(rollback) <= interval + slack,
+        "traffic went back {:?} after the rollback started\n{out}",
+        back.duration_since(rollback)
+    );
+    // The canary's first evaluations fail it (30% errors on half the traffic).
+    assert!(
+        back.duration_since(weight) <= interval * 2 + slack,
+        "traffic went back {:?} after the canary got its weight\n{out}",
+        back.duration_since(weight)
+    );
+    // The messages that never arrived are journaled, and the run ends in bounded time.
+    assert!(
+        events.iter().any(|e| e["channel"] == "hook"
+            && (e["type"] == "message_pending"
+                || (e["type"] == "message_sent" && e["ok"] == false))),
+        "{events:#?}"
+    );
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}\n{out}");
+}

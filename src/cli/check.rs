@@ -63,13 +63,29 @@ enum FailOn {
 }
 
 /// Every `.deploy` file under `path`, sorted; hidden directories, `target` and
-/// `node_modules` are skipped.
+/// `node_modules` are skipped, and so is a directory already walked (a symbolic link loop).
 pub(crate) fn collect(path: &Path, out: &mut Vec<(String, PathBuf)>) -> miette::Result<()> {
+    collect_in(path, out, &mut std::collections::HashSet::new())
+}
+
+fn collect_in(
+    path: &Path,
+    out: &mut Vec<(String, PathBuf)>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
+) -> miette::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot read `{}`", path.display()))?;
-    if meta.is_file() {
+    if !meta.is_dir() {
+        // Files named on the command line are read as they are; one that is not a regular
+        // file (a FIFO, a device) is refused when it is read.
         out.push((display(path), path.to_path_buf()));
+        return Ok(());
+    }
+    // A directory is walked once, whatever path leads to it: a link to an ancestor would
+    // otherwise be walked without end.
+    if !seen.insert((meta.dev(), meta.ino())) {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -84,7 +100,7 @@ pub(crate) fn collect(path: &Path, out: &mut Vec<(String, PathBuf)>) -> miette::
             if name.starts_with('.') || name == "target" || name == "node_modules" {
                 continue;
             }
-            collect(&p, out)?;
+            collect_in(&p, out, seen)?;
         } else if name.ends_with(".deploy") {
             out.push((display(&p), p));
         }

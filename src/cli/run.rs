@@ -55,9 +55,19 @@ pub(super) struct RunArgs {
     /// Progress lines for people or machines
     #[arg(long, value_enum, default_value_t = Format::Text)]
     log_format: Format,
+    /// What SIGTERM and SIGINT do: roll back (exit 1, or 3), or pause where the run is, to be
+    /// continued with `--resume` (exit 143 or 130)
+    #[arg(long, value_enum, default_value_t = SignalAction::Rollback)]
+    on_signal: SignalAction,
     /// When to use colour in diagnostics
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SignalAction {
+    Rollback,
+    Pause,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -153,6 +163,10 @@ pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
         log_format: match args.log_format {
             Format::Text => LogFormat::Text,
             Format::Json => LogFormat::Json,
+        },
+        on_signal: match args.on_signal {
+            SignalAction::Rollback => runtime::OnSignal::Rollback,
+            SignalAction::Pause => runtime::OnSignal::Pause,
         },
     };
     runtime::run(req).map_err(|e| miette!("{e}"))

@@ -33,6 +33,12 @@ pub enum Error {
     InvalidEscape {
         span: Span,
     },
+    /// Brackets nested beyond [`crate::syntax::MAX_NESTING`]: the file is not parsed, so that
+    /// hostile input cannot exhaust the stack of the parsers or of the stages after them.
+    NestedTooDeeply {
+        span: Span,
+        limit: usize,
+    },
 
     // E2xx — names
     UnknownName {
@@ -55,6 +61,13 @@ pub enum Error {
     ImportCycle {
         span: Span,
         cycle: Vec<String>,
+    },
+    /// A file import that leads outside the importing file's project.
+    ImportOutsideProject {
+        span: Span,
+        target: String,
+        /// The project's root directory, as shown.
+        root: String,
     },
     WrongKind {
         span: Span,
@@ -288,6 +301,7 @@ impl Error {
             Error::InvalidUtf8 { .. } => "E104",
             Error::NumberTooLarge { .. } => "E105",
             Error::InvalidEscape { .. } => "E106",
+            Error::NestedTooDeeply { .. } => "E107",
             Error::UnknownName { .. } => "E201",
             Error::Duplicate { .. } => "E202",
             Error::ImportNotFound { .. } => "E203",
@@ -296,6 +310,7 @@ impl Error {
             Error::NoService { .. } => "E206",
             Error::UnknownSetting { .. } => "E207",
             Error::ArgumentCount { .. } => "E208",
+            Error::ImportOutsideProject { .. } => "E209",
             Error::TypeMismatch { .. } => "E301",
             Error::PercentOutOfRange { .. } => "E302",
             Error::NegativeDuration { .. } => "E303",
@@ -359,6 +374,12 @@ impl Error {
             Error::NumberTooLarge { span } => {
                 d.with_label(Label::primary(*span, "this number does not fit"))
             }
+            Error::NestedTooDeeply { span, limit } => d
+                .with_label(Label::primary(
+                    *span,
+                    format!("this bracket is more than {limit} deep"),
+                ))
+                .with_help("split the condition: give its parts names, or write them as separate guards"),
             Error::InvalidEscape { span } => d
                 .with_label(Label::primary(*span, "not a valid escape"))
                 .with_help("`\\u{…}` takes 1 to 6 hexadecimal digits naming a Unicode scalar value"),
@@ -380,6 +401,9 @@ impl Error {
                 .with_label(Label::primary(*second, format!("{kind} defined again here")))
                 .with_label(Label::secondary(*first, "first defined here"))
                 .with_help("rename one of them or remove the repeat"),
+            Error::ImportOutsideProject { span, root, .. } => d
+                .with_label(Label::primary(*span, format!("this leads outside `{root}`")))
+                .with_help("imports are read inside the project (the directory with `deployc.toml` or `.git`): copy the file into it"),
             Error::ImportNotFound {
                 span, suggestion, ..
             } => {
@@ -665,9 +689,13 @@ impl Error {
             Error::InvalidUtf8 { .. } => "file is not valid UTF-8".into(),
             Error::NumberTooLarge { .. } => "number too large".into(),
             Error::InvalidEscape { .. } => "invalid escape in string".into(),
+            Error::NestedTooDeeply { .. } => "nested too deeply".into(),
             Error::UnknownName { kind, name, .. } => format!("unknown {kind} `{name}`"),
             Error::Duplicate { kind, name, .. } => format!("{kind} `{name}` is defined twice"),
             Error::ImportNotFound { target, .. } => format!("cannot find module `{target}`"),
+            Error::ImportOutsideProject { target, .. } => {
+                format!("import `{target}` is outside the project")
+            }
             Error::ImportCycle { .. } => "import cycle".into(),
             Error::WrongKind {
                 name,

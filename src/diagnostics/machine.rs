@@ -195,11 +195,14 @@ fn set(v: &mut Value, key: &str, value: Value) {
     }
 }
 
-/// Escapes workflow-command data (the message).
+/// Escapes workflow-command data (the message). Line breaks are encoded as the format
+/// wants; other control characters are written out, so that they cannot act on a log viewer.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    let encoded = s
+        .replace('%', "%25")
         .replace('\r', "%0D")
-        .replace('\n', "%0A")
+        .replace('\n', "%0A");
+    super::render::one_line(&encoded).into_owned()
 }
 
 /// Escapes a workflow-command property value (file, title).

@@ -59,18 +59,97 @@ fn to_codespan(d: &Diagnostic, sources: &SourceMap) -> cs::Diagnostic<FileId> {
             } else {
                 cs::LabelStyle::Secondary
             };
-            cs::Label::new(style, l.span.file, l.span.range()).with_message(l.message.clone())
+            cs::Label::new(style, l.span.file, l.span.range())
+                .with_message(one_line(&l.message).into_owned())
         })
         .collect();
-    let mut notes: Vec<String> = d.notes.iter().map(|n| format!("note: {n}")).collect();
+    // Messages quote the program's text (names, versions): a control character in them
+    // (an escape sequence in a release name) must reach the terminal as text, not act on it.
+    let mut notes: Vec<String> = d
+        .notes
+        .iter()
+        .map(|n| format!("note: {}", keep_lines(n)))
+        .collect();
     if let Some(h) = &d.help {
-        notes.push(format!("help: {h}"));
+        notes.push(format!("help: {}", keep_lines(h)));
     }
     cs::Diagnostic::new(severity)
         .with_code(d.code.clone())
-        .with_message(d.message.clone())
+        .with_message(one_line(&d.message).into_owned())
         .with_labels(labels)
         .with_notes(notes)
+}
+
+/// The files as a diagnostic shows them: a file whose text or name holds a control
+/// character (other than tab and line breaks) is shown with each one replaced by a
+/// printable character of the same UTF-8 length, so that the offsets of the labels still
+/// fit and a hostile file cannot send escape sequences to the terminal through a snippet.
+struct Shown<'s> {
+    map: &'s SourceMap,
+    clean: std::collections::HashMap<FileId, (String, String)>,
+}
+
+fn is_hostile(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+impl<'s> Shown<'s> {
+    fn new(map: &'s SourceMap, diags: &[Diagnostic]) -> Shown<'s> {
+        let mut clean = std::collections::HashMap::new();
+        for l in diags.iter().flat_map(|d| d.labels.iter()) {
+            let id = l.span.file;
+            let Some(f) = map.get(id) else { continue };
+            if clean.contains_key(&id)
+                || !(f.text.chars().any(is_hostile) || f.name.chars().any(char::is_control))
+            {
+                continue;
+            }
+            let text: String = f
+                .text
+                .chars()
+                .map(|c| match (is_hostile(c), c.len_utf8()) {
+                    (false, _) => c,
+                    (true, 1) => '?',
+                    // C1 controls take two bytes, as `¿` does.
+                    (true, _) => '¿',
+                })
+                .collect();
+            clean.insert(id, (one_line(&f.name).into_owned(), text));
+        }
+        Shown { map, clean }
+    }
+}
+
+impl<'a> Files<'a> for Shown<'_> {
+    type FileId = FileId;
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        match self.clean.get(&id) {
+            Some((name, _)) => Ok(name.as_str()),
+            None => self.map.name(id),
+        }
+    }
+
+    fn source(&'a self, id: FileId) -> Result<&'a str, FilesError> {
+        match self.clean.get(&id) {
+            Some((_, text)) => Ok(text.as_str()),
+            None => self.map.source(id),
+        }
+    }
+
+    fn line_index(&'a self, id: FileId, byte_index: usize) -> Result<usize, FilesError> {
+        self.map.line_index(id, byte_index)
+    }
+
+    fn line_range(
+        &'a self,
+        id: FileId,
+        line_index: usize,
+    ) -> Result<std::ops::Range<usize>, FilesError> {
+        self.map.line_range(id, line_index)
+    }
 }
 
 /// Renders diagnostics with their source, as a person reads them.
@@ -80,8 +159,9 @@ pub fn render_human(
     out: &mut dyn WriteColor,
 ) -> std::io::Result<()> {
     let config = term::Config::default();
+    let shown = Shown::new(sources, diags);
     for d in diags {
-        term::emit_to_write_style(out, &config, sources, &to_codespan(d, sources))
+        term::emit_to_write_style(out, &config, &shown, &to_codespan(d, sources))
             .map_err(std::io::Error::other)?;
     }
     Ok(())
@@ -114,9 +194,19 @@ pub fn render_short(diags: &[Diagnostic], sources: &SourceMap) -> String {
     out
 }
 
+/// `text` with its control characters escaped, line breaks kept (notes and help may span
+/// lines).
+fn keep_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|l| one_line(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `text` on one line: the short format is one line per diagnostic (editors and `grep` read
-/// it so), and a message may quote source text with a newline in it (`"1.0\n.0"`).
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+/// it so), and a message may quote source text with a newline in it (`"1.0\n.0"`). Every
+/// other control character is escaped too.
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -203,7 +203,9 @@ impl Session {
                 slots.push(Err(*i));
                 continue;
             }
-            let bytes = read(path)?;
+            let bytes = read(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("`{}`: {}", path.display(), io_reason(&e)))
+            })?;
             let (file, utf8_error) = self.add_text(display, Some(key.clone()), bytes);
             seen.insert(key.clone(), texts.len());
             slots.push(Err(texts.len()));
@@ -259,13 +261,20 @@ impl Session {
                     .unwrap_or_default()
             })
             .unwrap_or_default();
-        let full = match base {
+        let full = match &base {
             Some(b) => b.join(rel),
             None => PathBuf::from(rel),
         };
         let display = normalize(&display_base.join(rel))
             .to_string_lossy()
             .into_owned();
+        if let Some(root) = outside_project(base.as_deref(), &full) {
+            self.sql_files.insert(
+                key,
+                Err(format!("the file is outside the project `{root}`")),
+            );
+            return;
+        }
         let result = match read(&full) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => Ok(self.sources.add(display, Some(normalize(&full)), text)),
@@ -402,6 +411,14 @@ impl Session {
                         Some(b) => b.join(rel),
                         None => rel.to_path_buf(),
                     };
+                    if let Some(root) = outside_project(base.as_deref(), &full) {
+                        errors.push(Error::ImportOutsideProject {
+                            span: path.span,
+                            target: path.value.clone(),
+                            root,
+                        });
+                        continue;
+                    }
                     let display = match &display_base {
                         Some(b) if !b.as_os_str().is_empty() => {
                             normalize(&b.join(rel)).to_string_lossy().into_owned()
@@ -434,6 +451,33 @@ impl Session {
 }
 
 /// A short reason for an IO error, without the OS error number.
+/// The project an importing file belongs to: the nearest directory at or above it holding
+/// `deployc.toml` or `.git`, else the file's own directory. Returns that root, shown, when
+/// `target` (followed through symbolic links when it exists) lies outside it: an import
+/// must not read files elsewhere on the machine (`/proc/self/environ`, `~/.ssh/…`).
+fn outside_project(importer_dir: Option<&FsPath>, target: &FsPath) -> Option<String> {
+    let dir = match importer_dir {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => FsPath::new("."),
+    };
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        // No directory to stand in (an in-memory compilation): only relative paths that
+        // stay below it are imports.
+        let escapes = target.is_absolute()
+            || normalize(target)
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        return escapes.then(|| ".".to_string());
+    };
+    let root = dir
+        .ancestors()
+        .find(|d| d.join("deployc.toml").is_file() || d.join(".git").exists())
+        .unwrap_or(&dir)
+        .to_path_buf();
+    let resolved = std::fs::canonicalize(target).unwrap_or_else(|_| normalize(&dir.join(target)));
+    (!resolved.starts_with(&root)).then(|| root.display().to_string())
+}
+
 pub fn io_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),

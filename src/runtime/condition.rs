@@ -155,6 +155,22 @@ fn operand(o: &Operand, metric: Option<&str>, v: &dyn Values) -> Option<f64> {
 /// Parses a condition in the plan's notation.
 pub(crate) fn parse(text: &str) -> Result<Condition, ConditionError> {
     let tokens = tokenize(text)?;
+    // A plan given with `--plan` is input like any other: its parentheses are bounded as the
+    // compiler bounds them, so the recursive descent below cannot exhaust the stack.
+    let mut depth = 0usize;
+    for t in &tokens {
+        match t.as_str() {
+            "(" => depth += 1,
+            ")" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > crate::syntax::MAX_NESTING {
+            return Err(ConditionError(format!(
+                "condition nested too deeply (more than {} parentheses)",
+                crate::syntax::MAX_NESTING
+            )));
+        }
+    }
     let mut p = Parser { tokens, pos: 0 };
     let c = p.or()?;
     if p.pos != p.tokens.len() {

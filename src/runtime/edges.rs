@@ -17,7 +17,7 @@ use super::db::{self, DbError};
 use super::local::stats::Stats;
 use super::metrics::{CommandSource, Prometheus, QueryContext, Reading};
 use super::shell::{self, RealShell};
-use super::world::{self, Applied, BoxFuture, Done, Migration, Shell, Track};
+use super::world::{self, Applied, ApplyFailure, BoxFuture, Done, Migration, Shell, Track};
 use crate::lower::{Plan, PlanChannel, TargetDatabase, TargetFlags, TargetMetrics};
 
 /// `env VAR` → the variable's value; anything else is the value itself.
@@ -112,15 +112,33 @@ fn describe_db(e: DbError) -> String {
     e.to_string()
 }
 
+/// A failed apply, with what it left applied when it ran outside a transaction.
+fn apply_failure(e: DbError) -> ApplyFailure {
+    let stays_applied = match &e {
+        DbError::Statement {
+            name, committed, ..
+        } if *committed > 0 => Some(if *committed == 1 {
+            format!("statement 1 of migration `{name}` stays applied")
+        } else {
+            format!("statements 1 to {committed} of migration `{name}` stay applied")
+        }),
+        _ => None,
+    };
+    ApplyFailure {
+        message: e.to_string(),
+        stays_applied,
+    }
+}
+
 impl world::Database for Database {
-    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done> {
+    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Result<String, ApplyFailure>> {
         Box::pin(async move {
             let dm = to_db(m);
             let r = match &self.engine {
                 Engine::Sqlite(d) => d.apply(&dm).await,
                 Engine::Postgres(d) => d.apply(&dm).await,
             };
-            match r.map_err(describe_db)? {
+            match r.map_err(apply_failure)? {
                 db::Applied::Now {
                     transactional,
                     attempts,

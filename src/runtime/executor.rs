@@ -16,6 +16,7 @@ use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
 use super::journal::{Entry, Event, Journal};
+use super::outbox::{DELIVERY_LIMIT_MS, Delivered, FLUSH_LIMIT_MS, Outbox};
 use super::shell;
 use super::window;
 use super::world::{
@@ -29,7 +30,7 @@ pub(crate) struct World {
     pub(crate) provider: Box<dyn Provider>,
     pub(crate) database: Option<Box<dyn Database>>,
     pub(crate) metrics: Option<Box<dyn MetricSource>>,
-    pub(crate) channels: Vec<Box<dyn Channel>>,
+    pub(crate) channels: Vec<Arc<dyn Channel>>,
     pub(crate) shell: Box<dyn Shell>,
     pub(crate) gates: Box<dyn Gates>,
     pub(crate) flags: Option<Box<dyn Flags>>,
@@ -50,6 +51,19 @@ pub(crate) enum End {
         step: String,
         due: String,
     },
+    /// A signal stopped the run, which is left as it was to be resumed (`--on-signal pause`).
+    Interrupted {
+        signal: String,
+    },
+}
+
+/// What a run does when it receives SIGTERM or SIGINT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnSignal {
+    /// Fail the current step and roll back (the default).
+    Rollback,
+    /// Stop where it is, leave everything as it is, and exit to be resumed.
+    Pause,
 }
 
 impl End {
@@ -60,6 +74,7 @@ impl End {
             End::Aborted => "aborted",
             End::RollbackIncomplete => "rollback_incomplete",
             End::Paused { .. } => "paused",
+            End::Interrupted { .. } => "interrupted",
         }
     }
 }
@@ -122,6 +137,23 @@ pub(crate) struct Executor<'p> {
     weight: String,
     /// The latest value read of each metric, sent with every message (see `Message`).
     latest: BTreeMap<String, f64>,
+    /// Messages being delivered in the background.
+    outbox: Outbox,
+    /// Messages whose delivery is journaled (`message_sent` with a key): never sent again.
+    done_keys: HashSet<String>,
+    /// Messages queued by this process (or re-queued on resume): not queued twice.
+    queued_keys: HashSet<String>,
+    /// How many times each (step, event, channel) was sent, for the message keys.
+    occurrences: HashMap<String, u64>,
+    /// A required channel's background delivery failed: the current step fails at its next
+    /// check.
+    required_failure: Option<String>,
+    /// The name of the signal received (SIGTERM, SIGINT), once one is.
+    stop: Option<tokio::sync::watch::Receiver<Option<String>>>,
+    on_signal: OnSignal,
+    /// Migrations that failed part-way outside a transaction: what stays applied. The
+    /// rollback cannot undo it, so it is never complete.
+    partially_applied: Vec<String>,
 }
 
 impl<'p> Executor<'p> {
@@ -151,6 +183,42 @@ impl<'p> Executor<'p> {
             current: None,
             weight: "0%".into(),
             latest: BTreeMap::new(),
+            outbox: Outbox::default(),
+            done_keys: HashSet::new(),
+            queued_keys: HashSet::new(),
+            occurrences: HashMap::new(),
+            required_failure: None,
+            stop: None,
+            on_signal: OnSignal::Rollback,
+            partially_applied: Vec::new(),
+        }
+    }
+
+    /// Stops the run gracefully when `stop` names a signal: what then happens is `action`.
+    pub(crate) fn on_signal(
+        &mut self,
+        stop: tokio::sync::watch::Receiver<Option<String>>,
+        action: OnSignal,
+    ) {
+        self.stop = Some(stop);
+        self.on_signal = action;
+    }
+
+    /// The signal received, if one was.
+    fn signalled(&self) -> Option<String> {
+        self.stop.as_ref().and_then(|rx| rx.borrow().clone())
+    }
+
+    /// Sleeps, but wakes up early when a signal arrives.
+    async fn sleep(&self, ms: u64) {
+        match self.stop.clone() {
+            Some(mut rx) if !self.world.clock.is_virtual() => {
+                tokio::select! {
+                    () = self.world.clock.sleep(ms) => {}
+                    _ = rx.wait_for(Option::is_some) => {}
+                }
+            }
+            _ => self.world.clock.sleep(ms).await,
         }
     }
 
@@ -166,11 +234,163 @@ impl<'p> Executor<'p> {
         self.t0
     }
 
+    /// Journals an event, after the results of the background deliveries that finished
+    /// since the last one.
     fn emit(&mut self, event: Event) -> Result<(), String> {
+        self.collect_deliveries()?;
+        self.append(event)
+    }
+
+    fn append(&mut self, event: Event) -> Result<(), String> {
         let now = self.world.clock.now();
         let entry = self.journal.append(now, event)?;
         (self.on_event)(entry);
         Ok(())
+    }
+
+    /// Journals the deliveries that finished; a failed required channel is noted for the
+    /// current step's next check.
+    fn collect_deliveries(&mut self) -> Result<(), String> {
+        while let Some(d) = self.outbox.try_next() {
+            let failed = d.result.is_err() && d.required;
+            let channel = d.channel.clone();
+            let detail = self.record_delivery(d)?;
+            if failed && self.required_failure.is_none() {
+                self.required_failure =
+                    Some(format!("required channel `{channel}` failed: {detail}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Journals one delivery's result; returns its detail.
+    fn record_delivery(&mut self, d: Delivered) -> Result<String, String> {
+        let ok = d.result.is_ok();
+        let detail = match d.result {
+            Ok(x) | Err(x) => x,
+        };
+        self.done_keys.insert(d.key.clone());
+        self.append(Event::MessageSent {
+            key: Some(d.key),
+            channel: d.channel,
+            event: d.event,
+            text: d.text,
+            ok,
+            detail: detail.clone(),
+        })?;
+        Ok(detail)
+    }
+
+    /// Fails the step when a required channel's background delivery failed.
+    fn check_required(&mut self) -> Result<(), Failure> {
+        self.collect_deliveries()
+            .map_err(|e| Failure { reason: e })?;
+        match self.required_failure.take() {
+            Some(reason) => fail(reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the messages on required channels still being delivered (each delivery is
+    /// bounded by `DELIVERY_LIMIT_MS`), at the end of the steps: a run does not succeed
+    /// until the people it must tell were told.
+    async fn await_required(&mut self) -> Result<(), Failure> {
+        while self.outbox.has_required() {
+            match self.outbox.next_within(DELIVERY_LIMIT_MS + 1_000).await {
+                Some(d) => {
+                    let failed = d.result.is_err() && d.required;
+                    let channel = d.channel.clone();
+                    let detail = self.record_delivery(d).map_err(|e| Failure { reason: e })?;
+                    if failed && self.required_failure.is_none() {
+                        self.required_failure =
+                            Some(format!("required channel `{channel}` failed: {detail}"));
+                    }
+                }
+                None => break,
+            }
+        }
+        self.check_required()
+    }
+
+    /// At the end of a run: waits a bounded time for the messages still being delivered, and
+    /// journals those that were not (`message_pending`).
+    async fn flush_messages(&mut self) -> Result<(), String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(FLUSH_LIMIT_MS);
+        while !self.outbox.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = u64::try_from(left.as_millis()).unwrap_or(0);
+            if ms == 0 {
+                break;
+            }
+            match self.outbox.next_within(ms).await {
+                Some(d) => {
+                    self.record_delivery(d)?;
+                }
+                None => break,
+            }
+        }
+        for (key, p) in self.outbox.abandon() {
+            self.append(Event::MessagePending {
+                key,
+                channel: p.channel,
+                event: p.event,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether a step has started in this run (journaled): before that, nothing has changed.
+    fn steps_begun(&self) -> bool {
+        self.journal
+            .entries()
+            .iter()
+            .any(|e| matches!(e.event, Event::StepStarted { .. }))
+    }
+
+    /// On resume: the messages whose intent was journaled and whose delivery was not go out
+    /// now (in the background); the ones delivered are never sent again.
+    fn requeue_undelivered(&mut self) {
+        let intents: Vec<(String, String, String, String, Option<String>)> = self
+            .journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::MessageQueued {
+                    key,
+                    channel,
+                    event,
+                    text,
+                    step,
+                } if !self.done_keys.contains(key) => Some((
+                    key.clone(),
+                    channel.clone(),
+                    event.clone(),
+                    text.clone(),
+                    step.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (key, name, event, text, step) in intents {
+            if !self.queued_keys.insert(key.clone()) {
+                continue;
+            }
+            let required = self
+                .plan
+                .channels
+                .iter()
+                .any(|c| c.name == name && c.required);
+            if let Some(ch) = self.world.channels.iter().find(|c| c.name() == name) {
+                let message = Message {
+                    event,
+                    text,
+                    run: self.settings.run.clone(),
+                    step,
+                    metrics: self.latest.clone(),
+                };
+                self.outbox.queue(key, ch.clone(), required, message);
+            }
+        }
     }
 
     /// Journals an event; a journal that cannot be written stops the run at once, before the
@@ -211,7 +431,15 @@ impl<'p> Executor<'p> {
                 } => {
                     self.baseline.insert(metric.clone(), *v);
                 }
-                Event::MessageSent { event, .. } if event.starts_with("at ") => {
+                Event::MessageSent { event, key, .. } => {
+                    if event.starts_with("at ") {
+                        self.sent_scheduled.insert(event.clone());
+                    }
+                    if let Some(k) = key {
+                        self.done_keys.insert(k.clone());
+                    }
+                }
+                Event::MessageQueued { event, .. } if event.starts_with("at ") => {
                     self.sent_scheduled.insert(event.clone());
                 }
                 Event::RunFinished { outcome } => {
@@ -249,8 +477,56 @@ impl<'p> Executor<'p> {
         })
     }
 
-    /// Runs the plan (or the rest of it, after a resume).
+    /// Runs the plan (or the rest of it, after a resume), then waits a bounded time for the
+    /// messages still being delivered.
     pub(crate) async fn run(&mut self) -> Result<End, String> {
+        let end = self.run_plan().await;
+        let end = match end {
+            Err(e) if self.journal.broken().is_some() => self.without_journal(e).await,
+            end => end,
+        };
+        let flushed = self.flush_messages().await;
+        let end = end?;
+        if self.journal.broken().is_none() {
+            flushed?;
+        }
+        Ok(end)
+    }
+
+    /// The journal cannot be written (a full disk, an I/O error): the run cannot go on, since
+    /// every side effect must be journaled first. Once a step has started, what this run
+    /// changed is rolled back with the journal kept in memory only (shown, and in the
+    /// report), and the run ends as needing a person (exit 3): the journal on disk does not
+    /// tell the whole story. Before any step, nothing changed: the error stands (exit 2).
+    async fn without_journal(&mut self, error: String) -> Result<End, String> {
+        self.journal.degrade();
+        let started = self.steps_begun();
+        let step = self
+            .current
+            .clone()
+            .and_then(|id| self.steps().find(|s| s.id == id));
+        let (true, Some(step)) = (started, step) else {
+            return Err(error);
+        };
+        let _ = self.append(Event::Action {
+            step: Some(step.id.clone()),
+            what: "journal".into(),
+            ok: false,
+            detail: format!("{error}: rolling back without a journal on disk"),
+        });
+        let rolled_back = self
+            .rollback(step, &format!("the journal cannot be written: {error}"))
+            .await;
+        let _ = self.append(Event::RunFinished {
+            outcome: End::RollbackIncomplete.name().to_string(),
+        });
+        match rolled_back {
+            Ok(_) => Ok(End::RollbackIncomplete),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn run_plan(&mut self) -> Result<End, String> {
         let resumed = !self.journal.entries().is_empty();
         if resumed {
             if let Some(end) = self.replay() {
@@ -258,6 +534,10 @@ impl<'p> Executor<'p> {
             }
             let n = self.finished.len();
             self.emit(Event::Resumed { finished_steps: n })?;
+            if let Some(dropped_bytes) = self.journal.take_repaired() {
+                self.emit(Event::JournalRepaired { dropped_bytes })?;
+            }
+            self.requeue_undelivered();
         } else {
             self.emit(Event::RunStarted {
                 run: self.settings.run.clone(),
@@ -272,7 +552,12 @@ impl<'p> Executor<'p> {
             match self.countdown().await {
                 Ok(Some(end)) => return Ok(end),
                 Ok(None) => {}
-                Err(f) => return self.abort_before_steps(f).await,
+                Err(f) => {
+                    if let Some(signal) = self.signalled() {
+                        return self.interrupted_before_steps(signal).await;
+                    }
+                    return self.abort_before_steps(f).await;
+                }
             }
             // The stable version serves first, so that the pre-deploy checks and the baseline
             // see the application as it is before the release.
@@ -335,6 +620,20 @@ impl<'p> Executor<'p> {
                     }
                 }
                 Err(f) => {
+                    if let Some(signal) = self.signalled() {
+                        let action = match self.on_signal {
+                            OnSignal::Rollback => "rollback",
+                            OnSignal::Pause => "pause",
+                        };
+                        self.emit(Event::Interrupted {
+                            signal: signal.clone(),
+                            action: action.into(),
+                        })?;
+                        if self.on_signal == OnSignal::Pause {
+                            // The step did not finish: `--resume` runs it again.
+                            return Ok(End::Interrupted { signal });
+                        }
+                    }
                     self.emit(Event::StepFailed {
                         step: step.id.clone(),
                         reason: f.reason.clone(),
@@ -344,10 +643,39 @@ impl<'p> Executor<'p> {
                 }
             }
         }
+        // The run succeeds only once its messages on required channels are delivered: one
+        // that failed fails the last step, whose rollback runs.
+        if let Err(f) = self.await_required().await
+            && let Some(last) = self.steps().last()
+        {
+            self.emit(Event::StepFailed {
+                step: last.id.clone(),
+                reason: f.reason.clone(),
+            })?;
+            let end = self.rollback(last, &f.reason).await?;
+            return self.finish(end).await;
+        }
         self.send_on("done", None, &[])
             .await
             .map_err(|f| f.reason)?;
         self.finish(End::Succeeded).await
+    }
+
+    /// A signal before T-0: nothing changed. `--on-signal pause` leaves the countdown to
+    /// `--resume`; otherwise the run ends there (exit 1, as for a gate that stops it).
+    async fn interrupted_before_steps(&mut self, signal: String) -> Result<End, String> {
+        let action = match self.on_signal {
+            OnSignal::Rollback => "stop: nothing changed",
+            OnSignal::Pause => "pause",
+        };
+        self.emit(Event::Interrupted {
+            signal: signal.clone(),
+            action: action.into(),
+        })?;
+        match self.on_signal {
+            OnSignal::Pause => Ok(End::Interrupted { signal }),
+            OnSignal::Rollback => self.finish(End::Aborted).await,
+        }
     }
 
     /// A required channel failed before the first step: nothing changed, so the run stops
@@ -363,6 +691,7 @@ impl<'p> Executor<'p> {
     }
 
     async fn finish(&mut self, end: End) -> Result<End, String> {
+        self.flush_messages().await?;
         self.emit(Event::RunFinished {
             outcome: end.name().to_string(),
         })?;
@@ -456,7 +785,10 @@ impl<'p> Executor<'p> {
                     due: due.to_string(),
                 }));
             }
-            self.world.clock.sleep(wait).await;
+            self.sleep(wait).await;
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal} before T-0"));
+            }
         }
     }
 
@@ -490,7 +822,8 @@ impl<'p> Executor<'p> {
                 due: due.to_string(),
             }));
         }
-        self.world.clock.sleep(wait).await;
+        // Woken early by a signal, the step starts and stops at once (see `step`).
+        self.sleep(wait).await;
         Ok(None)
     }
 
@@ -521,18 +854,24 @@ impl<'p> Executor<'p> {
             step: step.id.clone(),
             title: step.title.clone(),
         })?;
+        // A signal between steps stops the run before this one changes anything.
+        if let Some(signal) = self.signalled() {
+            return fail(format!("stopped by {signal}"));
+        }
         match step.timeout_ms {
             // A virtual clock never blocks, so only a real run needs the wall-clock timeout.
             Some(t) if !self.world.clock.is_virtual() => {
                 match tokio::time::timeout(std::time::Duration::from_millis(t), self.execute(step))
                     .await
                 {
-                    Ok(r) => r,
-                    Err(_) => fail(format!("timed out after {}", fmt_ms(t))),
+                    Ok(r) => r?,
+                    Err(_) => return fail(format!("timed out after {}", fmt_ms(t))),
                 }
             }
-            _ => self.execute(step).await,
+            _ => self.execute(step).await?,
         }
+        // Never waits: a delivery still under way is checked at the next evaluation.
+        self.check_required()
     }
 
     async fn ensure_deployed(&mut self, step: &str) -> Result<(), Failure> {
@@ -694,7 +1033,12 @@ impl<'p> Executor<'p> {
                         m.name
                     ))
                 } else {
-                    db.apply(&m).await
+                    db.apply(&m).await.map_err(|f| {
+                        if let Some(stays) = &f.stays_applied {
+                            self.partially_applied.push(stays.clone());
+                        }
+                        f.message
+                    })
                 };
                 self.action(Some(id), "migrate", r)?;
                 if self.applied.iter().any(|a| a.name == m.name) {
@@ -823,7 +1167,7 @@ impl<'p> Executor<'p> {
             Action::Notify { message } => {
                 let names: Vec<String> =
                     self.plan.channels.iter().map(|c| c.name.clone()).collect();
-                self.send(&names, "notify", message, Some(id)).await?;
+                self.send(&names, "notify", message, Some(id), None).await?;
             }
         }
         Ok(())
@@ -985,9 +1329,15 @@ impl<'p> Executor<'p> {
         let mut paused_on: Option<String> = None;
         while elapsed < hold_ms {
             let wait = interval.min(hold_ms - elapsed);
-            self.world.clock.sleep(wait).await;
+            self.sleep(wait).await;
+            // A signal ends the hold at once: its step fails (and is rolled back) or the run
+            // pauses, according to `--on-signal`.
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal}"));
+            }
             elapsed += wait;
             self.periodic_messages().await?;
+            self.check_required()?;
             let mut starved: Option<&str> = None;
             for (text, c) in &requires {
                 let r = self.evaluate(&step.id, c).await;
@@ -1138,7 +1488,19 @@ impl<'p> Executor<'p> {
             question: question.to_string(),
             timeout_ms,
         };
-        let d = self.world.gates.decide(&req).await;
+        // A gate may wait on a person at the terminal: a signal answers it (rejected), so
+        // that Ctrl-C at a prompt stops the run as it does anywhere else.
+        let d = match self.stop.clone() {
+            Some(mut rx) if !self.world.clock.is_virtual() => {
+                tokio::select! {
+                    d = self.world.gates.decide(&req) => d,
+                    s = rx.wait_for(Option::is_some) => Decision::Rejected {
+                        by: s.ok().and_then(|s| s.clone()).unwrap_or_else(|| "a signal".into()),
+                    },
+                }
+            }
+            _ => self.world.gates.decide(&req).await,
+        };
         let (decision, by) = match &d {
             Decision::Approved { by } => ("approved", by.clone()),
             Decision::Rejected { by } => ("rejected", by.clone()),
@@ -1191,7 +1553,7 @@ impl<'p> Executor<'p> {
             .collect();
         for (channels, text) in msgs {
             let text = self.fill(&text, values);
-            self.send(&channels, &format!("on {event}"), &text, step)
+            self.send(&channels, &format!("on {event}"), &text, step, None)
                 .await?;
         }
         Ok(())
@@ -1222,12 +1584,19 @@ impl<'p> Executor<'p> {
         shell::render_plain(text, &v)
     }
 
+    /// Sends a message on each of `channels`: its intent is journaled, then it is handed to
+    /// the channel's background worker, so that nothing here waits on a channel. Before the
+    /// first step (nothing changed yet) a required channel is sent to in line, so that its
+    /// failure stops the run there; on a virtual clock every send is in line. A message whose
+    /// delivery is journaled (a resumed run) is not sent again. `nth` numbers the occurrence
+    /// (the `every` messages' period); otherwise occurrences are counted.
     async fn send(
         &mut self,
         channels: &[String],
         event: &str,
         text: &str,
         step: Option<&str>,
+        nth: Option<u64>,
     ) -> Result<(), Failure> {
         let message = Message {
             event: event.to_string(),
@@ -1236,27 +1605,61 @@ impl<'p> Executor<'p> {
             step: step.map(str::to_string),
             metrics: self.latest.clone(),
         };
+        let in_line_required = !self.steps_begun();
         for name in channels {
             let required = self
                 .plan
                 .channels
                 .iter()
                 .any(|c| &c.name == name && c.required);
-            let r = match self.world.channels.iter().find(|c| c.name() == name) {
-                Some(c) => c.send(&message).await,
-                None => Err(format!("channel `{name}` is not available in this run")),
+            let base = format!("{}|{event}|{name}", step.unwrap_or("-"));
+            let n = match nth {
+                Some(n) => n,
+                None => {
+                    let c = self.occurrences.entry(base.clone()).or_insert(0);
+                    *c += 1;
+                    *c
+                }
             };
-            let ok = r.is_ok();
-            let detail = match &r {
-                Ok(d) | Err(d) => d.clone(),
-            };
-            self.log(Event::MessageSent {
+            let key = format!("{base}|{n}");
+            if self.done_keys.contains(&key) || !self.queued_keys.insert(key.clone()) {
+                continue;
+            }
+            let channel = self
+                .world
+                .channels
+                .iter()
+                .find(|c| c.name() == name)
+                .cloned();
+            self.log(Event::MessageQueued {
+                key: key.clone(),
                 channel: name.clone(),
                 event: event.to_string(),
                 text: text.to_string(),
-                ok,
-                detail: detail.clone(),
+                step: step.map(str::to_string),
             })?;
+            let delivered = |result| Delivered {
+                key: key.clone(),
+                channel: name.clone(),
+                event: event.to_string(),
+                text: text.to_string(),
+                required,
+                result,
+            };
+            let result = match channel {
+                None => Err(format!("channel `{name}` is not available in this run")),
+                Some(c) if self.world.clock.is_virtual() || (required && in_line_required) => {
+                    c.send(&message).await
+                }
+                Some(c) => {
+                    self.outbox.queue(key.clone(), c, required, message.clone());
+                    continue;
+                }
+            };
+            let ok = result.is_ok();
+            let detail = self
+                .record_delivery(delivered(result))
+                .map_err(|e| Failure { reason: e })?;
             // A failing channel is recorded and never stops a deploy, unless it is required.
             if !ok && required {
                 return fail(format!("required channel `{name}` failed: {detail}"));
@@ -1284,7 +1687,7 @@ impl<'p> Executor<'p> {
         for (event, channels, text) in due {
             if self.sent_scheduled.insert(event.clone()) {
                 let text = self.fill(&text, &[]);
-                self.send(&channels, &event, &text, None).await?;
+                self.send(&channels, &event, &text, None, None).await?;
             }
         }
         Ok(())
@@ -1311,8 +1714,18 @@ impl<'p> Executor<'p> {
                 self.last_every.insert(spec.clone(), now);
                 let text = self.fill(&text, &[]);
                 let step = self.current.clone();
-                self.send(&channels, &format!("every {spec}"), &text, step.as_deref())
-                    .await?;
+                // The period since T-0 names the message, so that a resumed run neither
+                // repeats nor skips one.
+                let since_t0 = u64::try_from(now.duration_since(self.t0).as_millis()).unwrap_or(0);
+                let slot = since_t0 / d;
+                self.send(
+                    &channels,
+                    &format!("every {spec}"),
+                    &text,
+                    step.as_deref(),
+                    Some(slot),
+                )
+                .await?;
             }
         }
         Ok(())
@@ -1464,6 +1877,15 @@ impl<'p> Executor<'p> {
                 what: what.into(),
                 ok,
                 detail,
+            })?;
+        }
+        for what in self.partially_applied.clone() {
+            complete = false;
+            self.emit(Event::Action {
+                step: Some(step.id.clone()),
+                what: "partial migration".into(),
+                ok: false,
+                detail: format!("{what}: the rollback cannot undo them, a person must"),
             })?;
         }
         self.emit(Event::RollbackFinished { complete })?;

@@ -84,12 +84,41 @@ pub(crate) enum Event {
         decision: String,
         by: String,
     },
+    /// A message's intent, journaled before it is handed to the channel: `key` names the
+    /// message (its step, event, channel and occurrence) so that a resumed run neither loses
+    /// nor repeats it.
+    MessageQueued {
+        key: String,
+        channel: String,
+        event: String,
+        text: String,
+        step: Option<String>,
+    },
+    /// The result of a delivery (after its retries). With a `key`, it closes that intent.
     MessageSent {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
         channel: String,
         event: String,
         text: String,
         ok: bool,
         detail: String,
+    },
+    /// The run ended while this message was still being delivered: it may not have arrived.
+    MessagePending {
+        key: String,
+        channel: String,
+        event: String,
+    },
+    /// The journal ended in a torn line (the process died while writing it): the line was
+    /// cut off before the run went on.
+    JournalRepaired {
+        dropped_bytes: u64,
+    },
+    /// A signal (SIGTERM, SIGINT) stopped the run; `action` is `rollback` or `pause`.
+    Interrupted {
+        signal: String,
+        action: String,
     },
     MigrationApplied {
         step: String,
@@ -140,6 +169,13 @@ pub(crate) struct Journal {
     file: Option<(File, PathBuf)>,
     entries: Vec<Entry>,
     redactor: Redactor,
+    /// The bytes of a torn last line cut off when the journal was opened, to be journaled.
+    repaired: Option<u64>,
+    /// Why the file could not be written, once a write failed.
+    broken: Option<String>,
+    /// After a failed write the run only rolls back: lines are kept in memory, and the file
+    /// (whose end may be torn) is not written again.
+    degraded: bool,
 }
 
 impl Journal {
@@ -149,26 +185,62 @@ impl Journal {
             file: None,
             entries: Vec::new(),
             redactor,
+            repaired: None,
+            broken: None,
+            degraded: false,
         }
     }
 
-    /// Opens (or creates) `path` for appending, after reading what it already holds.
+    /// Opens (or creates) `path` for appending, after reading what it already holds. A torn
+    /// last line (the process died, or the disk filled, while writing it) is cut off the file
+    /// before anything is appended, so that the next line does not continue it; how many
+    /// bytes were cut is kept for [`Journal::take_repaired`].
     pub(crate) fn open(path: &Path, redactor: Redactor) -> Result<Journal, String> {
-        let entries = if path.exists() {
-            read(path)?
+        let cannot =
+            |e: std::io::Error| format!("cannot open the journal `{}`: {e}", path.display());
+        let (entries, good, total) = if path.exists() {
+            let bytes = std::fs::read(path).map_err(cannot)?;
+            let (entries, good) = parse_prefix(&bytes, path)?;
+            (entries, good, bytes.len())
         } else {
-            Vec::new()
+            (Vec::new(), 0, 0)
         };
+        let mut repaired = None;
+        if good < total {
+            let f = OpenOptions::new().write(true).open(path).map_err(cannot)?;
+            f.set_len(u64::try_from(good).unwrap_or(0))
+                .and_then(|()| f.sync_all())
+                .map_err(|e| format!("cannot cut the torn line off `{}`: {e}", path.display()))?;
+            repaired = Some(u64::try_from(total - good).unwrap_or(0));
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("cannot open the journal `{}`: {e}", path.display()))?;
+            .map_err(cannot)?;
         Ok(Journal {
             file: Some((file, path.to_path_buf())),
             entries,
             redactor,
+            repaired,
+            broken: None,
+            degraded: false,
         })
+    }
+
+    /// How many bytes of a torn last line were cut off when the journal was opened (once).
+    pub(crate) fn take_repaired(&mut self) -> Option<u64> {
+        self.repaired.take()
+    }
+
+    /// Why the journal file could not be written, if a write failed.
+    pub(crate) fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    /// Keeps the lines in memory only from now on (after a failed write).
+    pub(crate) fn degrade(&mut self) {
+        self.degraded = true;
     }
 
     pub(crate) fn entries(&self) -> &[Entry] {
@@ -187,18 +259,66 @@ impl Journal {
         let line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
         let line = self.redactor.apply(&line);
         let entry: Entry = serde_json::from_str(&line).map_err(|e| e.to_string())?;
-        if let Some((file, path)) = &mut self.file {
+        if let Some((file, path)) = &mut self.file
+            && !self.degraded
+        {
             let mut bytes = line.into_bytes();
             bytes.push(b'\n');
-            file.write_all(&bytes)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| format!("cannot write the journal `{}`: {e}", path.display()))?;
+            if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+                let m = format!("cannot write the journal `{}`: {e}", path.display());
+                self.broken = Some(m.clone());
+                return Err(m);
+            }
         }
         self.entries.push(entry);
         self.entries
             .last()
             .ok_or_else(|| "journal is empty".to_string())
     }
+}
+
+/// The entries of the complete lines at the start of `bytes`, and the length of that part: a
+/// last line that is cut short (no newline, or not a whole entry) is left out. A line in the
+/// middle that does not parse is an error: that is not a torn write.
+fn parse_prefix(bytes: &[u8], path: &Path) -> Result<(Vec<Entry>, usize), String> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut good = 0;
+    let mut number = 0;
+    while start < bytes.len() {
+        let end = bytes
+            .get(start..)
+            .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+            .map(|i| start + i);
+        let line = bytes.get(start..end.unwrap_or(bytes.len())).unwrap_or(&[]);
+        number += 1;
+        let next = end.map(|e| e + 1).unwrap_or(bytes.len());
+        let is_last = bytes
+            .get(next..)
+            .is_none_or(|rest| rest.iter().all(u8::is_ascii_whitespace));
+        if line.iter().all(u8::is_ascii_whitespace) {
+            if end.is_some() {
+                good = next;
+            }
+            start = next;
+            continue;
+        }
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(e) if end.is_some() => {
+                out.push(e);
+                good = next;
+            }
+            // A whole entry without its newline: the write stopped just before it. It is
+            // left out with the torn lines (its side effect may not have happened).
+            Ok(_) => break,
+            Err(_) if is_last => break,
+            Err(e) => {
+                return Err(format!("journal `{}` line {number}: {e}", path.display()));
+            }
+        }
+        start = next;
+    }
+    Ok((out, good))
 }
 
 /// Reads a journal. A torn last line (the process died while writing it) is dropped: it was
@@ -218,4 +338,48 @@ pub(crate) fn read(path: &Path) -> Result<Vec<Entry>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64) -> String {
+        format!(
+            "{{\"seq\":{seq},\"at\":\"2026-01-01T00:00:00Z\",\"type\":\"step_finished\",\"step\":\"s{seq}\"}}\n"
+        )
+    }
+
+    #[test]
+    fn a_torn_last_line_is_left_out_and_cut_off() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("journal.jsonl");
+        let whole = format!("{}{}", line(1), line(2));
+        std::fs::write(&path, format!("{whole}{{\"seq\":3,\"at\":\"20")).unwrap_or_default();
+        let mut j = Journal::open(&path, Redactor::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(j.entries().len(), 2);
+        assert_eq!(j.take_repaired(), Some(17));
+        assert_eq!(std::fs::read_to_string(&path).ok(), Some(whole));
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        j.append(
+            at,
+            Event::RunFinished {
+                outcome: "succeeded".into(),
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read(&path).map(|e| e.len()), Ok(3));
+    }
+
+    #[test]
+    fn a_whole_journal_is_not_touched_and_a_bad_middle_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("journal.jsonl");
+        std::fs::write(&path, format!("{}{}", line(1), line(2))).unwrap_or_default();
+        let mut j = Journal::open(&path, Redactor::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(j.take_repaired(), None);
+        drop(j);
+        std::fs::write(&path, format!("{}garbage\n{}", line(1), line(2))).unwrap_or_default();
+        assert!(Journal::open(&path, Redactor::default()).is_err());
+    }
 }

@@ -22,6 +22,7 @@ pub(crate) mod journal;
 mod kube;
 mod local;
 pub mod metrics;
+mod outbox;
 pub(crate) mod progress;
 pub(crate) mod redact;
 pub(crate) mod report;
@@ -36,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use crate::history::{HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome};
 use crate::lower::{Action, Plan, TargetProvider};
 
+pub(crate) use executor::OnSignal;
 use executor::{End, Executor, Settings, World};
 use journal::{Entry, Journal};
 use redact::Redactor;
@@ -67,6 +69,8 @@ pub(crate) struct Request {
     pub(crate) approve: Vec<String>,
     pub(crate) keep_running: bool,
     pub(crate) log_format: LogFormat,
+    /// What SIGTERM and SIGINT do to a real run.
+    pub(crate) on_signal: OnSignal,
 }
 
 /// Exit codes (documented in `docs/runtime.md`).
@@ -75,7 +79,94 @@ pub(crate) fn exit_code(end: &End) -> i32 {
         End::Succeeded | End::Paused { .. } => 0,
         End::RolledBack | End::Aborted => 1,
         End::RollbackIncomplete => 3,
+        // The shell's convention for a process stopped by a signal: 128 + its number.
+        End::Interrupted { signal } => match signal.as_str() {
+            "SIGINT" => 130,
+            _ => 143,
+        },
     }
+}
+
+/// The lock of a state directory, held while a real run works in it (released when the
+/// process ends, however it ends: the kernel drops an `flock` with its last descriptor).
+struct StateLock {
+    _file: std::fs::File,
+}
+
+/// The lock file in a state directory.
+const LOCK_FILE: &str = "run.lock";
+
+/// Takes the state directory's lock, or says which process holds it. Two runs in one state
+/// directory would interleave their history and their changes to the same environment.
+fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let path = state_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock `{}`: {e}", path.display()))?;
+    // SAFETY: `flock` on a descriptor this function owns; no memory is involved.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r != 0 {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(format!("cannot lock `{}`: {err}", path.display()));
+        }
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        let who = if holder.is_empty() {
+            "another process".to_string()
+        } else {
+            format!("another `deployc run` (pid {holder})")
+        };
+        return Err(format!(
+            "{who} is running in the state directory `{}` (it holds `{}`): wait for it to end",
+            state_dir.display(),
+            path.display()
+        ));
+    }
+    let pid = std::process::id();
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{pid}"))
+        .and_then(|()| file.sync_data())
+        .map_err(|e| format!("cannot write the lock `{}`: {e}", path.display()))?;
+    Ok(StateLock { _file: file })
+}
+
+/// Turns SIGTERM and SIGINT into a value the executor watches: the run stops gracefully
+/// instead of dying with nothing journaled. Must be called inside the runtime.
+fn watch_signals() -> Result<tokio::sync::watch::Receiver<Option<String>>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        let _ = tx.send(Some(name.to_string()));
+        // Later signals are taken (and ignored) by the handlers while they live: the
+        // rollback under way finishes. SIGKILL still ends the process; `--resume` then
+        // finishes the rollback.
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// Creates a directory (and its parents) private to the user.
@@ -235,11 +326,11 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
             .channels
             .iter()
             .map(|c| {
-                Box::new(sim::SimChannel {
+                Arc::new(sim::SimChannel {
                     name: c.name.clone(),
                     target: format!("{} {}", c.kind, c.target),
                     sim: shared.clone(),
-                }) as Box<dyn world::Channel>
+                }) as Arc<dyn world::Channel>
             })
             .collect(),
         shell: Box::new(sim::SimShell(shared.clone())),
@@ -321,6 +412,7 @@ fn new_run_id(plan: &Plan, runs: &Path) -> String {
 
 fn run_real(req: Request) -> Result<i32, String> {
     private_dir(&req.state_dir)?;
+    let _lock = lock_state_dir(&req.state_dir)?;
     let runs = req.state_dir.join("runs");
     private_dir(&runs)?;
     let (plan, run_id) = match &req.resume {
@@ -379,8 +471,13 @@ fn run_real(req: Request) -> Result<i32, String> {
     let print = progress::printer(req.log_format, t0, &plan);
     let mut ex = Executor::new(&plan, world, journal, settings, print);
     let result = rt.block_on(async {
+        match watch_signals() {
+            Ok(rx) => ex.on_signal(rx, req.on_signal),
+            Err(e) => return (Err(e), Ok(String::new())),
+        }
         let end = ex.run().await;
-        let keep = req.keep_running || matches!(end, Ok(End::Paused { .. }));
+        let keep =
+            req.keep_running || matches!(end, Ok(End::Paused { .. } | End::Interrupted { .. }));
         let stopped = ex.world().provider.shutdown(keep).await;
         (end, stopped)
     });
@@ -395,6 +492,12 @@ fn run_real(req: Request) -> Result<i32, String> {
         End::Paused { step, due } => {
             println!(
                 "next step due at {due} ({step}); continue with: deployc run --resume {run_id} --state-dir {}",
+                req.state_dir.display()
+            );
+        }
+        End::Interrupted { signal } => {
+            println!(
+                "stopped by {signal} and paused; continue with: deployc run --resume {run_id} --state-dir {}",
                 req.state_dir.display()
             );
         }
@@ -417,19 +520,29 @@ fn run_real(req: Request) -> Result<i32, String> {
                 finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
                 migrations: ex.applied_records(),
             };
-            append_history(&req.state_dir, &entry)?;
-            let r = report::build(&plan, &run_id, entries, end.name());
-            let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-            std::fs::write(run_dir.join("report.json"), redactor.apply(&json) + "\n")
-                .map_err(|e| format!("cannot write the report: {e}"))?;
-            std::fs::write(
-                run_dir.join("report.md"),
-                redactor.apply(&report::markdown(&r)),
-            )
-            .map_err(|e| format!("cannot write the report: {e}"))?;
-            println!("report: {run_dir_shown}/report.md");
+            // The run's outcome is its exit code: a history or report that cannot be
+            // written is said, and changes nothing about what happened.
+            let written = append_history(&req.state_dir, &entry).and_then(|()| {
+                let r = report::build(&plan, &run_id, entries, end.name());
+                let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
+                std::fs::write(run_dir.join("report.json"), redactor.apply(&json) + "\n")
+                    .map_err(|e| format!("cannot write the report: {e}"))?;
+                std::fs::write(
+                    run_dir.join("report.md"),
+                    redactor.apply(&report::markdown(&r)),
+                )
+                .map_err(|e| format!("cannot write the report: {e}"))
+            });
+            match written {
+                Ok(()) => println!("report: {run_dir_shown}/report.md"),
+                Err(e) => println!("{:>10}  {}", "", redactor.apply(&e)),
+            }
         }
     }
+    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
+    // of the runtime: the runtime is not waited for beyond a moment.
+    drop(ex);
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(exit_code(&end))
 }
 
@@ -479,19 +592,19 @@ fn real_world(
         None => None,
     };
     let sender = channels::Sender::new()?;
-    let mut channels: Vec<Box<dyn world::Channel>> = Vec::new();
+    let mut channels: Vec<Arc<dyn world::Channel>> = Vec::new();
     for c in &plan.channels {
         match c.kind.as_str() {
-            "stdout" => channels.push(Box::new(basic::StdoutChannel {
+            "stdout" => channels.push(Arc::new(basic::StdoutChannel {
                 name: c.name.clone(),
             })),
-            "file" => channels.push(Box::new(basic::FileChannel {
+            "file" => channels.push(Arc::new(basic::FileChannel {
                 name: c.name.clone(),
                 path: base.join(&c.target),
             })),
             _ => {
                 if let Some(ch) = edges::channel(c, plan, &sender, &base)? {
-                    channels.push(Box::new(ch));
+                    channels.push(Arc::new(ch));
                 }
             }
         }

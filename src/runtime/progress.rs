@@ -43,7 +43,14 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
         Event::Action {
             what, ok, detail, ..
         } => format!("  {} {what}: {detail}", if *ok { "·" } else { "✗" }),
-        Event::Sample { .. } => return None,
+        Event::Sample { .. } | Event::MessageQueued { .. } => return None,
+        Event::MessagePending { channel, event, .. } => {
+            format!("  ✉ {channel}: `{event}` not delivered when the run ended")
+        }
+        Event::JournalRepaired { dropped_bytes } => {
+            format!("⚠ the journal ended in a torn line: {dropped_bytes} bytes cut off")
+        }
+        Event::Interrupted { signal, action } => format!("⚠ {signal}: {action}"),
         Event::Baseline { metric, value } => format!(
             "  · baseline {metric} = {}",
             value

@@ -129,6 +129,7 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 text,
                 ok,
                 detail,
+                ..
             } => messages.push(serde_json::json!({
                 "at": e.at, "channel": channel, "event": event, "text": text, "ok": ok, "detail": detail,
             })),
@@ -141,6 +142,17 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "rollback incomplete".to_string()
             }),
             Event::Resumed { .. } => deviations.push(format!("resumed at {}", e.at)),
+            Event::MessagePending { channel, event, .. } => messages.push(serde_json::json!({
+                "at": e.at, "channel": channel, "event": event, "ok": false,
+                "detail": "not delivered when the run ended",
+            })),
+            Event::JournalRepaired { dropped_bytes } => deviations.push(format!(
+                "the journal ended in a torn line ({dropped_bytes} bytes), cut off at {}",
+                e.at
+            )),
+            Event::Interrupted { signal, action } => {
+                deviations.push(format!("{signal} at {}: {action}", e.at))
+            }
             Event::HoldPaused { step, condition } => deviations.push(format!(
                 "`{step}` held still at {}: no data for `{condition}` (no_data pause)",
                 e.at

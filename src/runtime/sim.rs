@@ -14,8 +14,8 @@ use serde::Deserialize;
 use super::kube::objects::Op;
 use super::shell;
 use super::world::{
-    Applied, BoxFuture, Channel, Clock, Database, Decision, Done, Flags, GateRequest, Gates,
-    Message, MetricSource, Migration, Provider, Shell, Track,
+    Applied, ApplyFailure, BoxFuture, Channel, Clock, Database, Decision, Done, Flags, GateRequest,
+    Gates, Message, MetricSource, Migration, Provider, Shell, Track,
 };
 use crate::lower::{Plan, TargetProvider};
 
@@ -301,7 +301,7 @@ pub(crate) struct SimDatabase {
 }
 
 impl Database for SimDatabase {
-    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done> {
+    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Result<String, ApplyFailure>> {
         let d = format!(
             "apply `{}` ({}{}): {}",
             m.name,
@@ -323,7 +323,7 @@ impl Database for SimDatabase {
                 reverted: false,
             });
         }
-        Box::pin(std::future::ready(r))
+        Box::pin(std::future::ready(r.map_err(ApplyFailure::from)))
     }
     fn revert<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done> {
         let d = format!(

@@ -87,10 +87,28 @@ pub(crate) struct Applied {
     pub(crate) reverted: bool,
 }
 
+/// Why a migration was not applied.
+#[derive(Debug, Clone)]
+pub(crate) struct ApplyFailure {
+    pub(crate) message: String,
+    /// What the failed migration left applied: statements run outside a transaction before
+    /// the one that failed (`statements 1 to 2 of migration `a``), or nothing.
+    pub(crate) stays_applied: Option<String>,
+}
+
+impl From<String> for ApplyFailure {
+    fn from(message: String) -> Self {
+        ApplyFailure {
+            message,
+            stays_applied: None,
+        }
+    }
+}
+
 /// The application's database.
 pub(crate) trait Database: Send + Sync {
     /// Applies a migration exactly once (a migration already in the ledger is not re-run).
-    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done>;
+    fn apply<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Result<String, ApplyFailure>>;
     /// Runs a migration's `down` and marks it reverted in the ledger.
     fn revert<'a>(&'a self, m: &'a Migration) -> BoxFuture<'a, Done>;
     /// The ledger.

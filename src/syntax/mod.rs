@@ -19,8 +19,70 @@ pub use ast::Module;
 use crate::diagnostics::errors::Error;
 use crate::source::FileId;
 
+/// How deep brackets (`(`, `[`, `{`) may nest in a file (E107). Real programs stay below
+/// ten; the limit keeps every recursive stage (both parsers, the AST builder, the checks,
+/// dropping the tree) far from the end of even a 2 MiB thread stack.
+pub const MAX_NESTING: usize = 256;
+
+/// The first bracket nested deeper than [`MAX_NESTING`], outside strings and comments.
+pub(crate) fn too_deep(src: &str) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'#' => {
+                // A comment runs to the end of the line.
+                while b.get(i).is_some_and(|c| *c != b'\n') {
+                    i += 1;
+                }
+            }
+            b'"' if b.get(i..i + 3) == Some(b"\"\"\"") => {
+                i += 3;
+                while b.get(i).is_some() && b.get(i..i + 3) != Some(b"\"\"\"") {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while let Some(&c) = b.get(i) {
+                    match c {
+                        b'\\' => i += 1,
+                        // An unterminated string ends at the line's end (E102 says so).
+                        b'"' | b'\n' => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn nesting_error(file: FileId, offset: usize) -> Error {
+    Error::NestedTooDeeply {
+        span: crate::source::Span::new(file, offset, offset + 1),
+        limit: MAX_NESTING,
+    }
+}
+
 /// Parses one file. On a syntax error the module is `None` and the error says where.
 pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
+    // Neither parser (nor what follows them) recurses deeper than the limit allows.
+    if let Some(offset) = too_deep(src) {
+        return (None, vec![nesting_error(file, offset)]);
+    }
     // Valid files, nearly all of them, never reach pest; for anything else pest decides.
     if let Some(module) = fast::parse(file, src) {
         return (Some(module), Vec::new());
@@ -32,12 +94,18 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 /// that compare both parsers.
 #[doc(hidden)]
 pub fn parse_fast(file: FileId, src: &str) -> Option<Module> {
+    if too_deep(src).is_some() {
+        return None;
+    }
     fast::parse(file, src)
 }
 
 /// The pest parser alone, for the tests that compare both parsers.
 #[doc(hidden)]
 pub fn parse_pest(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
+    if let Some(offset) = too_deep(src) {
+        return (None, vec![nesting_error(file, offset)]);
+    }
     parser::parse(file, src)
 }
 

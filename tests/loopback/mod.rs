@@ -164,3 +164,40 @@ fn smtp_session(stream: TcpStream, kept: &Mutex<Vec<String>>) {
         let _ = write.write_all(answer);
     }
 }
+
+/// A server that accepts connections, reads what is sent and never answers: the webhook that
+/// hangs. Its connections stay open until the test process ends.
+pub struct Hang {
+    pub addr: SocketAddr,
+    accepted: Arc<Mutex<usize>>,
+}
+
+impl Hang {
+    pub fn start() -> Hang {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(Mutex::new(0));
+        let counted = accepted.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                *counted.lock().unwrap() += 1;
+                std::thread::spawn(move || {
+                    let mut stream = stream;
+                    let mut buf = [0u8; 4096];
+                    // Read (so the client's write never blocks) and never write.
+                    while stream.read(&mut buf).is_ok_and(|n| n > 0) {}
+                });
+            }
+        });
+        Hang { addr, accepted }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// How many connections it accepted.
+    pub fn accepted(&self) -> usize {
+        *self.accepted.lock().unwrap()
+    }
+}

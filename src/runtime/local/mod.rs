@@ -21,7 +21,7 @@ mod proxy;
 pub(crate) mod stats;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,6 +81,9 @@ pub(crate) struct Shared {
     reaped: AtomicBool,
     /// What was found, told with the next start.
     reaped_note: Mutex<Option<String>>,
+    /// Instances spawned and not yet healthy (`pid port version`): listed too, so that a
+    /// process killed while one starts does not leave it unknown to `--resume`.
+    starting: Mutex<Vec<(u32, u16, String)>>,
 }
 
 /// The local provider (and, through [`LocalProbe`], its measurements).
@@ -133,6 +136,7 @@ impl LocalProvider {
                 stop: Arc::new(AtomicBool::new(false)),
                 reaped: AtomicBool::new(false),
                 reaped_note: Mutex::new(None),
+                starting: Mutex::new(Vec::new()),
             }),
             proxy: Mutex::new(None),
             traffic,
@@ -225,6 +229,11 @@ impl LocalProvider {
             }
         }
         drop(s);
+        if let Ok(starting) = self.shared.starting.lock() {
+            for (pid, port, version) in starting.iter() {
+                text.push_str(&format!("{pid} {port} {version}\n"));
+            }
+        }
         let path = self.shared.logs.join(INSTANCES_FILE);
         let tmp = self.shared.logs.join(format!("{INSTANCES_FILE}.tmp"));
         if std::fs::write(&tmp, text).is_ok() {
@@ -294,12 +303,40 @@ impl LocalProvider {
             cmd.env("PATH", p);
         }
         cmd.env(RUN_MARKER, &sh.logs);
-        let mut child = cmd.spawn().map_err(|e| format!("`{command}`: {e}"))?;
+        // A process group of its own: a Ctrl-C at the terminal signals deployc, which rolls
+        // back through these instances, not the instances themselves.
+        cmd.process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("`{command}`: {e}"))?;
+        let pid = child.id();
+        if let (Some(pid), Ok(mut starting)) = (pid, sh.starting.lock()) {
+            starting.push((pid, port, version.to_string()));
+        }
+        // Listed before the health check waits, so that a crash meanwhile cannot hide it.
+        self.record();
+        let r = self
+            .wait_healthy(child, port, version, &command, &log_path)
+            .await;
+        if let (Some(pid), Ok(mut starting)) = (pid, sh.starting.lock()) {
+            starting.retain(|(p, _, _)| *p != pid);
+        }
+        r
+    }
+
+    /// Waits for a spawned instance to answer its health check.
+    async fn wait_healthy(
+        &self,
+        mut child: tokio::process::Child,
+        port: u16,
+        version: &str,
+        command: &str,
+        log_path: &Path,
+    ) -> Result<Instance, String> {
+        let sh = &self.shared;
         let url = format!("http://127.0.0.1:{port}{}", sh.health_path);
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = child.try_wait() {
-                let out = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let out = std::fs::read_to_string(log_path).unwrap_or_default();
                 return Err(format!("`{command}` exited ({status}): {}", out.trim()));
             }
             if get_status(&sh.client, &url).await == Some(200) {
