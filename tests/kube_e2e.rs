@@ -272,3 +272,135 @@ fn dry_run_prints_the_requests_without_a_cluster() {
     assert!(t.contains("(apply replicas 3)"), "{t}");
     assert!(fake.log().is_empty());
 }
+
+#[test]
+fn an_invalid_object_is_reported_with_its_field_and_not_retried() {
+    let fake = fake(Scenario {
+        reject: Some((
+            "shop-canary".into(),
+            "spec.template.spec.containers[0].image".into(),
+            "Invalid value: \"registry.example.com/shop:1.1.0\": not from an allowed registry"
+                .into(),
+        )),
+        ..Scenario::default()
+    });
+    let dir = scratch("invalid-object");
+    program(&dir, &fake, CANARY);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("422 Invalid: Deployment.apps \"shop-canary\" is invalid: spec.template.spec.containers[0].image"),
+        "{t}"
+    );
+    let applies = fake
+        .log()
+        .iter()
+        .filter(|l| l.method == "PATCH" && l.path.contains("/deployments/shop-canary"))
+        .count();
+    // Sent once, never retried blindly (nothing was created, so nothing to scale down).
+    assert_eq!(applies, 1, "{t}");
+}
+
+/// The double itself enforces what the provider relies on, checked with kube-rs directly.
+#[test]
+fn the_double_enforces_apply_validation_conflicts_and_the_status_subresource() {
+    use ::kube::api::{Api, Patch, PatchParams, PostParams};
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Service;
+
+    let fake = fake(Scenario::default());
+    let dir = scratch("double");
+    let path = fake.kubeconfig(&dir);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let kc = ::kube::config::Kubeconfig::read_from(&path).unwrap();
+        let config = ::kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .unwrap();
+        let client = ::kube::Client::try_from(config).unwrap();
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), api_double::NS);
+        let strict = PatchParams::apply("deployc").force().validation_strict();
+        let err = |r: Result<Deployment, ::kube::Error>| match r {
+            Err(::kube::Error::Api(s)) => (s.code, s.message),
+            other => panic!("{other:?}"),
+        };
+        // An unknown field: 400 naming it.
+        let (code, msg) = err(deployments
+            .patch(
+                "shop",
+                &strict,
+                &Patch::Apply(
+                    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": "shop"}, "spec": {"replica": 3}}),
+                ),
+            )
+            .await);
+        assert_eq!(code, 400);
+        assert!(
+            msg.contains(".spec.replica: field not declared in schema"),
+            "{msg}"
+        );
+        // Negative replicas: 422.
+        let (code, msg) = err(deployments
+            .patch(
+                "shop",
+                &strict,
+                &Patch::Apply(
+                    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": "shop"}, "spec": {"replicas": -1}}),
+                ),
+            )
+            .await);
+        assert_eq!(code, 422);
+        assert!(msg.contains("spec.replicas"), "{msg}");
+        // An apply without a field manager: 400.
+        let (code, _) = err(deployments
+            .patch(
+                "shop",
+                &PatchParams::default(),
+                &Patch::Apply(
+                    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                        "metadata": {"name": "shop"}, "spec": {"replicas": 2}}),
+                ),
+            )
+            .await);
+        assert_eq!(code, 400);
+        // The main resource never writes the status; the subresource does.
+        let d = deployments
+            .patch(
+                "shop",
+                &strict,
+                &Patch::Apply(
+                    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                    "metadata": {"name": "shop"}, "spec": {"replicas": 2},
+                    "status": {"availableReplicas": 99}}),
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(d.status.unwrap().available_replicas, Some(4));
+        let mut d = deployments.get("shop").await.unwrap();
+        d.status.as_mut().unwrap().available_replicas = Some(1);
+        let d = deployments
+            .replace_status("shop", &PostParams::default(), &d)
+            .await
+            .unwrap();
+        assert_eq!(d.status.unwrap().available_replicas, Some(1));
+        // A write with a stale resourceVersion: 409.
+        let services: Api<Service> = Api::namespaced(client, api_double::NS);
+        let mut svc = services.get("shop").await.unwrap();
+        services
+            .replace("shop", &PostParams::default(), &svc)
+            .await
+            .unwrap();
+        svc.spec.as_mut().unwrap().selector = Some([("app".into(), "x".into())].into());
+        match services.replace("shop", &PostParams::default(), &svc).await {
+            Err(::kube::Error::Api(s)) => assert_eq!(s.code, 409),
+            other => panic!("{other:?}"),
+        }
+    });
+}

@@ -43,6 +43,9 @@ pub struct Scenario {
     pub die_on: Option<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
+    /// Applies of this Deployment are answered 422 with this field and message, as an
+    /// admission webhook or a policy engine would.
+    pub reject: Option<(String, String, String)>,
 }
 
 /// One logged request: method, path and a summary of the body.
@@ -595,6 +598,11 @@ fn apply(
         );
     }
     let mut st = shared.state.lock().unwrap();
+    if let Some((n, field, msg)) = &st.scenario.reject
+        && n == name
+    {
+        return invalid("Deployment.apps", name, field, msg);
+    }
     let key = (resource.to_string(), name.to_string());
     let existed = st.objects.get(&key).cloned();
     let mut obj = existed.clone().unwrap_or_else(|| {
