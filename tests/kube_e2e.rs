@@ -72,6 +72,11 @@ const BLUE_GREEN: &str = "blue_green {
     keep_previous 1s
   }";
 
+const ROLLING: &str =
+    "rolling { batch 2, max_unavailable 1, health every 1s timeout 1s, analysis every 1s, no_data fail after 3 }";
+
+const RECREATE: &str = "recreate";
+
 fn run(dir: &Path) -> Output {
     deployc()
         .current_dir(dir)
@@ -403,4 +408,55 @@ fn the_double_enforces_apply_validation_conflicts_and_the_status_subresource() {
             other => panic!("{other:?}"),
         }
     });
+}
+
+#[test]
+fn rolling_applies_the_image_with_surge_and_unavailable_and_follows_the_rollout() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("rolling-good");
+    program(&dir, &fake, ROLLING);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let shop = fake.object("deployments", "shop").unwrap();
+    assert_eq!(
+        shop["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.1.0"
+    );
+    assert_eq!(shop["spec"]["strategy"]["rollingUpdate"]["maxSurge"], 2);
+    assert_eq!(
+        shop["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        1
+    );
+}
+
+#[test]
+fn a_rolling_update_whose_pods_fail_goes_back_to_the_previous_image() {
+    let fake = fake(Scenario {
+        bad_image: Some(":1.1.0".into()),
+        ..Scenario::default()
+    });
+    let dir = scratch("rolling-bad");
+    program(&dir, &fake, ROLLING);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("CrashLoopBackOff"), "{t}");
+    let shop = fake.object("deployments", "shop").unwrap();
+    assert_eq!(
+        shop["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.0.0"
+    );
+    assert_eq!(shop["status"]["availableReplicas"], 4);
+}
+
+#[test]
+fn recreate_scales_to_zero_then_applies_the_new_image() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("recreate");
+    program(&dir, &fake, RECREATE);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(fake.replicas_applied(), ["shop=0", "shop=4 (1.1.0)"], "{t}");
 }

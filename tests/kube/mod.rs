@@ -43,6 +43,8 @@ pub struct Scenario {
     pub die_on: Option<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
+    /// Pods whose image contains this never become Ready (a broken build).
+    pub bad_image: Option<String>,
     /// Applies of this Deployment are answered 422 with this field and message, as an
     /// admission webhook or a policy engine would.
     pub reject: Option<(String, String, String)>,
@@ -648,14 +650,26 @@ fn apply(
     (if existed.is_some() { 200 } else { 201 }, obj)
 }
 
+fn never_ready(s: &Scenario, name: &str, d: &Value) -> bool {
+    s.never_ready.contains(name)
+        || s.bad_image.as_ref().is_some_and(|b| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["image"].as_str().is_some_and(|i| i.contains(b.as_str())))
+                })
+        })
+}
+
 /// The controller: the status follows the spec.
 fn reconcile(shared: &Arc<Shared>, name: &str) {
     let mut st = shared.state.lock().unwrap();
-    let never = st.scenario.never_ready.contains(name);
     let key = ("deployments".to_string(), name.to_string());
     let Some(mut obj) = st.objects.get(&key).cloned() else {
         return;
     };
+    let never = never_ready(&st.scenario, name, &obj);
     let r = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let ready = if never { 0 } else { r };
     obj["status"] = json!({
@@ -747,7 +761,7 @@ fn pods(shared: &Arc<Shared>, selector: &str) -> Value {
         if !want.iter().all(|(k, v)| labels[*k].as_str() == Some(*v)) {
             continue;
         }
-        let never = st.scenario.never_ready.contains(name);
+        let never = never_ready(&st.scenario, name, d);
         let n = d["status"]["replicas"].as_i64().unwrap_or(0);
         for i in 0..n {
             let (ready, waiting) = if never {
