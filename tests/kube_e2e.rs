@@ -35,6 +35,10 @@ fn allow_rules(dir: &Path) {
 
 /// A program for the double: a Deployment `shop` of 4 replicas behind the Service `shop`.
 fn program(dir: &Path, fake: &Fake, strategy: &str) {
+    program_with(dir, fake, strategy, "");
+}
+
+fn program_with(dir: &Path, fake: &Fake, strategy: &str, settings: &str) {
     fake.kubeconfig(dir);
     allow_rules(dir);
     std::fs::write(
@@ -45,7 +49,7 @@ fn program(dir: &Path, fake: &Fake, strategy: &str) {
 }}
 
 environment prod {{
-  provider = kubernetes {{ namespace = "shop", deployment = "shop", container = "app", image = "registry.example.com/shop:{{version}}", service = "shop", replicas = 4, kubeconfig = "kubeconfig", timeout = 3s }}
+  provider = kubernetes {{ namespace = "shop", deployment = "shop", container = "app", image = "registry.example.com/shop:{{version}}", service = "shop", replicas = 4, kubeconfig = "kubeconfig", timeout = 3s{settings} }}
 }}
 
 release "1.1.0" {{
@@ -72,8 +76,7 @@ const BLUE_GREEN: &str = "blue_green {
     keep_previous 1s
   }";
 
-const ROLLING: &str =
-    "rolling { batch 2, max_unavailable 1, health every 1s timeout 1s, analysis every 1s, no_data fail after 3 }";
+const ROLLING: &str = "rolling { batch 2, max_unavailable 1, health every 1s timeout 1s, analysis every 1s, no_data fail after 3 }";
 
 const RECREATE: &str = "recreate";
 
@@ -459,4 +462,43 @@ fn recreate_scales_to_zero_then_applies_the_new_image() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert_eq!(fake.replicas_applied(), ["shop=0", "shop=4 (1.1.0)"], "{t}");
+}
+
+#[test]
+fn a_canary_behind_a_route_moves_exact_weights() {
+    let fake = fake(Scenario {
+        route: true,
+        ..Scenario::default()
+    });
+    let dir = scratch("canary-route");
+    program_with(&dir, &fake, CANARY, r#", route = "shop""#);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert_eq!(
+        fake.route_writes(),
+        [
+            "shop=75,shop-canary=25 200",
+            "shop=50,shop-canary=50 200",
+            "shop=0,shop-canary=100 200",
+            "shop=100,shop-canary=0 200",
+        ],
+        "{t}"
+    );
+    // The stable Deployment keeps every replica while the route splits the traffic.
+    assert_eq!(
+        fake.replicas_applied(),
+        [
+            "shop-canary=0 (1.1.0)",
+            "shop-canary=1",
+            "shop-canary=2",
+            "shop-canary=4",
+            "shop=4 (1.1.0)",
+            "shop-canary=0",
+        ],
+        "{t}"
+    );
+    let svc = fake.object("services", "shop-canary").unwrap();
+    assert_eq!(svc["spec"]["selector"]["deployc.dev/track"], "canary");
+    assert_eq!(svc["spec"]["ports"][0]["port"], 80);
 }

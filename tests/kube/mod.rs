@@ -43,6 +43,8 @@ pub struct Scenario {
     pub die_on: Option<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
+    /// An HTTPRoute `shop` sends the traffic to the Service `shop`.
+    pub route: bool,
     /// Pods whose image contains this never become Ready (a broken build).
     pub bad_image: Option<String>,
     /// Applies of this Deployment are answered 422 with this field and message, as an
@@ -121,6 +123,17 @@ impl Fake {
                 "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
             }),
         );
+        if scenario.route {
+            objects.insert(
+                ("httproutes".to_string(), "shop".to_string()),
+                json!({
+                    "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": {"name": "shop", "namespace": NS, "resourceVersion": "3"},
+                    "spec": {"parentRefs": [{"name": "gateway"}],
+                             "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}]}
+                }),
+            );
+        }
         let conflicts_left = scenario.service_conflicts;
         let state = Arc::new(Mutex::new(State {
             objects,
@@ -193,6 +206,27 @@ impl Fake {
                     .map(|v| format!(" ({v})"))
                     .unwrap_or_default();
                 Some(format!("{name}={r}{image}"))
+            })
+            .collect()
+    }
+
+    /// The backendRef weights written to HTTPRoutes, in order: `shop=75,shop-canary=25 200`.
+    pub fn route_writes(&self) -> Vec<String> {
+        self.log()
+            .iter()
+            .filter(|l| l.method == "PUT" && l.path.contains("/httproutes/"))
+            .map(|l| {
+                let refs: Vec<String> = l.body["spec"]["rules"][0]["backendRefs"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                format!("{}={}", r["name"].as_str().unwrap_or(""), r["weight"])
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!("{} {}", refs.join(","), l.status)
             })
             .collect()
     }

@@ -25,6 +25,7 @@ pub(crate) async fn connect(
     kubeconfig: Option<&str>,
     context: Option<&str>,
     base: &std::path::Path,
+    timeout: Duration,
 ) -> Result<(Client, String), String> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
@@ -65,9 +66,9 @@ pub(crate) async fn connect(
             }
         },
     };
-    // Watches are bounded by deployc's own deadlines, not by the client's read timeout, which
-    // would cut a long watch; connecting stays bounded.
-    config.read_timeout = None;
+    // A request that hangs fails after the read timeout; it is longer than any wait (which
+    // deployc bounds itself) so that it never cuts a quiet watch short.
+    config.read_timeout = Some(timeout.max(Duration::from_secs(30)) + Duration::from_secs(5));
     config.connect_timeout = Some(Duration::from_secs(10));
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config)
@@ -88,10 +89,22 @@ pub(crate) fn explain(what: &str, e: &kube::Error) -> String {
             format!("{what}: the API answered {} {}: {msg}", s.code, s.reason)
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            format!("{what}: the API server cannot be reached ({e})")
+            format!(
+                "{what}: the API server cannot be reached ({})",
+                root_cause(e)
+            )
         }
         other => format!("{what}: {other}"),
     }
+}
+
+/// The innermost error of a chain: "connection refused" rather than "client error".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 fn is_conflict(e: &kube::Error) -> bool {

@@ -96,7 +96,7 @@ pub(crate) fn describe(
     stable: Option<&str>,
     op: objects::Op<'_>,
 ) -> String {
-    let (_, max_unavailable) = plan_facts(plan);
+    let (health, max_unavailable) = plan_facts(plan);
     let d = objects::Describe {
         target,
         strategy: Strategy::from_plan(&plan.strategy),
@@ -106,7 +106,22 @@ pub(crate) fn describe(
         stable,
         max_unavailable,
     };
-    let requests = objects::describe(&d, op);
+    let mut requests = objects::describe(&d, op);
+    // The plan's HTTP health check runs with the pod checks and after each traffic change.
+    if let Some((url, expect)) = health.filter(|(u, _)| !u.contains('{')) {
+        let after_change = match op {
+            objects::Op::Health | objects::Op::Batch(..) => true,
+            objects::Op::Weight(_) => d.strategy != Strategy::Rolling,
+            _ => false,
+        };
+        if after_change {
+            requests.push(objects::Request {
+                method: "GET",
+                path: url,
+                summary: format!("the service's health check, expecting {expect}"),
+            });
+        }
+    }
     if requests.is_empty() {
         "no API request".into()
     } else {
@@ -122,16 +137,18 @@ impl KubeProvider {
         target: &ClusterTarget,
         base: &Path,
     ) -> Result<KubeProvider, String> {
+        let timeout = Duration::from_millis(target.timeout_ms);
         let (client, url) = client::connect(
             target.kubeconfig.as_deref(),
             target.context.as_deref(),
             base,
+            timeout,
         )
         .await?;
         let cluster = Cluster {
             client,
             namespace: target.namespace.clone(),
-            timeout: Duration::from_millis(target.timeout_ms),
+            timeout,
         };
         match cluster.deployment(&target.workload).await {
             Ok(Some(_)) => {}
