@@ -502,3 +502,24 @@ fn a_canary_behind_a_route_moves_exact_weights() {
     assert_eq!(svc["spec"]["selector"]["deployc.dev/track"], "canary");
     assert_eq!(svc["spec"]["ports"][0]["port"], 80);
 }
+
+#[test]
+fn the_progress_deadline_fails_the_step_without_waiting_for_the_timeout() {
+    let fake = fake(Scenario {
+        bad_image: Some(":1.1.0".into()),
+        deadline_exceeded: true,
+        ..Scenario::default()
+    });
+    let dir = scratch("rolling-deadline");
+    program(&dir, &fake, ROLLING);
+    let started = std::time::Instant::now();
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("ProgressDeadlineExceeded"), "{t}");
+    // Well before the 3 s timeout of the wait, the rollback included.
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "{t}"
+    );
+}

@@ -45,6 +45,8 @@ pub struct Scenario {
     pub delay_ms: u64,
     /// An HTTPRoute `shop` sends the traffic to the Service `shop`.
     pub route: bool,
+    /// The controller reports `ProgressDeadlineExceeded` for pods that never become Ready.
+    pub deadline_exceeded: bool,
     /// Pods whose image contains this never become Ready (a broken build).
     pub bad_image: Option<String>,
     /// Applies of this Deployment are answered 422 with this field and message, as an
@@ -706,10 +708,16 @@ fn reconcile(shared: &Arc<Shared>, name: &str) {
     let never = never_ready(&st.scenario, name, &obj);
     let r = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let ready = if never { 0 } else { r };
+    let progressing = if never && st.scenario.deadline_exceeded {
+        json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+               "message": format!("ReplicaSet \"{name}-7d9f\" has timed out progressing.")})
+    } else {
+        json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"})
+    };
     obj["status"] = json!({
         "observedGeneration": obj["metadata"]["generation"],
         "replicas": r, "updatedReplicas": r, "readyReplicas": ready, "availableReplicas": ready,
-        "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]
+        "conditions": [progressing]
     });
     obj["metadata"]["resourceVersion"] = json!(next_rv(&mut st));
     st.objects.insert(key, obj.clone());
