@@ -332,16 +332,18 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     ));
                 }
             }
-            Strategy::Rolling | Strategy::Recreate | Strategy::None => {
-                out.push(Request::new(
-                    "GET",
-                    dep.clone(),
-                    "nothing changes yet: the image is applied at the first batch or at the switch",
-                ));
-            }
+            // The image is applied at the first batch or at the switch.
+            Strategy::Rolling | Strategy::Recreate | Strategy::None => {}
         },
         Op::Weight(p) => match d.strategy {
             Strategy::Canary => {
+                for name in [t.workload.as_str(), canary.as_str()] {
+                    out.push(Request::new(
+                        "GET",
+                        deployment_path(ns, name),
+                        "serving and healthy before the change",
+                    ));
+                }
                 if let Some(r) = &t.route {
                     let cs = canary_service(t);
                     let w = crate::lower::fmt_number(p);
@@ -387,6 +389,11 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                 }
             }
             Strategy::BlueGreen => {
+                out.push(Request::new(
+                    "GET",
+                    deployment_path(ns, &green),
+                    "rolled out and available before the switch",
+                ));
                 if let Some(s) = &t.service {
                     out.push(Request::new("GET", service_path(ns, s), ""));
                     out.push(Request::new(
@@ -451,6 +458,7 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                 ));
                 out.push(watch(&t.workload, "rolled out"));
                 if let Some(r) = &t.route {
+                    out.push(Request::new("GET", route_path(ns, r), ""));
                     out.push(Request::new(
                         "PUT",
                         route_path(ns, r),
@@ -458,6 +466,7 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     ));
                 }
                 out.push(Request::new("PATCH", apply(&canary), "apply replicas 0"));
+                out.push(watch(&canary, "no pods are left"));
             }
             Strategy::BlueGreen => {
                 out.push(Request::new(
@@ -465,6 +474,7 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     format!("{dep}{APPLY_QUERY}"),
                     "apply replicas 0 on the previous Deployment (kept, not deleted)",
                 ));
+                out.push(watch(&t.workload, "no pods are left"));
             }
             _ => {}
         },
@@ -524,6 +534,7 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     apply(&green),
                     "apply replicas 0 (kept for inspection)",
                 ));
+                out.push(watch(&green, "no pods are left"));
             }
             _ => {}
         },
