@@ -523,3 +523,56 @@ fn the_progress_deadline_fails_the_step_without_waiting_for_the_timeout() {
         "{t}"
     );
 }
+
+#[test]
+fn blue_green_switches_back_when_the_new_version_is_unhealthy_after_the_switch() {
+    let fake = fake(Scenario {
+        unhealthy_version: Some("1.1.0".into()),
+        preview: true,
+        ..Scenario::default()
+    });
+    let dir = scratch("blue-green-unhealthy");
+    program_with(
+        &dir,
+        &fake,
+        BLUE_GREEN,
+        r#", preview_service = "shop-preview""#,
+    );
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert_eq!(
+        fake.selector_writes(),
+        [
+            "shop-preview app=shop,app.kubernetes.io/version=1.1.0 200",
+            "shop app=shop,app.kubernetes.io/version=1.1.0 200",
+            "shop app=shop 200",
+        ],
+        "{t}"
+    );
+    // The new version is stopped and kept; the previous one never stopped serving.
+    let green = fake.object("deployments", "shop-1-1-0").unwrap();
+    assert_eq!(green["spec"]["replicas"], 0);
+    let blue = fake.object("deployments", "shop").unwrap();
+    assert_eq!(blue["spec"]["replicas"], 4);
+}
+
+#[test]
+fn blue_green_pods_that_never_become_ready_are_stopped_before_any_switch() {
+    let fake = fake(Scenario {
+        never_ready: ["shop-1-1-0".to_string()].into(),
+        ..Scenario::default()
+    });
+    let dir = scratch("blue-green-never-ready");
+    program(&dir, &fake, BLUE_GREEN);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("CrashLoopBackOff"), "{t}");
+    assert!(fake.selector_writes().is_empty(), "{t}");
+    assert_eq!(
+        fake.replicas_applied(),
+        ["shop-1-1-0=4 (1.1.0)", "shop-1-1-0=0"],
+        "{t}"
+    );
+}

@@ -43,6 +43,10 @@ pub struct Scenario {
     pub die_on: Option<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
+    /// `/healthz` answers 503 while the Service `shop` selects this version's pods.
+    pub unhealthy_version: Option<String>,
+    /// A Service `shop-preview` selecting `app=shop`.
+    pub preview: bool,
     /// An HTTPRoute `shop` sends the traffic to the Service `shop`.
     pub route: bool,
     /// The controller reports `ProgressDeadlineExceeded` for pods that never become Ready.
@@ -125,6 +129,16 @@ impl Fake {
                 "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
             }),
         );
+        if scenario.preview {
+            objects.insert(
+                ("services".to_string(), "shop-preview".to_string()),
+                json!({
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "shop-preview", "namespace": NS, "resourceVersion": "4"},
+                    "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+                }),
+            );
+        }
         if scenario.route {
             objects.insert(
                 ("httproutes".to_string(), "shop".to_string()),
@@ -379,7 +393,23 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     if path == "/healthz" {
-        return full(StatusCode::OK, &json!("ok"));
+        let st = shared.state.lock().unwrap();
+        let serving = st
+            .objects
+            .get(&("services".to_string(), "shop".to_string()))
+            .and_then(|s| {
+                s["spec"]["selector"]["app.kubernetes.io/version"]
+                    .as_str()
+                    .map(str::to_string)
+            });
+        let sick =
+            st.scenario.unhealthy_version.is_some() && serving == st.scenario.unhealthy_version;
+        drop(st);
+        return if sick {
+            full(StatusCode::SERVICE_UNAVAILABLE, &json!("unhealthy"))
+        } else {
+            full(StatusCode::OK, &json!("ok"))
+        };
     }
     let Some((resource, name, sub)) = parse_path(&path) else {
         let (c, v) = status(

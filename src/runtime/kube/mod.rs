@@ -469,7 +469,19 @@ impl KubeProvider {
                 let body = self.new_deployment(&name, &labels, total)?;
                 self.cluster.apply_deployment(&name, &body).await?;
                 self.update(|s| s.new_deployment = Some(name.clone()));
-                let status = self.cluster.wait(&name, Want::RolledOut).await?;
+                let status = match self.cluster.wait(&name, Want::RolledOut).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // A deploy that failed is not rolled back by the plan (nothing was
+                        // deployed as far as it knows): the pods that never became ready are
+                        // stopped here, the Deployment kept for inspection.
+                        let stopped = match self.scale(&name, 0).await {
+                            Ok(_) => format!("{name} scaled back to zero"),
+                            Err(e2) => format!("{name} not scaled back: {e2}"),
+                        };
+                        return Err(format!("{e}; {stopped}"));
+                    }
+                };
                 let mut done = format!("deployment {}/{name} available ({status})", self.ns());
                 if let Some(p) = &self.target.preview_service {
                     let mut selector = self
