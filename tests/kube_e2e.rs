@@ -576,3 +576,44 @@ fn blue_green_pods_that_never_become_ready_are_stopped_before_any_switch() {
         "{t}"
     );
 }
+
+#[test]
+fn the_client_speaks_tls_with_the_kubeconfig_certificate_authority() {
+    let fake = fake(Scenario {
+        tls: true,
+        ..Scenario::default()
+    });
+    let dir = scratch("tls");
+    // The health check goes to a plain double; the API to the TLS one.
+    let plain = Fake::start(Scenario::default());
+    program(&dir, &plain, RECREATE);
+    fake.kubeconfig(&dir);
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    assert_eq!(fake.replicas_applied(), ["shop=0", "shop=4 (1.1.0)"], "{t}");
+}
+
+#[test]
+fn a_server_certificate_the_kubeconfig_does_not_trust_is_a_configuration_error() {
+    let fake = fake(Scenario {
+        tls: true,
+        ..Scenario::default()
+    });
+    let dir = scratch("tls-untrusted");
+    program(&dir, &fake, RECREATE);
+    let config = std::fs::read_to_string(dir.join("kubeconfig")).unwrap();
+    let config: String = config
+        .lines()
+        .filter(|l| !l.contains("certificate-authority"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("kubeconfig"), config).unwrap();
+    let out = run(&dir);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("certificate"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    assert!(fake.log().is_empty(), "{t}");
+}

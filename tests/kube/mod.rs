@@ -49,6 +49,8 @@ pub struct Scenario {
     pub preview: bool,
     /// An HTTPRoute `shop` sends the traffic to the Service `shop`.
     pub route: bool,
+    /// HTTPS with the test certificate of `tests/fixtures/tls`, as a real API server serves.
+    pub tls: bool,
     /// The controller reports `ProgressDeadlineExceeded` for pods that never become Ready.
     pub deadline_exceeded: bool,
     /// Pods whose image contains this never become Ready (a broken build).
@@ -84,6 +86,7 @@ struct State {
 
 pub struct Fake {
     pub addr: SocketAddr,
+    tls: bool,
     state: Arc<Mutex<State>>,
     stop: watch::Sender<bool>,
 }
@@ -150,6 +153,7 @@ impl Fake {
                 }),
             );
         }
+        let tls = scenario.tls;
         let conflicts_left = scenario.service_conflicts;
         let state = Arc::new(Mutex::new(State {
             objects,
@@ -172,9 +176,14 @@ impl Fake {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(serve(listener, shared));
+            rt.block_on(serve(listener, shared, tls));
         });
-        Fake { addr, state, stop }
+        Fake {
+            addr,
+            tls,
+            state,
+            stop,
+        }
     }
 
     /// A kubeconfig naming this server, written into `dir`.
@@ -183,8 +192,14 @@ impl Fake {
         std::fs::write(
             &path,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {NS}\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: test\n",
-                self.addr
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}://{}{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {NS}\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: test\n",
+                if self.tls { "https" } else { "http" },
+                self.addr,
+                if self.tls {
+                    format!("\n    certificate-authority: {}", tls_dir().join("ca.pem").display())
+                } else {
+                    String::new()
+                }
             ),
         )
         .unwrap();
@@ -282,8 +297,33 @@ impl Drop for Fake {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>) {
+fn tls_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
+}
+
+/// The test certificate for `localhost` and `127.0.0.1`.
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(tls_dir().join("server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_dir().join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, tls: bool) {
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let acceptor = tls.then(|| tokio_rustls::TlsAcceptor::from(tls_config()));
     let mut stop = shared.stop.subscribe();
     loop {
         let (stream, _) = tokio::select! {
@@ -291,20 +331,37 @@ async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>) {
             _ = stop.changed() => return,
         };
         let shared = shared.clone();
-        let mut stop = shared.stop.subscribe();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            // The server going away closes every connection, including the watches.
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.changed() => {}
+        match &acceptor {
+            Some(a) => {
+                let a = a.clone();
+                tokio::spawn(async move {
+                    if let Ok(s) = a.accept(stream).await {
+                        connection(s, shared).await;
+                    }
+                });
             }
-        });
+            None => {
+                tokio::spawn(connection(stream, shared));
+            }
+        }
+    }
+}
+
+async fn connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut stop = shared.stop.subscribe();
+    let svc = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+    // The server going away closes every connection, including the watches.
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.changed() => {}
     }
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn explain(what: &str, e: &kube::Error) -> String {
 }
 
 /// The innermost error of a chain: "connection refused" rather than "client error".
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     let mut last: &(dyn std::error::Error + 'static) = e;
     while let Some(next) = last.source() {
         last = next;

@@ -305,7 +305,7 @@ impl KubeProvider {
             .get(url)
             .send()
             .await
-            .map_err(|e| format!("health {url}: {e}"))?;
+            .map_err(|e| format!("health {url}: {}", client::root_cause(&e)))?;
         let code = u64::from(r.status().as_u16());
         if code == *expect {
             Ok(Some(format!("GET {url} {code}")))
