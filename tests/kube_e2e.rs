@@ -617,3 +617,65 @@ fn a_server_certificate_the_kubeconfig_does_not_trust_is_a_configuration_error()
     assert!(!t.contains("panicked"), "{t}");
     assert!(fake.log().is_empty(), "{t}");
 }
+
+#[test]
+fn a_resumed_canary_keeps_its_replicas() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("canary-resume");
+    program(&dir, &fake, CANARY);
+    let mut child = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.1.0", "--env", "prod"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed during the first step's hold, once the canary serves.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fake.replicas_applied().iter().any(|r| r == "shop=3") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            fake.replicas_applied()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = fake.replicas_applied().len();
+    let run_id = std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let out = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--resume", &run_id])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let applied = fake.replicas_applied();
+    // The resumed run re-applies the canary with the replicas it had, never zero.
+    let resumed: Vec<&String> = applied[before..]
+        .iter()
+        .filter(|r| r.starts_with("shop-canary="))
+        .collect();
+    assert_eq!(
+        resumed.first().map(|r| r.as_str()),
+        Some("shop-canary=1 (1.1.0)"),
+        "{applied:?}\n{t}"
+    );
+    assert_eq!(
+        resumed.last().map(|r| r.as_str()),
+        Some("shop-canary=0"),
+        "{applied:?}\n{t}"
+    );
+    assert_eq!(
+        fake.object("deployments", "shop").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.1.0"
+    );
+}

@@ -431,10 +431,21 @@ impl KubeProvider {
             Strategy::Canary => {
                 let name = objects::canary_name(&self.target);
                 let labels = self.version_labels("canary");
-                let body = self.new_deployment(&name, &labels, 0)?;
+                // A resumed run finds its own canary serving: its replicas stay until the next
+                // step sets them. A canary of another version starts from zero.
+                let replicas = match self.cluster.deployment(&name).await? {
+                    Some(d) if self.image_of(&d).as_deref() == Some(self.new_image().as_str()) => {
+                        d.spec.and_then(|s| s.replicas).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                let body = self.new_deployment(&name, &labels, replicas)?;
                 self.cluster.apply_deployment(&name, &body).await?;
                 self.update(|s| s.new_deployment = Some(name.clone()));
-                let mut done = format!("applied deployment {}/{name} (0 replicas)", self.ns());
+                let mut done = format!(
+                    "applied deployment {}/{name} ({replicas} replicas)",
+                    self.ns()
+                );
                 if self.target.route.is_some() {
                     let stable_svc = self
                         .target

@@ -286,6 +286,11 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
         Op::Deploy => match d.strategy {
             Strategy::Canary => {
                 out.push(Request::new(
+                    "GET",
+                    deployment_path(ns, &canary),
+                    "a canary of this version left by an interrupted run keeps its replicas",
+                ));
+                out.push(Request::new(
                     "PATCH",
                     apply(&canary),
                     format!(
