@@ -189,6 +189,28 @@ impl KubeProvider {
         }
     }
 
+    /// Reads the stable Deployment when this process has not (a run resumed before its
+    /// stable step finished, or in its rollback).
+    async fn ensure_read(&self) -> Result<(), String> {
+        if self.state().template.is_none() {
+            self.start_stable_inner(None).await?;
+        }
+        Ok(())
+    }
+
+    /// The Deployment of the new version, by its name (it may have been applied by the
+    /// process that a resumed run continues).
+    fn new_name(&self) -> Option<String> {
+        match self.strategy {
+            Strategy::Canary => Some(objects::canary_name(&self.target)),
+            Strategy::BlueGreen => Some(objects::versioned_name(
+                &self.target.workload,
+                &self.release,
+            )),
+            _ => None,
+        }
+    }
+
     fn ns(&self) -> &str {
         &self.target.namespace
     }
@@ -322,17 +344,21 @@ impl KubeProvider {
         } else {
             s.stable.clone()
         };
-        match (self.strategy, &s.new_deployment) {
-            (Strategy::Canary, Some(c)) => vec![stable, c.clone()],
-            (Strategy::BlueGreen, Some(g)) if s.switched => vec![g.clone()],
+        match (self.strategy, self.new_name()) {
+            (Strategy::Canary, Some(c)) => vec![stable, c],
+            (Strategy::BlueGreen, Some(g)) if s.switched => vec![g],
             _ => vec![stable],
         }
     }
 
     async fn check_health(&self) -> Result<String, String> {
         let mut parts = Vec::new();
-        for name in self.serving() {
+        for (i, name) in self.serving().into_iter().enumerate() {
             let Some(d) = self.cluster.deployment(&name).await? else {
+                // A canary not applied yet serves nothing; the first one must exist.
+                if i > 0 {
+                    continue;
+                }
                 return Err(format!("deployment {}/{name} not found", self.ns()));
             };
             let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -426,6 +452,7 @@ impl KubeProvider {
     }
 
     async fn deploy_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let total = self.state().total;
         match self.strategy {
             Strategy::Canary => {
@@ -521,6 +548,7 @@ impl KubeProvider {
     }
 
     async fn weight_inner(&self, percent: f64) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         let total = u64::try_from(s.total).unwrap_or(0);
         match self.strategy {
@@ -570,6 +598,7 @@ impl KubeProvider {
                 let green = s
                     .new_deployment
                     .clone()
+                    .or_else(|| self.new_name())
                     .ok_or("the new version was not deployed")?;
                 self.check_health_of(&green).await?;
                 let mut selector = s.selector_before.clone().unwrap_or_default();
@@ -638,6 +667,7 @@ impl KubeProvider {
     }
 
     async fn batch_inner(&self, batch: u64, of: u64) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         let name = s.stable.clone();
         let total = u64::try_from(s.total).unwrap_or(0);
@@ -673,6 +703,7 @@ impl KubeProvider {
     }
 
     async fn promote_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         match self.strategy {
             Strategy::Canary => {
@@ -692,8 +723,8 @@ impl KubeProvider {
                         .await?;
                     done.push(format!("httproute {route}: all weight on {svc}"));
                 }
-                if let Some(c) = &s.new_deployment {
-                    done.push(self.scale(c, 0).await?);
+                if let Some(c) = s.new_deployment.clone().or_else(|| self.new_name()) {
+                    done.push(self.scale(&c, 0).await?);
                 }
                 Ok(done.join("; "))
             }
@@ -712,6 +743,7 @@ impl KubeProvider {
     }
 
     async fn traffic_to_stable_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         match self.strategy {
             Strategy::Canary => {
@@ -765,9 +797,14 @@ impl KubeProvider {
     }
 
     async fn stop_new_inner(&self) -> Result<String, String> {
-        let s = self.state();
-        match (self.strategy, &s.new_deployment) {
-            (Strategy::Canary | Strategy::BlueGreen, Some(name)) => self.scale(name, 0).await,
+        self.ensure_read().await?;
+        match (self.strategy, self.new_name()) {
+            (Strategy::Canary | Strategy::BlueGreen, Some(name)) => {
+                if self.cluster.deployment(&name).await?.is_none() {
+                    return Ok(format!("no deployment {}/{name} to stop", self.ns()));
+                }
+                self.scale(&name, 0).await
+            }
             (Strategy::Rolling | Strategy::Recreate, _) => {
                 Ok("the previous image replaced the new pods".into())
             }
