@@ -107,14 +107,14 @@ fn a_good_canary_moves_replicas_step_by_step_and_promotes() {
         fake.replicas_applied(),
         [
             "shop-canary=0 (1.1.0)",
-            "shop-canary=1",
-            "shop=3",
-            "shop-canary=2",
-            "shop=2",
-            "shop-canary=4",
-            "shop=0",
+            "shop-canary=1 (1.1.0)",
+            "shop=3 (1.0.0)",
+            "shop-canary=2 (1.1.0)",
+            "shop=2 (1.0.0)",
+            "shop-canary=4 (1.1.0)",
+            "shop=0 (1.0.0)",
             "shop=4 (1.1.0)",
-            "shop-canary=0",
+            "shop-canary=0 (1.1.0)",
         ],
         "{t}"
     );
@@ -165,9 +165,9 @@ fn b_pods_that_never_become_ready_time_out_and_roll_back() {
         fake.replicas_applied(),
         [
             "shop-canary=0 (1.1.0)",
-            "shop-canary=1",
-            "shop=4",
-            "shop-canary=0"
+            "shop-canary=1 (1.1.0)",
+            "shop=4 (1.0.0)",
+            "shop-canary=0 (1.1.0)"
         ],
         "{t}"
     );
@@ -217,7 +217,10 @@ fn c_a_conflict_during_the_switch_is_read_again_and_retried() {
 #[test]
 fn d_the_api_server_going_away_mid_step_fails_clearly() {
     let fake = fake(Scenario {
-        die_on: Some(r#""metadata":{"name":"shop-canary"},"spec":{"replicas":2}"#.into()),
+        die_on: vec![
+            "PATCH /apis/apps/v1/namespaces/shop/deployments/shop-canary?".into(),
+            r#""replicas":2"#.into(),
+        ],
         ..Scenario::default()
     });
     let dir = scratch("canary-server-gone");
@@ -274,10 +277,13 @@ fn dry_run_prints_the_requests_without_a_cluster() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
-        t.contains("PATCH /apis/apps/v1/namespaces/shop/deployments/shop-canary?fieldManager=deployc&fieldValidation=Strict&force=true (apply replicas 1)"),
+        t.contains("PATCH /apis/apps/v1/namespaces/shop/deployments/shop-canary?fieldManager=deployc&fieldValidation=Strict&force=true (apply the whole canary Deployment with replicas 1)"),
         "{t}"
     );
-    assert!(t.contains("(apply replicas 3)"), "{t}");
+    assert!(
+        t.contains("(apply container app image <as read>, replicas 3)"),
+        "{t}"
+    );
     assert!(fake.log().is_empty());
 }
 
@@ -461,7 +467,11 @@ fn recreate_scales_to_zero_then_applies_the_new_image() {
     let out = run(&dir);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
-    assert_eq!(fake.replicas_applied(), ["shop=0", "shop=4 (1.1.0)"], "{t}");
+    assert_eq!(
+        fake.replicas_applied(),
+        ["shop=0 (1.0.0)", "shop=4 (1.1.0)"],
+        "{t}"
+    );
 }
 
 #[test]
@@ -490,11 +500,11 @@ fn a_canary_behind_a_route_moves_exact_weights() {
         fake.replicas_applied(),
         [
             "shop-canary=0 (1.1.0)",
-            "shop-canary=1",
-            "shop-canary=2",
-            "shop-canary=4",
+            "shop-canary=1 (1.1.0)",
+            "shop-canary=2 (1.1.0)",
+            "shop-canary=4 (1.1.0)",
             "shop=4 (1.1.0)",
-            "shop-canary=0",
+            "shop-canary=0 (1.1.0)",
         ],
         "{t}"
     );
@@ -572,7 +582,7 @@ fn blue_green_pods_that_never_become_ready_are_stopped_before_any_switch() {
     assert!(fake.selector_writes().is_empty(), "{t}");
     assert_eq!(
         fake.replicas_applied(),
-        ["shop-1-1-0=4 (1.1.0)", "shop-1-1-0=0"],
+        ["shop-1-1-0=4 (1.1.0)", "shop-1-1-0=0 (1.1.0)"],
         "{t}"
     );
 }
@@ -592,7 +602,11 @@ fn the_client_speaks_tls_with_the_kubeconfig_certificate_authority() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(!t.contains("panicked"), "{t}");
-    assert_eq!(fake.replicas_applied(), ["shop=0", "shop=4 (1.1.0)"], "{t}");
+    assert_eq!(
+        fake.replicas_applied(),
+        ["shop=0 (1.0.0)", "shop=4 (1.1.0)"],
+        "{t}"
+    );
 }
 
 #[test]
@@ -632,7 +646,11 @@ fn a_resumed_canary_keeps_its_replicas() {
         .unwrap();
     // Killed during the first step's hold, once the canary serves.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !fake.replicas_applied().iter().any(|r| r == "shop=3") {
+    while !fake
+        .replicas_applied()
+        .iter()
+        .any(|r| r == "shop=3 (1.0.0)")
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "{:?}",
@@ -671,11 +689,52 @@ fn a_resumed_canary_keeps_its_replicas() {
     );
     assert_eq!(
         resumed.last().map(|r| r.as_str()),
-        Some("shop-canary=0"),
+        Some("shop-canary=0 (1.1.0)"),
         "{applied:?}\n{t}"
     );
     assert_eq!(
         fake.object("deployments", "shop").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.example.com/shop:1.1.0"
+    );
+}
+
+/// Server-side apply removes the fields a manager applied before and leaves out now: every
+/// apply deployc sends must carry all the fields it owns, across runs too.
+#[test]
+fn two_canary_releases_in_a_row_keep_every_field_deployc_owns() {
+    let fake = fake(Scenario::default());
+    let dir = scratch("canary-twice");
+    program(&dir, &fake, CANARY);
+    let deploy = std::fs::read_to_string(dir.join("app.deploy")).unwrap();
+    let second = deploy
+        .split("release \"1.1.0\"")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        dir.join("app.deploy"),
+        format!("{deploy}\nrelease \"1.2.0\"{second}"),
+    )
+    .unwrap();
+    let out = run(&dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.2.0", "--env", "prod"])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let shop = fake.object("deployments", "shop").unwrap();
+    assert_eq!(
+        shop["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.2.0"
+    );
+    assert_eq!(shop["spec"]["replicas"], 4);
+    let canary = fake.object("deployments", "shop-canary").unwrap();
+    assert_eq!(canary["spec"]["replicas"], 0);
+    assert_eq!(
+        canary["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example.com/shop:1.2.0"
     );
 }

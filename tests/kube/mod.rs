@@ -2,6 +2,7 @@
 //! the `kubernetes` provider relies on:
 //!
 //! * server-side apply: `PATCH` with `application/apply-patch+yaml` needs a `fieldManager`;
+//!   the fields a manager applied before and leaves out of its next apply are removed;
 //!   with `fieldValidation=Strict` an unknown field is answered 400 naming the field, as the
 //!   real API does; an invalid object (negative replicas, a selector that does not match the
 //!   pod labels) is answered 422;
@@ -39,8 +40,8 @@ pub struct Scenario {
     pub never_ready: HashSet<String>,
     /// The first N `PUT`s of a Service are answered 409 (someone else changed it meanwhile).
     pub service_conflicts: u32,
-    /// The server goes away when it receives a request whose log line contains this.
-    pub die_on: Option<String>,
+    /// The server goes away when it receives a request whose log line contains all these.
+    pub die_on: Vec<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
     /// `/healthz` answers 503 while the Service `shop` selects this version's pods.
@@ -439,10 +440,8 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
     let die = {
         let st = shared.state.lock().unwrap();
         let line = format!("{method} {full_path} {body}");
-        st.scenario
-            .die_on
-            .as_ref()
-            .is_some_and(|d| line.contains(d.as_str()))
+        !st.scenario.die_on.is_empty()
+            && st.scenario.die_on.iter().all(|d| line.contains(d.as_str()))
     };
     if die {
         let _ = shared.stop.send(true);
@@ -647,6 +646,43 @@ fn merge(live: &mut Value, applied: &Value) {
     }
 }
 
+/// Removes from `live` the fields `before` set and `now` does not (lists of containers matched
+/// by name).
+fn remove_dropped(live: &mut Value, before: &Value, now: &Value) {
+    let (Value::Object(l), Value::Object(b)) = (live, before) else {
+        return;
+    };
+    for (k, bv) in b {
+        if k == "apiVersion" || k == "kind" || k == "name" {
+            continue;
+        }
+        let nv = now.get(k);
+        match (l.get_mut(k), nv) {
+            (Some(_), None) => {
+                l.remove(k);
+            }
+            (Some(Value::Array(lc)), Some(Value::Array(nc))) if k == "containers" => {
+                let Value::Array(bc) = bv else { continue };
+                for c in bc {
+                    let n = nc.iter().find(|x| x["name"] == c["name"]);
+                    match n {
+                        None => lc.retain(|x| x["name"] != c["name"]),
+                        Some(n) => {
+                            if let Some(x) = lc.iter_mut().find(|x| x["name"] == c["name"]) {
+                                remove_dropped(x, c, n);
+                            }
+                        }
+                    }
+                }
+            }
+            (Some(lv), Some(nv)) if lv.is_object() && nv.is_object() => {
+                remove_dropped(lv, bv, nv);
+            }
+            _ => {}
+        }
+    }
+}
+
 fn invalid(kind: &str, name: &str, field: &str, msg: &str) -> (u16, Value) {
     status(
         422,
@@ -666,6 +702,25 @@ fn validate(resource: &str, name: &str, o: &Value) -> Option<(u16, Value)> {
             name,
             "spec.replicas",
             &format!("Invalid value: {r}: must be greater than or equal to 0"),
+        ));
+    }
+    if let Some(cs) = o["spec"]["template"]["spec"]["containers"].as_array() {
+        for (i, c) in cs.iter().enumerate() {
+            if c["image"].as_str().is_none_or(str::is_empty) {
+                return Some(invalid(
+                    "Deployment.apps",
+                    name,
+                    &format!("spec.template.spec.containers[{i}].image"),
+                    "Required value",
+                ));
+            }
+        }
+    } else {
+        return Some(invalid(
+            "Deployment.apps",
+            name,
+            "spec.template.spec.containers",
+            "Required value",
         ));
     }
     let sel = o["spec"]["selector"]["matchLabels"].as_object();
@@ -740,10 +795,18 @@ fn apply(
         m.remove("status");
     }
     let spec_before = obj["spec"].clone();
+    // Server-side apply: the fields this manager applied before and leaves out now are
+    // removed (the double gives every field to the last manager that applied it, as `force`
+    // does).
+    let key_applied = (format!("applied:{resource}:{manager}"), name.to_string());
+    if let Some(before) = st.objects.get(&key_applied).cloned() {
+        remove_dropped(&mut obj, &before, &applied);
+    }
     merge(&mut obj, &applied);
     if let Some(e) = validate(resource, name, &obj) {
         return e;
     }
+    st.objects.insert(key_applied, applied.clone());
     obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": "Apply"}]);
     if obj["spec"] != spec_before {
         let g = obj["metadata"]["generation"].as_i64().unwrap_or(0) + 1;

@@ -54,6 +54,9 @@ struct State {
     new_deployment: Option<String>,
     /// Whether the blue/green switch happened.
     switched: bool,
+    /// The image each Deployment that deployc did not create runs as deployc last applied
+    /// it (or read it): every apply carries it again (see [`KubeProvider::scale`]).
+    images: BTreeMap<String, String>,
 }
 
 /// The provider of a `kubernetes` target.
@@ -237,10 +240,73 @@ impl KubeProvider {
             .clone()
     }
 
+    /// Applies an image (with the replicas, and the rolling bounds when given) to a Deployment
+    /// deployc did not create, and remembers it.
+    async fn apply_image(
+        &self,
+        name: &str,
+        image: &str,
+        replicas: i32,
+        rolling: Option<(i32, i32)>,
+    ) -> Result<(), String> {
+        let body =
+            objects::image_body(name, &self.target.container, image, Some(replicas), rolling);
+        self.cluster.apply_deployment(name, &body).await?;
+        self.update(|s| {
+            s.images.insert(name.to_string(), image.to_string());
+        });
+        Ok(())
+    }
+
+    /// The whole configuration deployc applies to a Deployment, with `replicas`. Server-side
+    /// apply removes the fields a manager applied before and leaves out now, so a scale carries
+    /// every field deployc owns on that Deployment: the whole object for the ones it creates
+    /// (canary, a version's Deployment), the image and replicas for the others.
+    fn full_body(&self, name: &str, replicas: i32) -> Result<serde_json::Value, String> {
+        if self.new_name().as_deref() == Some(name) {
+            let track = match self.strategy {
+                Strategy::Canary => "canary",
+                _ => "release",
+            };
+            return self.new_deployment(name, &self.version_labels(track), replicas);
+        }
+        let s = self.state();
+        if name != self.target.workload
+            && name == s.stable
+            && let Some(d) = &s.template
+        {
+            // A version's Deployment that an earlier blue/green release created: its own
+            // object again, as read.
+            let spec = d.spec.clone().ok_or("the stable Deployment has no spec")?;
+            return Ok(serde_json::json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": { "name": name, "labels": d.metadata.labels.clone().unwrap_or_default() },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": spec.selector,
+                    "template": spec.template,
+                },
+            }));
+        }
+        let image = s
+            .images
+            .get(name)
+            .cloned()
+            .or(s.stable_image)
+            .ok_or("the stable image was not read")?;
+        Ok(objects::image_body(
+            name,
+            &self.target.container,
+            &image,
+            Some(replicas),
+            None,
+        ))
+    }
+
     async fn scale(&self, name: &str, replicas: i32) -> Result<String, String> {
-        self.cluster
-            .apply_deployment(name, &objects::scale_body(name, replicas))
-            .await?;
+        let body = self.full_body(name, replicas)?;
+        self.cluster.apply_deployment(name, &body).await?;
         let want = if replicas == 0 {
             Want::Empty
         } else {
@@ -443,6 +509,7 @@ impl KubeProvider {
             st.stable = stable.clone();
             st.template = Some(template);
             st.stable_image = Some(image.clone());
+            st.images.insert(stable.clone(), image.clone());
             st.selector_before = selector_before;
         });
         Ok(format!(
@@ -624,14 +691,8 @@ impl KubeProvider {
             Strategy::Recreate => {
                 let name = s.stable.clone();
                 let down = self.scale(&name, 0).await?;
-                let body = objects::image_body(
-                    &name,
-                    &self.target.container,
-                    &self.new_image(),
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&name, &body).await?;
+                self.apply_image(&name, &self.new_image(), s.total, None)
+                    .await?;
                 let status = self.cluster.wait(&name, Want::RolledOut).await?;
                 Ok(format!(
                     "{down}; {name} runs {} ({status})",
@@ -675,14 +736,13 @@ impl KubeProvider {
         if batch <= 1 {
             let (surge, unavailable) =
                 objects::rolling_bounds(Some(total), of, self.max_unavailable);
-            let body = objects::image_body(
+            self.apply_image(
                 &name,
-                &self.target.container,
                 &self.new_image(),
-                None,
+                s.total,
                 Some((to_i32(surge.unwrap_or(1)), to_i32(unavailable))),
-            );
-            self.cluster.apply_deployment(&name, &body).await?;
+            )
+            .await?;
             done.push(format!(
                 "applied image {} to {}/{name} (maxSurge {}, maxUnavailable {unavailable})",
                 self.new_image(),
@@ -707,14 +767,8 @@ impl KubeProvider {
         let s = self.state();
         match self.strategy {
             Strategy::Canary => {
-                let body = objects::image_body(
-                    &s.stable,
-                    &self.target.container,
-                    &self.new_image(),
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&s.stable, &body).await?;
+                self.apply_image(&s.stable, &self.new_image(), s.total, None)
+                    .await?;
                 let status = self.cluster.wait(&s.stable, Want::RolledOut).await?;
                 let mut done = vec![format!("{} runs {} ({status})", s.stable, self.new_image())];
                 if let (Some(route), Some(svc)) = (&self.target.route, &self.target.service) {
@@ -781,14 +835,7 @@ impl KubeProvider {
                     .stable_image
                     .clone()
                     .ok_or("the previous image was not read")?;
-                let body = objects::image_body(
-                    &s.stable,
-                    &self.target.container,
-                    &image,
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&s.stable, &body).await?;
+                self.apply_image(&s.stable, &image, s.total, None).await?;
                 let status = self.cluster.wait(&s.stable, Want::RolledOut).await?;
                 Ok(format!("{} runs {image} again ({status})", s.stable))
             }
