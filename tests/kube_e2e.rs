@@ -522,16 +522,12 @@ fn the_progress_deadline_fails_the_step_without_waiting_for_the_timeout() {
     });
     let dir = scratch("rolling-deadline");
     program(&dir, &fake, ROLLING);
-    let started = std::time::Instant::now();
     let out = run(&dir);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains("ProgressDeadlineExceeded"), "{t}");
-    // Well before the 3 s timeout of the wait, the rollback included.
-    assert!(
-        started.elapsed() < std::time::Duration::from_millis(2500),
-        "{t}"
-    );
+    // The step failed on the condition, not on the wait's timeout.
+    assert!(!t.contains("after 3s"), "{t}");
 }
 
 #[test]
