@@ -2,6 +2,7 @@
 //! the `kubernetes` provider relies on:
 //!
 //! * server-side apply: `PATCH` with `application/apply-patch+yaml` needs a `fieldManager`;
+//!   the fields a manager applied before and leaves out of its next apply are removed;
 //!   with `fieldValidation=Strict` an unknown field is answered 400 naming the field, as the
 //!   real API does; an invalid object (negative replicas, a selector that does not match the
 //!   pod labels) is answered 422;
@@ -39,10 +40,25 @@ pub struct Scenario {
     pub never_ready: HashSet<String>,
     /// The first N `PUT`s of a Service are answered 409 (someone else changed it meanwhile).
     pub service_conflicts: u32,
-    /// The server goes away when it receives a request whose log line contains this.
-    pub die_on: Option<String>,
+    /// The server goes away when it receives a request whose log line contains all these.
+    pub die_on: Vec<String>,
     /// How long the controller takes to make the status follow the spec.
     pub delay_ms: u64,
+    /// `/healthz` answers 503 while the Service `shop` selects this version's pods.
+    pub unhealthy_version: Option<String>,
+    /// A Service `shop-preview` selecting `app=shop`.
+    pub preview: bool,
+    /// An HTTPRoute `shop` sends the traffic to the Service `shop`.
+    pub route: bool,
+    /// HTTPS with the test certificate of `tests/fixtures/tls`, as a real API server serves.
+    pub tls: bool,
+    /// The controller reports `ProgressDeadlineExceeded` for pods that never become Ready.
+    pub deadline_exceeded: bool,
+    /// Pods whose image contains this never become Ready (a broken build).
+    pub bad_image: Option<String>,
+    /// Applies of this Deployment are answered 422 with this field and message, as an
+    /// admission webhook or a policy engine would.
+    pub reject: Option<(String, String, String)>,
 }
 
 /// One logged request: method, path and a summary of the body.
@@ -71,6 +87,7 @@ struct State {
 
 pub struct Fake {
     pub addr: SocketAddr,
+    tls: bool,
     state: Arc<Mutex<State>>,
     stop: watch::Sender<bool>,
 }
@@ -116,6 +133,28 @@ impl Fake {
                 "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
             }),
         );
+        if scenario.preview {
+            objects.insert(
+                ("services".to_string(), "shop-preview".to_string()),
+                json!({
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "shop-preview", "namespace": NS, "resourceVersion": "4"},
+                    "spec": {"selector": {"app": "shop"}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}
+                }),
+            );
+        }
+        if scenario.route {
+            objects.insert(
+                ("httproutes".to_string(), "shop".to_string()),
+                json!({
+                    "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": {"name": "shop", "namespace": NS, "resourceVersion": "3"},
+                    "spec": {"parentRefs": [{"name": "gateway"}],
+                             "rules": [{"backendRefs": [{"name": "shop", "port": 80}]}]}
+                }),
+            );
+        }
+        let tls = scenario.tls;
         let conflicts_left = scenario.service_conflicts;
         let state = Arc::new(Mutex::new(State {
             objects,
@@ -138,9 +177,14 @@ impl Fake {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(serve(listener, shared));
+            rt.block_on(serve(listener, shared, tls));
         });
-        Fake { addr, state, stop }
+        Fake {
+            addr,
+            tls,
+            state,
+            stop,
+        }
     }
 
     /// A kubeconfig naming this server, written into `dir`.
@@ -149,8 +193,14 @@ impl Fake {
         std::fs::write(
             &path,
             format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {NS}\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: test\n",
-                self.addr
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}://{}{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {NS}\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: test\n",
+                if self.tls { "https" } else { "http" },
+                self.addr,
+                if self.tls {
+                    format!("\n    certificate-authority: {}", tls_dir().join("ca.pem").display())
+                } else {
+                    String::new()
+                }
             ),
         )
         .unwrap();
@@ -192,6 +242,27 @@ impl Fake {
             .collect()
     }
 
+    /// The backendRef weights written to HTTPRoutes, in order: `shop=75,shop-canary=25 200`.
+    pub fn route_writes(&self) -> Vec<String> {
+        self.log()
+            .iter()
+            .filter(|l| l.method == "PUT" && l.path.contains("/httproutes/"))
+            .map(|l| {
+                let refs: Vec<String> = l.body["spec"]["rules"][0]["backendRefs"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| {
+                                format!("{}={}", r["name"].as_str().unwrap_or(""), r["weight"])
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                format!("{} {}", refs.join(","), l.status)
+            })
+            .collect()
+    }
+
     /// The selectors written to Services, in order, with each answer: `shop {…} 200`.
     pub fn selector_writes(&self) -> Vec<String> {
         self.log()
@@ -227,8 +298,33 @@ impl Drop for Fake {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>) {
+fn tls_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
+}
+
+/// The test certificate for `localhost` and `127.0.0.1`.
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(tls_dir().join("server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_dir().join("server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    Arc::new(config)
+}
+
+async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>, tls: bool) {
     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+    let acceptor = tls.then(|| tokio_rustls::TlsAcceptor::from(tls_config()));
     let mut stop = shared.stop.subscribe();
     loop {
         let (stream, _) = tokio::select! {
@@ -236,20 +332,37 @@ async fn serve(listener: std::net::TcpListener, shared: Arc<Shared>) {
             _ = stop.changed() => return,
         };
         let shared = shared.clone();
-        let mut stop = shared.stop.subscribe();
-        tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc);
-            // The server going away closes every connection, including the watches.
-            tokio::select! {
-                _ = conn => {}
-                _ = stop.changed() => {}
+        match &acceptor {
+            Some(a) => {
+                let a = a.clone();
+                tokio::spawn(async move {
+                    if let Ok(s) = a.accept(stream).await {
+                        connection(s, shared).await;
+                    }
+                });
             }
-        });
+            None => {
+                tokio::spawn(connection(stream, shared));
+            }
+        }
+    }
+}
+
+async fn connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut stop = shared.stop.subscribe();
+    let svc = hyper::service::service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+    });
+    let conn =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+    // The server going away closes every connection, including the watches.
+    tokio::select! {
+        _ = conn => {}
+        _ = stop.changed() => {}
     }
 }
 
@@ -327,10 +440,8 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
     let die = {
         let st = shared.state.lock().unwrap();
         let line = format!("{method} {full_path} {body}");
-        st.scenario
-            .die_on
-            .as_ref()
-            .is_some_and(|d| line.contains(d.as_str()))
+        !st.scenario.die_on.is_empty()
+            && st.scenario.die_on.iter().all(|d| line.contains(d.as_str()))
     };
     if die {
         let _ = shared.stop.send(true);
@@ -338,7 +449,23 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     if path == "/healthz" {
-        return full(StatusCode::OK, &json!("ok"));
+        let st = shared.state.lock().unwrap();
+        let serving = st
+            .objects
+            .get(&("services".to_string(), "shop".to_string()))
+            .and_then(|s| {
+                s["spec"]["selector"]["app.kubernetes.io/version"]
+                    .as_str()
+                    .map(str::to_string)
+            });
+        let sick =
+            st.scenario.unhealthy_version.is_some() && serving == st.scenario.unhealthy_version;
+        drop(st);
+        return if sick {
+            full(StatusCode::SERVICE_UNAVAILABLE, &json!("unhealthy"))
+        } else {
+            full(StatusCode::OK, &json!("ok"))
+        };
     }
     let Some((resource, name, sub)) = parse_path(&path) else {
         let (c, v) = status(
@@ -519,6 +646,43 @@ fn merge(live: &mut Value, applied: &Value) {
     }
 }
 
+/// Removes from `live` the fields `before` set and `now` does not (lists of containers matched
+/// by name).
+fn remove_dropped(live: &mut Value, before: &Value, now: &Value) {
+    let (Value::Object(l), Value::Object(b)) = (live, before) else {
+        return;
+    };
+    for (k, bv) in b {
+        if k == "apiVersion" || k == "kind" || k == "name" {
+            continue;
+        }
+        let nv = now.get(k);
+        match (l.get_mut(k), nv) {
+            (Some(_), None) => {
+                l.remove(k);
+            }
+            (Some(Value::Array(lc)), Some(Value::Array(nc))) if k == "containers" => {
+                let Value::Array(bc) = bv else { continue };
+                for c in bc {
+                    let n = nc.iter().find(|x| x["name"] == c["name"]);
+                    match n {
+                        None => lc.retain(|x| x["name"] != c["name"]),
+                        Some(n) => {
+                            if let Some(x) = lc.iter_mut().find(|x| x["name"] == c["name"]) {
+                                remove_dropped(x, c, n);
+                            }
+                        }
+                    }
+                }
+            }
+            (Some(lv), Some(nv)) if lv.is_object() && nv.is_object() => {
+                remove_dropped(lv, bv, nv);
+            }
+            _ => {}
+        }
+    }
+}
+
 fn invalid(kind: &str, name: &str, field: &str, msg: &str) -> (u16, Value) {
     status(
         422,
@@ -538,6 +702,25 @@ fn validate(resource: &str, name: &str, o: &Value) -> Option<(u16, Value)> {
             name,
             "spec.replicas",
             &format!("Invalid value: {r}: must be greater than or equal to 0"),
+        ));
+    }
+    if let Some(cs) = o["spec"]["template"]["spec"]["containers"].as_array() {
+        for (i, c) in cs.iter().enumerate() {
+            if c["image"].as_str().is_none_or(str::is_empty) {
+                return Some(invalid(
+                    "Deployment.apps",
+                    name,
+                    &format!("spec.template.spec.containers[{i}].image"),
+                    "Required value",
+                ));
+            }
+        }
+    } else {
+        return Some(invalid(
+            "Deployment.apps",
+            name,
+            "spec.template.spec.containers",
+            "Required value",
         ));
     }
     let sel = o["spec"]["selector"]["matchLabels"].as_object();
@@ -595,6 +778,11 @@ fn apply(
         );
     }
     let mut st = shared.state.lock().unwrap();
+    if let Some((n, field, msg)) = &st.scenario.reject
+        && n == name
+    {
+        return invalid("Deployment.apps", name, field, msg);
+    }
     let key = (resource.to_string(), name.to_string());
     let existed = st.objects.get(&key).cloned();
     let mut obj = existed.clone().unwrap_or_else(|| {
@@ -607,10 +795,18 @@ fn apply(
         m.remove("status");
     }
     let spec_before = obj["spec"].clone();
+    // Server-side apply: the fields this manager applied before and leaves out now are
+    // removed (the double gives every field to the last manager that applied it, as `force`
+    // does).
+    let key_applied = (format!("applied:{resource}:{manager}"), name.to_string());
+    if let Some(before) = st.objects.get(&key_applied).cloned() {
+        remove_dropped(&mut obj, &before, &applied);
+    }
     merge(&mut obj, &applied);
     if let Some(e) = validate(resource, name, &obj) {
         return e;
     }
+    st.objects.insert(key_applied, applied.clone());
     obj["metadata"]["managedFields"] = json!([{"manager": manager, "operation": "Apply"}]);
     if obj["spec"] != spec_before {
         let g = obj["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -640,20 +836,38 @@ fn apply(
     (if existed.is_some() { 200 } else { 201 }, obj)
 }
 
+fn never_ready(s: &Scenario, name: &str, d: &Value) -> bool {
+    s.never_ready.contains(name)
+        || s.bad_image.as_ref().is_some_and(|b| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["image"].as_str().is_some_and(|i| i.contains(b.as_str())))
+                })
+        })
+}
+
 /// The controller: the status follows the spec.
 fn reconcile(shared: &Arc<Shared>, name: &str) {
     let mut st = shared.state.lock().unwrap();
-    let never = st.scenario.never_ready.contains(name);
     let key = ("deployments".to_string(), name.to_string());
     let Some(mut obj) = st.objects.get(&key).cloned() else {
         return;
     };
+    let never = never_ready(&st.scenario, name, &obj);
     let r = obj["spec"]["replicas"].as_i64().unwrap_or(1);
     let ready = if never { 0 } else { r };
+    let progressing = if never && st.scenario.deadline_exceeded {
+        json!({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+               "message": format!("ReplicaSet \"{name}-7d9f\" has timed out progressing.")})
+    } else {
+        json!({"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"})
+    };
     obj["status"] = json!({
         "observedGeneration": obj["metadata"]["generation"],
         "replicas": r, "updatedReplicas": r, "readyReplicas": ready, "availableReplicas": ready,
-        "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]
+        "conditions": [progressing]
     });
     obj["metadata"]["resourceVersion"] = json!(next_rv(&mut st));
     st.objects.insert(key, obj.clone());
@@ -739,7 +953,7 @@ fn pods(shared: &Arc<Shared>, selector: &str) -> Value {
         if !want.iter().all(|(k, v)| labels[*k].as_str() == Some(*v)) {
             continue;
         }
-        let never = st.scenario.never_ready.contains(name);
+        let never = never_ready(&st.scenario, name, d);
         let n = d["status"]["replicas"].as_i64().unwrap_or(0);
         for i in 0..n {
             let (ready, waiting) = if never {

@@ -25,6 +25,7 @@ pub(crate) async fn connect(
     kubeconfig: Option<&str>,
     context: Option<&str>,
     base: &std::path::Path,
+    timeout: Duration,
 ) -> Result<(Client, String), String> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
@@ -65,9 +66,9 @@ pub(crate) async fn connect(
             }
         },
     };
-    // Watches are bounded by deployc's own deadlines, not by the client's read timeout, which
-    // would cut a long watch; connecting stays bounded.
-    config.read_timeout = None;
+    // A request that hangs fails after the read timeout; it is longer than any wait (which
+    // deployc bounds itself) so that it never cuts a quiet watch short.
+    config.read_timeout = Some(timeout.max(Duration::from_secs(30)) + Duration::from_secs(5));
     config.connect_timeout = Some(Duration::from_secs(10));
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config)
@@ -88,10 +89,22 @@ pub(crate) fn explain(what: &str, e: &kube::Error) -> String {
             format!("{what}: the API answered {} {}: {msg}", s.code, s.reason)
         }
         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-            format!("{what}: the API server cannot be reached ({e})")
+            format!(
+                "{what}: the API server cannot be reached ({})",
+                root_cause(e)
+            )
         }
         other => format!("{what}: {other}"),
     }
+}
+
+/// The innermost error of a chain: "connection refused" rather than "client error".
+pub(crate) fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &(dyn std::error::Error + 'static) = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 fn is_conflict(e: &kube::Error) -> bool {
@@ -383,6 +396,13 @@ pub(crate) fn summary(d: &Deployment) -> String {
 /// (`None`), or never will (`Err`: the progress deadline passed).
 pub(crate) fn reached(d: &Deployment, want: Want) -> Result<Option<String>, String> {
     let status = d.status.clone().unwrap_or_default();
+    let generation = d.metadata.generation.unwrap_or(0);
+    // Until the controller has seen the latest spec, the status (and a deadline condition)
+    // is about the previous one: right after a rollback's apply, the failed rollout's
+    // `ProgressDeadlineExceeded` is still there.
+    if status.observed_generation.unwrap_or(0) < generation {
+        return Ok(None);
+    }
     if let Some(c) = status.conditions.iter().flatten().find(|c| {
         c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     }) {
@@ -390,10 +410,6 @@ pub(crate) fn reached(d: &Deployment, want: Want) -> Result<Option<String>, Stri
             "ProgressDeadlineExceeded: {}",
             c.message.clone().unwrap_or_default()
         ));
-    }
-    let generation = d.metadata.generation.unwrap_or(0);
-    if status.observed_generation.unwrap_or(0) < generation {
-        return Ok(None);
     }
     let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
@@ -464,6 +480,52 @@ fn set_weights(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment(v: serde_json::Value) -> Deployment {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_rollout_is_reached_only_once_the_controller_saw_the_generation() {
+        let lagging = deployment(serde_json::json!({
+            "metadata": {"name": "shop", "generation": 3},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
+        }));
+        assert_eq!(reached(&lagging, Want::RolledOut), Ok(None));
+        let done = deployment(serde_json::json!({
+            "metadata": {"name": "shop", "generation": 3},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 3, "replicas": 3, "updatedReplicas": 2, "availableReplicas": 2}
+        }));
+        // An old pod is still there: not rolled out, but two are updated and available.
+        assert_eq!(reached(&done, Want::RolledOut), Ok(None));
+        assert!(reached(&done, Want::Updated(2)).unwrap().is_some());
+        assert_eq!(reached(&done, Want::Empty), Ok(None));
+    }
+
+    #[test]
+    fn the_progress_deadline_of_an_older_generation_is_not_this_ones() {
+        let rolled_back = deployment(serde_json::json!({
+            "metadata": {"name": "shop", "generation": 2},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "conditions": [{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded"}]}
+        }));
+        assert_eq!(reached(&rolled_back, Want::RolledOut), Ok(None));
+    }
+
+    #[test]
+    fn the_progress_deadline_fails_at_once() {
+        let stuck = deployment(serde_json::json!({
+            "metadata": {"name": "shop", "generation": 1},
+            "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "conditions": [{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"shop-5d\" has timed out progressing."}]}
+        }));
+        let e = reached(&stuck, Want::Updated(1)).unwrap_err();
+        assert!(e.contains("ProgressDeadlineExceeded: ReplicaSet"), "{e}");
+    }
 
     #[test]
     fn route_weights_add_the_canary_beside_the_stable_service() {

@@ -54,6 +54,9 @@ struct State {
     new_deployment: Option<String>,
     /// Whether the blue/green switch happened.
     switched: bool,
+    /// The image each Deployment that deployc did not create runs as deployc last applied
+    /// it (or read it): every apply carries it again (see [`KubeProvider::scale`]).
+    images: BTreeMap<String, String>,
 }
 
 /// The provider of a `kubernetes` target.
@@ -96,7 +99,7 @@ pub(crate) fn describe(
     stable: Option<&str>,
     op: objects::Op<'_>,
 ) -> String {
-    let (_, max_unavailable) = plan_facts(plan);
+    let (health, max_unavailable) = plan_facts(plan);
     let d = objects::Describe {
         target,
         strategy: Strategy::from_plan(&plan.strategy),
@@ -106,7 +109,22 @@ pub(crate) fn describe(
         stable,
         max_unavailable,
     };
-    let requests = objects::describe(&d, op);
+    let mut requests = objects::describe(&d, op);
+    // The plan's HTTP health check runs with the pod checks and after each traffic change.
+    if let Some((url, expect)) = health.filter(|(u, _)| !u.contains('{')) {
+        let after_change = match op {
+            objects::Op::Health | objects::Op::Batch(..) => true,
+            objects::Op::Weight(_) => d.strategy != Strategy::Rolling,
+            _ => false,
+        };
+        if after_change {
+            requests.push(objects::Request {
+                method: "GET",
+                path: url,
+                summary: format!("the service's health check, expecting {expect}"),
+            });
+        }
+    }
     if requests.is_empty() {
         "no API request".into()
     } else {
@@ -122,16 +140,18 @@ impl KubeProvider {
         target: &ClusterTarget,
         base: &Path,
     ) -> Result<KubeProvider, String> {
+        let timeout = Duration::from_millis(target.timeout_ms);
         let (client, url) = client::connect(
             target.kubeconfig.as_deref(),
             target.context.as_deref(),
             base,
+            timeout,
         )
         .await?;
         let cluster = Cluster {
             client,
             namespace: target.namespace.clone(),
-            timeout: Duration::from_millis(target.timeout_ms),
+            timeout,
         };
         match cluster.deployment(&target.workload).await {
             Ok(Some(_)) => {}
@@ -172,6 +192,28 @@ impl KubeProvider {
         }
     }
 
+    /// Reads the stable Deployment when this process has not (a run resumed before its
+    /// stable step finished, or in its rollback).
+    async fn ensure_read(&self) -> Result<(), String> {
+        if self.state().template.is_none() {
+            self.start_stable_inner(None).await?;
+        }
+        Ok(())
+    }
+
+    /// The Deployment of the new version, by its name (it may have been applied by the
+    /// process that a resumed run continues).
+    fn new_name(&self) -> Option<String> {
+        match self.strategy {
+            Strategy::Canary => Some(objects::canary_name(&self.target)),
+            Strategy::BlueGreen => Some(objects::versioned_name(
+                &self.target.workload,
+                &self.release,
+            )),
+            _ => None,
+        }
+    }
+
     fn ns(&self) -> &str {
         &self.target.namespace
     }
@@ -198,10 +240,73 @@ impl KubeProvider {
             .clone()
     }
 
+    /// Applies an image (with the replicas, and the rolling bounds when given) to a Deployment
+    /// deployc did not create, and remembers it.
+    async fn apply_image(
+        &self,
+        name: &str,
+        image: &str,
+        replicas: i32,
+        rolling: Option<(i32, i32)>,
+    ) -> Result<(), String> {
+        let body =
+            objects::image_body(name, &self.target.container, image, Some(replicas), rolling);
+        self.cluster.apply_deployment(name, &body).await?;
+        self.update(|s| {
+            s.images.insert(name.to_string(), image.to_string());
+        });
+        Ok(())
+    }
+
+    /// The whole configuration deployc applies to a Deployment, with `replicas`. Server-side
+    /// apply removes the fields a manager applied before and leaves out now, so a scale carries
+    /// every field deployc owns on that Deployment: the whole object for the ones it creates
+    /// (canary, a version's Deployment), the image and replicas for the others.
+    fn full_body(&self, name: &str, replicas: i32) -> Result<serde_json::Value, String> {
+        if self.new_name().as_deref() == Some(name) {
+            let track = match self.strategy {
+                Strategy::Canary => "canary",
+                _ => "release",
+            };
+            return self.new_deployment(name, &self.version_labels(track), replicas);
+        }
+        let s = self.state();
+        if name != self.target.workload
+            && name == s.stable
+            && let Some(d) = &s.template
+        {
+            // A version's Deployment that an earlier blue/green release created: its own
+            // object again, as read.
+            let spec = d.spec.clone().ok_or("the stable Deployment has no spec")?;
+            return Ok(serde_json::json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": { "name": name, "labels": d.metadata.labels.clone().unwrap_or_default() },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": spec.selector,
+                    "template": spec.template,
+                },
+            }));
+        }
+        let image = s
+            .images
+            .get(name)
+            .cloned()
+            .or(s.stable_image)
+            .ok_or("the stable image was not read")?;
+        Ok(objects::image_body(
+            name,
+            &self.target.container,
+            &image,
+            Some(replicas),
+            None,
+        ))
+    }
+
     async fn scale(&self, name: &str, replicas: i32) -> Result<String, String> {
-        self.cluster
-            .apply_deployment(name, &objects::scale_body(name, replicas))
-            .await?;
+        let body = self.full_body(name, replicas)?;
+        self.cluster.apply_deployment(name, &body).await?;
         let want = if replicas == 0 {
             Want::Empty
         } else {
@@ -288,7 +393,7 @@ impl KubeProvider {
             .get(url)
             .send()
             .await
-            .map_err(|e| format!("health {url}: {e}"))?;
+            .map_err(|e| format!("health {url}: {}", client::root_cause(&e)))?;
         let code = u64::from(r.status().as_u16());
         if code == *expect {
             Ok(Some(format!("GET {url} {code}")))
@@ -305,17 +410,21 @@ impl KubeProvider {
         } else {
             s.stable.clone()
         };
-        match (self.strategy, &s.new_deployment) {
-            (Strategy::Canary, Some(c)) => vec![stable, c.clone()],
-            (Strategy::BlueGreen, Some(g)) if s.switched => vec![g.clone()],
+        match (self.strategy, self.new_name()) {
+            (Strategy::Canary, Some(c)) => vec![stable, c],
+            (Strategy::BlueGreen, Some(g)) if s.switched => vec![g],
             _ => vec![stable],
         }
     }
 
     async fn check_health(&self) -> Result<String, String> {
         let mut parts = Vec::new();
-        for name in self.serving() {
+        for (i, name) in self.serving().into_iter().enumerate() {
             let Some(d) = self.cluster.deployment(&name).await? else {
+                // A canary not applied yet serves nothing; the first one must exist.
+                if i > 0 {
+                    continue;
+                }
                 return Err(format!("deployment {}/{name} not found", self.ns()));
             };
             let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
@@ -400,6 +509,7 @@ impl KubeProvider {
             st.stable = stable.clone();
             st.template = Some(template);
             st.stable_image = Some(image.clone());
+            st.images.insert(stable.clone(), image.clone());
             st.selector_before = selector_before;
         });
         Ok(format!(
@@ -409,15 +519,27 @@ impl KubeProvider {
     }
 
     async fn deploy_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let total = self.state().total;
         match self.strategy {
             Strategy::Canary => {
                 let name = objects::canary_name(&self.target);
                 let labels = self.version_labels("canary");
-                let body = self.new_deployment(&name, &labels, 0)?;
+                // A resumed run finds its own canary serving: its replicas stay until the next
+                // step sets them. A canary of another version starts from zero.
+                let replicas = match self.cluster.deployment(&name).await? {
+                    Some(d) if self.image_of(&d).as_deref() == Some(self.new_image().as_str()) => {
+                        d.spec.and_then(|s| s.replicas).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                let body = self.new_deployment(&name, &labels, replicas)?;
                 self.cluster.apply_deployment(&name, &body).await?;
                 self.update(|s| s.new_deployment = Some(name.clone()));
-                let mut done = format!("applied deployment {}/{name} (0 replicas)", self.ns());
+                let mut done = format!(
+                    "applied deployment {}/{name} ({replicas} replicas)",
+                    self.ns()
+                );
                 if self.target.route.is_some() {
                     let stable_svc = self
                         .target
@@ -452,7 +574,19 @@ impl KubeProvider {
                 let body = self.new_deployment(&name, &labels, total)?;
                 self.cluster.apply_deployment(&name, &body).await?;
                 self.update(|s| s.new_deployment = Some(name.clone()));
-                let status = self.cluster.wait(&name, Want::RolledOut).await?;
+                let status = match self.cluster.wait(&name, Want::RolledOut).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // A deploy that failed is not rolled back by the plan (nothing was
+                        // deployed as far as it knows): the pods that never became ready are
+                        // stopped here, the Deployment kept for inspection.
+                        let stopped = match self.scale(&name, 0).await {
+                            Ok(_) => format!("{name} scaled back to zero"),
+                            Err(e2) => format!("{name} not scaled back: {e2}"),
+                        };
+                        return Err(format!("{e}; {stopped}"));
+                    }
+                };
                 let mut done = format!("deployment {}/{name} available ({status})", self.ns());
                 if let Some(p) = &self.target.preview_service {
                     let mut selector = self
@@ -481,6 +615,7 @@ impl KubeProvider {
     }
 
     async fn weight_inner(&self, percent: f64) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         let total = u64::try_from(s.total).unwrap_or(0);
         match self.strategy {
@@ -530,6 +665,7 @@ impl KubeProvider {
                 let green = s
                     .new_deployment
                     .clone()
+                    .or_else(|| self.new_name())
                     .ok_or("the new version was not deployed")?;
                 self.check_health_of(&green).await?;
                 let mut selector = s.selector_before.clone().unwrap_or_default();
@@ -555,14 +691,8 @@ impl KubeProvider {
             Strategy::Recreate => {
                 let name = s.stable.clone();
                 let down = self.scale(&name, 0).await?;
-                let body = objects::image_body(
-                    &name,
-                    &self.target.container,
-                    &self.new_image(),
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&name, &body).await?;
+                self.apply_image(&name, &self.new_image(), s.total, None)
+                    .await?;
                 let status = self.cluster.wait(&name, Want::RolledOut).await?;
                 Ok(format!(
                     "{down}; {name} runs {} ({status})",
@@ -598,6 +728,7 @@ impl KubeProvider {
     }
 
     async fn batch_inner(&self, batch: u64, of: u64) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         let name = s.stable.clone();
         let total = u64::try_from(s.total).unwrap_or(0);
@@ -605,14 +736,13 @@ impl KubeProvider {
         if batch <= 1 {
             let (surge, unavailable) =
                 objects::rolling_bounds(Some(total), of, self.max_unavailable);
-            let body = objects::image_body(
+            self.apply_image(
                 &name,
-                &self.target.container,
                 &self.new_image(),
-                None,
+                s.total,
                 Some((to_i32(surge.unwrap_or(1)), to_i32(unavailable))),
-            );
-            self.cluster.apply_deployment(&name, &body).await?;
+            )
+            .await?;
             done.push(format!(
                 "applied image {} to {}/{name} (maxSurge {}, maxUnavailable {unavailable})",
                 self.new_image(),
@@ -633,17 +763,12 @@ impl KubeProvider {
     }
 
     async fn promote_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         match self.strategy {
             Strategy::Canary => {
-                let body = objects::image_body(
-                    &s.stable,
-                    &self.target.container,
-                    &self.new_image(),
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&s.stable, &body).await?;
+                self.apply_image(&s.stable, &self.new_image(), s.total, None)
+                    .await?;
                 let status = self.cluster.wait(&s.stable, Want::RolledOut).await?;
                 let mut done = vec![format!("{} runs {} ({status})", s.stable, self.new_image())];
                 if let (Some(route), Some(svc)) = (&self.target.route, &self.target.service) {
@@ -652,8 +777,8 @@ impl KubeProvider {
                         .await?;
                     done.push(format!("httproute {route}: all weight on {svc}"));
                 }
-                if let Some(c) = &s.new_deployment {
-                    done.push(self.scale(c, 0).await?);
+                if let Some(c) = s.new_deployment.clone().or_else(|| self.new_name()) {
+                    done.push(self.scale(&c, 0).await?);
                 }
                 Ok(done.join("; "))
             }
@@ -672,6 +797,7 @@ impl KubeProvider {
     }
 
     async fn traffic_to_stable_inner(&self) -> Result<String, String> {
+        self.ensure_read().await?;
         let s = self.state();
         match self.strategy {
             Strategy::Canary => {
@@ -709,14 +835,7 @@ impl KubeProvider {
                     .stable_image
                     .clone()
                     .ok_or("the previous image was not read")?;
-                let body = objects::image_body(
-                    &s.stable,
-                    &self.target.container,
-                    &image,
-                    Some(s.total),
-                    None,
-                );
-                self.cluster.apply_deployment(&s.stable, &body).await?;
+                self.apply_image(&s.stable, &image, s.total, None).await?;
                 let status = self.cluster.wait(&s.stable, Want::RolledOut).await?;
                 Ok(format!("{} runs {image} again ({status})", s.stable))
             }
@@ -725,9 +844,14 @@ impl KubeProvider {
     }
 
     async fn stop_new_inner(&self) -> Result<String, String> {
-        let s = self.state();
-        match (self.strategy, &s.new_deployment) {
-            (Strategy::Canary | Strategy::BlueGreen, Some(name)) => self.scale(name, 0).await,
+        self.ensure_read().await?;
+        match (self.strategy, self.new_name()) {
+            (Strategy::Canary | Strategy::BlueGreen, Some(name)) => {
+                if self.cluster.deployment(&name).await?.is_none() {
+                    return Ok(format!("no deployment {}/{name} to stop", self.ns()));
+                }
+                self.scale(&name, 0).await
+            }
             (Strategy::Rolling | Strategy::Recreate, _) => {
                 Ok("the previous image replaced the new pods".into())
             }

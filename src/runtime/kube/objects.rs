@@ -110,16 +110,6 @@ pub(crate) fn route_path(ns: &str, name: &str) -> String {
     format!("/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/httproutes/{name}")
 }
 
-/// Server-side apply of a Deployment's replica count.
-pub(crate) fn scale_body(name: &str, replicas: i32) -> Value {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": { "name": name },
-        "spec": { "replicas": replicas },
-    })
-}
-
 /// Server-side apply of a Deployment's container image (and replicas and rolling-update
 /// bounds when given): only the fields deployc owns, so the rest of the object stays as its
 /// owners wrote it.
@@ -236,6 +226,12 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
             ),
         )
     };
+    // Every apply carries all the fields deployc owns on the object (server-side apply removes
+    // the ones left out): the image comes with every replica count.
+    let stable_image = d
+        .stable
+        .map(|v| image(t, v, d.service, d.environment))
+        .unwrap_or_else(|| "<as read>".into());
     let total = t.replicas.map(|r| r.to_string());
     let total_s = total.clone().unwrap_or_else(|| "N".into());
     let new_image = image(t, d.release, d.service, d.environment);
@@ -286,6 +282,11 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
         Op::Deploy => match d.strategy {
             Strategy::Canary => {
                 out.push(Request::new(
+                    "GET",
+                    deployment_path(ns, &canary),
+                    "a canary of this version left by an interrupted run keeps its replicas",
+                ));
+                out.push(Request::new(
                     "PATCH",
                     apply(&canary),
                     format!(
@@ -332,23 +333,25 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     ));
                 }
             }
-            Strategy::Rolling | Strategy::Recreate | Strategy::None => {
-                out.push(Request::new(
-                    "GET",
-                    dep.clone(),
-                    "nothing changes yet: the image is applied at the first batch or at the switch",
-                ));
-            }
+            // The image is applied at the first batch or at the switch.
+            Strategy::Rolling | Strategy::Recreate | Strategy::None => {}
         },
         Op::Weight(p) => match d.strategy {
             Strategy::Canary => {
+                for name in [t.workload.as_str(), canary.as_str()] {
+                    out.push(Request::new(
+                        "GET",
+                        deployment_path(ns, name),
+                        "serving and healthy before the change",
+                    ));
+                }
                 if let Some(r) = &t.route {
                     let cs = canary_service(t);
                     let w = crate::lower::fmt_number(p);
                     out.push(Request::new(
                         "PATCH",
                         apply(&canary),
-                        format!("replicas ⌈{w}% × {total_s}⌉ (at least 1)"),
+                        format!("apply the whole canary Deployment with replicas ⌈{w}% × {total_s}⌉ (at least 1)"),
                     ));
                     out.push(watch(&canary, "the canary's replicas are available"));
                     out.push(Request::new("GET", route_path(ns, r), ""));
@@ -375,18 +378,26 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     out.push(Request::new(
                         "PATCH",
                         apply(&canary),
-                        format!("apply replicas {c}"),
+                        format!("apply the whole canary Deployment with replicas {c}"),
                     ));
                     out.push(watch(&canary, &format!("{c} available")));
                     out.push(Request::new(
                         "PATCH",
                         format!("{dep}{APPLY_QUERY}"),
-                        format!("apply replicas {s}"),
+                        format!(
+                            "apply container {} image {stable_image}, replicas {s}",
+                            t.container
+                        ),
                     ));
                     out.push(watch(&t.workload, &format!("{s} available")));
                 }
             }
             Strategy::BlueGreen => {
+                out.push(Request::new(
+                    "GET",
+                    deployment_path(ns, &green),
+                    "rolled out and available before the switch",
+                ));
                 if let Some(s) = &t.service {
                     out.push(Request::new("GET", service_path(ns, s), ""));
                     out.push(Request::new(
@@ -403,7 +414,10 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                 out.push(Request::new(
                     "PATCH",
                     format!("{dep}{APPLY_QUERY}"),
-                    "apply replicas 0",
+                    format!(
+                        "apply container {} image {stable_image}, replicas 0",
+                        t.container
+                    ),
                 ));
                 out.push(watch(&t.workload, "no pods are left"));
                 out.push(Request::new(
@@ -425,7 +439,7 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     "PATCH",
                     format!("{dep}{APPLY_QUERY}"),
                     format!(
-                        "apply container {} image {new_image}, strategy RollingUpdate maxSurge {} maxUnavailable {unavailable}",
+                        "apply container {} image {new_image}, replicas {total_s}, strategy RollingUpdate maxSurge {} maxUnavailable {unavailable}",
                         t.container,
                         surge.map(|s| s.to_string()).unwrap_or_else(|| format!("N/{of}"))
                     ),
@@ -451,20 +465,27 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                 ));
                 out.push(watch(&t.workload, "rolled out"));
                 if let Some(r) = &t.route {
+                    out.push(Request::new("GET", route_path(ns, r), ""));
                     out.push(Request::new(
                         "PUT",
                         route_path(ns, r),
                         "all weight on the stable Service",
                     ));
                 }
-                out.push(Request::new("PATCH", apply(&canary), "apply replicas 0"));
+                out.push(Request::new(
+                    "PATCH",
+                    apply(&canary),
+                    "apply the whole canary Deployment with replicas 0",
+                ));
+                out.push(watch(&canary, "no pods are left"));
             }
             Strategy::BlueGreen => {
                 out.push(Request::new(
                     "PATCH",
                     format!("{dep}{APPLY_QUERY}"),
-                    "apply replicas 0 on the previous Deployment (kept, not deleted)",
+                    "apply the previous Deployment again with replicas 0 (kept, not deleted)",
                 ));
+                out.push(watch(&t.workload, "no pods are left"));
             }
             _ => {}
         },
@@ -481,7 +502,10 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
                     out.push(Request::new(
                         "PATCH",
                         format!("{dep}{APPLY_QUERY}"),
-                        format!("apply replicas {total_s}"),
+                        format!(
+                            "apply container {} image {stable_image}, replicas {total_s}",
+                            t.container
+                        ),
                     ));
                     out.push(watch(&t.workload, "all available"));
                 }
@@ -515,15 +539,20 @@ pub(crate) fn describe(d: &Describe<'_>, op: Op<'_>) -> Vec<Request> {
         },
         Op::StopNew => match d.strategy {
             Strategy::Canary => {
-                out.push(Request::new("PATCH", apply(&canary), "apply replicas 0"));
+                out.push(Request::new(
+                    "PATCH",
+                    apply(&canary),
+                    "apply the whole canary Deployment with replicas 0",
+                ));
                 out.push(watch(&canary, "no pods are left"));
             }
             Strategy::BlueGreen => {
                 out.push(Request::new(
                     "PATCH",
                     apply(&green),
-                    "apply replicas 0 (kept for inspection)",
+                    "apply the whole Deployment with replicas 0 (kept for inspection)",
                 ));
+                out.push(watch(&green, "no pods are left"));
             }
             _ => {}
         },
