@@ -10,6 +10,7 @@
 //! This is the only async code in the crate: a current-thread tokio runtime, because the
 //! executor is sequential and the local proxy's work is small.
 
+pub(crate) mod argo;
 mod basic;
 #[doc(hidden)]
 pub mod bench;
@@ -537,7 +538,14 @@ fn real_world(
             stable: stable.clone(),
             replicas: 3,
         }),
-        Some(TargetProvider::Kubernetes(_) | TargetProvider::ArgoRollouts(_)) => {
+        Some(TargetProvider::ArgoRollouts(cluster)) => Box::new(argo::ArgoProvider::new(
+            plan,
+            cluster,
+            &base,
+            &|var| std::env::var(var).ok(),
+            Default::default(),
+        )?),
+        Some(TargetProvider::Kubernetes(_)) => {
             return Err(
                 "this build of deployc cannot drive a cluster provider yet: use `deployc plan` \
                  to see the steps"
