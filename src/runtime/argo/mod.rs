@@ -31,6 +31,8 @@ pub(crate) struct ArgoProvider {
     rollout: String,
     /// The canary steps of the exported Rollout.
     steps: Vec<Value>,
+    /// The Rollout is blue/green: the switch is its promotion.
+    blue_green: bool,
     /// How long one step may take to be reached.
     timeout: Duration,
     poll: Duration,
@@ -90,11 +92,15 @@ impl ArgoProvider {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        let blue_green = objects
+            .iter()
+            .any(|o| o["kind"] == "Rollout" && o.pointer("/spec/strategy/blueGreen").is_some());
         Ok(ArgoProvider {
             api,
             objects,
             rollout,
             steps,
+            blue_green,
             timeout: Duration::from_millis(cluster.timeout_ms.max(1)),
             poll: POLL,
         })
@@ -135,6 +141,34 @@ impl ArgoProvider {
             }
             tokio::time::sleep(self.poll).await;
         }
+    }
+}
+
+impl ArgoProvider {
+    /// The blue/green switch, after deployc's own gate: promote, as `kubectl argo rollouts
+    /// promote` does (the Rollout waits with `autoPromotionEnabled: false` or in its
+    /// pre-promotion analysis), and wait until the active Service selects the new pods.
+    async fn switch(&self) -> Done {
+        self.api
+            .merge_patch(&self.rollout, &json!({ "spec": { "paused": false } }))
+            .await?;
+        self.api
+            .merge_patch(
+                &format!("{}/status", self.rollout),
+                &json!({ "status": { "pauseConditions": null } }),
+            )
+            .await?;
+        self.wait_for(
+            "promoted: the active Service selects the new version",
+            &|s| {
+                let hash = s.get("currentPodHash").and_then(Value::as_str);
+                hash.is_some()
+                    && s.pointer("/blueGreen/activeSelector")
+                        .and_then(Value::as_str)
+                        == hash
+            },
+        )
+        .await
     }
 }
 
@@ -181,6 +215,9 @@ impl world::Provider for ArgoProvider {
 
     fn weight(&self, percent: f64) -> BoxFuture<'_, Done> {
         Box::pin(async move {
+            if self.blue_green && percent >= 100.0 {
+                return self.switch().await;
+            }
             let rounded = percent.round() as i64;
             let index = self
                 .steps

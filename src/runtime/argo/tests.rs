@@ -36,7 +36,7 @@ impl Drop for Server {
     }
 }
 
-fn start() -> Option<Server> {
+fn start(name: &str, slot: u32) -> Option<Server> {
     let bin = std::env::var("DEPLOYC_KUBE_APISERVER").unwrap_or_else(|_| DEFAULT_BIN.into());
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let missing = if !Path::new(&bin).is_file() {
@@ -60,10 +60,14 @@ fn start() -> Option<Server> {
         eprintln!("skipped: {why}");
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("deployc-argo-provider-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "deployc-argo-provider-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = 20_000 + (std::process::id() % 2_000) * 4 + 3;
+    // Apart from other test processes (the process id) and from the other test here (`slot`).
+    let port = 40_000 + (std::process::id() % 2_000) * 4 + slot * 2;
     let out = Command::new("bash")
         .arg(root.join("tests/apiserver/run.sh"))
         .arg(&dir)
@@ -121,18 +125,8 @@ fn plan_of(file: &str, release: &str, env: &str) -> Plan {
     .unwrap()
 }
 
-/// Writes the status the controller would write.
-async fn controller_writes(api: &Api, rollout: &str, status: Value) {
-    api.merge_patch(&format!("{rollout}/status"), &json!({ "status": status }))
-        .await
-        .unwrap();
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
-    let Some(server) = start() else {
-        return;
-    };
+/// Installs the Rollout and AnalysisTemplate CRDs; the client of the server.
+async fn install_crds(server: &Server) -> Api {
     let api = Api::from_kubeconfig(&server.kubeconfig, None).unwrap();
     for (file, plural) in [
         ("rollout-crd.yaml", "rollouts"),
@@ -168,7 +162,12 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
         assert!(served, "{plural} are not served");
     }
 
-    let mut plan = plan_of("examples/storefront-argo.deploy", "3.4.0", "production");
+    api
+}
+
+/// The provider for `release` of the storefront example, against `server`.
+fn provider(server: &Server, release: &str) -> ArgoProvider {
+    let mut plan = plan_of("examples/storefront-argo.deploy", release, "production");
     let Some(TargetProvider::ArgoRollouts(cluster)) = &mut plan.target.provider else {
         panic!("not an argo_rollouts plan");
     };
@@ -176,7 +175,7 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
     let cluster = cluster.clone();
     // The API server here serves custom resources only, so the Rollout carries the pod
     // template instead of following a Deployment.
-    let mut provider = ArgoProvider::new(
+    let mut p = ArgoProvider::new(
         &plan,
         &cluster,
         Path::new("/"),
@@ -184,8 +183,26 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
         crate::export::argo::ArgoOptions { pod_template: true },
     )
     .unwrap();
-    provider.poll = Duration::from_millis(50);
-    provider.timeout = Duration::from_secs(20);
+    p.poll = Duration::from_millis(50);
+    p.timeout = Duration::from_secs(20);
+    p
+}
+
+/// Writes the status the controller would write.
+async fn controller_writes(api: &Api, rollout: &str, status: Value) {
+    api.merge_patch(&format!("{rollout}/status"), &json!({ "status": status }))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
+    let Some(server) = start("canary", 0) else {
+        return;
+    };
+    let api = install_crds(&server).await;
+
+    let provider = provider(&server, "3.4.0");
     let rollout = provider.rollout.clone();
 
     let said = provider.start_stable(None).await.unwrap();
@@ -254,4 +271,60 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
     let err = provider.weight(100.0).await.unwrap_err();
     assert!(err.contains("aborted"), "{err}");
     assert!(provider.health().await.unwrap_err().contains("degraded"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_blue_green_switch_promotes_the_rollout() {
+    let Some(server) = start("blue-green", 1) else {
+        return;
+    };
+    let api = install_crds(&server).await;
+    let provider = provider(&server, "3.5.0");
+    let rollout = provider.rollout.clone();
+    provider.deploy("3.5.0").await.unwrap();
+    let applied = api.get(&rollout).await.unwrap().unwrap();
+    assert_eq!(
+        applied["spec"]["strategy"]["blueGreen"]["autoPromotionEnabled"],
+        json!(false)
+    );
+    // The controller has brought up the preview and waits for promotion.
+    controller_writes(
+        &api,
+        &rollout,
+        json!({
+            "phase": "Paused",
+            "currentPodHash": "new",
+            "pauseConditions": [{ "reason": "BlueGreenPause", "startTime": "2026-12-01T09:00:00Z" }],
+            "blueGreen": { "activeSelector": "old", "previewSelector": "new" },
+        }),
+    )
+    .await;
+    let controller = {
+        let api = api.clone();
+        let rollout = rollout.clone();
+        tokio::spawn(async move {
+            for _ in 0..400 {
+                let r = api.get(&rollout).await.unwrap().unwrap();
+                if r["status"]
+                    .get("pauseConditions")
+                    .is_none_or(Value::is_null)
+                    && r["spec"]["paused"] == json!(false)
+                {
+                    controller_writes(
+                        &api,
+                        &rollout,
+                        json!({ "phase": "Healthy", "blueGreen": { "activeSelector": "new" } }),
+                    )
+                    .await;
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        })
+    };
+    // deployc's switch approval was given: the switch promotes.
+    let said = provider.weight(100.0).await.unwrap();
+    assert!(said.contains("promoted"), "{said}");
+    assert!(controller.await.unwrap());
 }
