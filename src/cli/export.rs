@@ -70,6 +70,7 @@ fn argo_rollouts(args: ArgoArgs) -> miette::Result<i32> {
         &env,
         argo::ArgoOptions {
             pod_template: args.pod_template,
+            without_analysis: false,
         },
     );
     let read = |file: &str| std::fs::read_to_string(file).ok();

@@ -48,6 +48,13 @@ impl ArgoProvider {
         env: &dyn Fn(&str) -> Option<String>,
         options: crate::export::argo::ArgoOptions,
     ) -> Result<ArgoProvider, String> {
+        // deployc judges the holds itself (with whatever metric source the environment
+        // has) and aborts the Rollout on a breach: one judge, so Argo's copy of the analyses
+        // is left out and the holds are pauses.
+        let options = crate::export::argo::ArgoOptions {
+            without_analysis: true,
+            ..options
+        };
         let export = crate::export::argo::export(plan, env, options);
         if export.has_errors() {
             let errors: Vec<String> = export

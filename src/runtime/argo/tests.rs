@@ -180,7 +180,10 @@ fn provider(server: &Server, release: &str) -> ArgoProvider {
         &cluster,
         Path::new("/"),
         &|_| None,
-        crate::export::argo::ArgoOptions { pod_template: true },
+        crate::export::argo::ArgoOptions {
+            pod_template: true,
+            ..Default::default()
+        },
     )
     .unwrap();
     p.poll = Duration::from_millis(50);
@@ -218,7 +221,17 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
         applied["spec"]["strategy"]["canary"]["steps"][0],
         json!({ "setWeight": 10 })
     );
-    // Steps: 0 setWeight 10, 1 analysis, 2 setWeight 50, 3 analysis, 4 setWeight 100.
+    // Steps: 0 setWeight 10, 1 pause 10m, 2 setWeight 50, 3 pause 15m, 4 setWeight 100:
+    // deployc judges the holds itself.
+    assert_eq!(
+        applied["spec"]["strategy"]["canary"]["steps"][1],
+        json!({ "pause": { "duration": "10m" } })
+    );
+    assert!(
+        applied["spec"]["strategy"]["canary"]
+            .get("analysis")
+            .is_none()
+    );
     let controller = {
         let api = api.clone();
         let rollout = rollout.clone();
