@@ -25,8 +25,11 @@ const POLL: Duration = Duration::from_millis(500);
 
 pub(crate) struct ArgoProvider {
     api: Api,
-    /// The exported objects, in the order to apply them.
+    /// The exported objects, in the order to apply them (a `workloadRef` Rollout and the
+    /// Deployment's image, unless the plan asked for the pod template).
     objects: Vec<Value>,
+    /// The same with the pod template in the Rollout.
+    standalone: Vec<Value>,
     /// The Rollout's API path.
     rollout: String,
     /// The canary steps of the exported Rollout.
@@ -87,6 +90,20 @@ impl ArgoProvider {
             .to_string();
         let api = Api::from_kubeconfig(Path::new(&first), cluster.context.as_deref())?;
         let objects: Vec<Value> = export.objects.into_iter().map(|(_, v)| v).collect();
+        // The same objects with the pod template in the Rollout, for a namespace without the
+        // Deployment to follow.
+        let standalone: Vec<Value> = crate::export::argo::export(
+            plan,
+            env,
+            crate::export::argo::ArgoOptions {
+                pod_template: true,
+                ..options
+            },
+        )
+        .objects
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
         let rollout = objects
             .iter()
             .find(|o| o["kind"] == "Rollout")
@@ -105,6 +122,7 @@ impl ArgoProvider {
         Ok(ArgoProvider {
             api,
             objects,
+            standalone,
             rollout,
             steps,
             blue_green,
@@ -207,8 +225,18 @@ impl world::Provider for ArgoProvider {
         Box::pin(async move {
             // Templates before the Rollout that names them, the Rollout before the image that
             // starts it: Argo rolls the image out with the steps applied just before.
+            // A Rollout follows the Deployment of its name when there is one (the team's pod
+            // spec stays theirs); in a namespace without it, the Rollout carries the pod
+            // template, since a workloadRef to nothing would never start.
+            let mut objects = &self.objects;
+            if let Some(d) = self.objects.iter().find(|o| o["kind"] == "Deployment") {
+                let path = object_path(d)?;
+                if self.api.get(&path).await?.is_none() {
+                    objects = &self.standalone;
+                }
+            }
             let mut applied = Vec::new();
-            for object in &self.objects {
+            for object in objects {
                 let path = object_path(object)?;
                 self.api.apply(&path, object).await?;
                 applied.push(path);
@@ -319,7 +347,17 @@ impl world::Provider for ArgoProvider {
     fn health(&self) -> BoxFuture<'_, Done> {
         Box::pin(async move {
             let status = self.status().await?;
+            let aborted = status.get("abort").and_then(Value::as_bool) == Some(true);
             match phase(&status) {
+                // An aborted Rollout is Degraded by Argo's definition, but what serves is the
+                // stable version, which is what a health check after a rollback asks about.
+                "Degraded" if aborted => Ok(format!(
+                    "the Rollout is aborted; the stable version serves ({} replicas available)",
+                    status
+                        .get("availableReplicas")
+                        .and_then(Value::as_u64)
+                        .map_or("unknown".to_string(), |n| n.to_string())
+                )),
                 "Degraded" => Err(format!(
                     "the Rollout is degraded: {}",
                     status.get("message").and_then(Value::as_str).unwrap_or("")
