@@ -421,6 +421,29 @@ fn output_directory_gets_one_file_per_object() {
     let rollout = parse_stream(&std::fs::read_to_string(dir.join("rollout.yaml")).unwrap());
     assert_eq!(rollout.len(), 1);
     assert!(schema_errors(&rollout[0]).is_empty());
+
+    // The blue/green release into the same directory: the canary's step templates are not
+    // part of it, and the export says so rather than leave them to be applied silently.
+    let (code, _, stderr) = deployc(
+        &[
+            "export",
+            "argo-rollouts",
+            "examples/storefront-argo.deploy",
+            "--release",
+            "3.5.0",
+            "--env",
+            "production",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("analysistemplate-storefront-step-1.yaml` is not part of this export"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rollout.yaml` is not part"), "{stderr}");
 }
 
 /// A file whose production environment reads Prometheus from `env VAR`, and one that
