@@ -543,3 +543,85 @@ fn source_errors_stop_the_export_like_plan() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("E301"), "{stderr}");
 }
+
+mod emitter {
+    //! The YAML emitter reads back as the value it printed, for any JSON value.
+    use super::parse_stream;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            // Finite floats with a fraction (whole floats print as integers in YAML and JSON
+            // alike, which is the same number but not the same serde_json value).
+            (-1.0e9f64..1.0e9)
+                .prop_filter("a fraction", |f| f.fract() != 0.0)
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(vec![
+                "on",
+                "off",
+                "yes",
+                "no",
+                "y",
+                "n",
+                "~",
+                "null",
+                "true",
+                "1e3",
+                "0x1f",
+                ".inf",
+                "- a",
+                "a: b",
+                "#c",
+                "a #b",
+                "[x]",
+                "{x}",
+                "*a",
+                "&a",
+                "!t",
+                "|",
+                ">",
+                "'q'",
+                "\"q\"",
+                "%d",
+                "@a",
+                "`b`",
+                "",
+                " lead",
+                "trail ",
+                "a\nb",
+                "tab\t",
+                "ünï",
+                "10m",
+                "3.4.0",
+                "registry.example.com/app:1.0",
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn reads_back(v in value()) {
+            let text = deployc::export::yaml::stream(std::slice::from_ref(&v));
+            let back = parse_stream(&text);
+            prop_assert_eq!(back.len(), 1, "{}", text);
+            prop_assert_eq!(&back[0], &v, "{}", text);
+        }
+    }
+}
