@@ -625,3 +625,31 @@ mod emitter {
         }
     }
 }
+
+#[test]
+fn a_rollout_without_replicas_is_a_warning() {
+    let dir = scratch("replicas");
+    let text = std::fs::read_to_string("examples/storefront-argo.deploy")
+        .unwrap()
+        .replace("    replicas        = 10\n", "");
+    let file = dir.join("storefront.deploy");
+    std::fs::write(&file, text).unwrap();
+    let (code, stdout, stderr) = deployc(
+        &[
+            "export",
+            "argo-rollouts",
+            file.to_str().unwrap(),
+            "--release",
+            "3.4.0",
+            "--env",
+            "production",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("replicas:"), "{stdout}");
+    assert!(
+        stderr.contains("warning: the Rollout's replica count is not set"),
+        "{stderr}"
+    );
+}

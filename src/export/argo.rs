@@ -209,8 +209,15 @@ impl<'a> Exporter<'a> {
         self.not_exported_steps();
         let annotations = self.notifications();
         let mut rollout_spec = Map::new();
-        if let Some(r) = cluster.replicas {
-            rollout_spec.insert("replicas".into(), json!(r));
+        match cluster.replicas {
+            Some(r) => {
+                rollout_spec.insert("replicas".into(), json!(r));
+            }
+            None => self.warn(
+                "the Rollout's replica count is not set",
+                "Argo runs 1 replica when `spec.replicas` is absent (it does not take the Deployment's count, even with `workloadRef`): set `replicas = N`, or let a HorizontalPodAutoscaler scale the Rollout",
+                None,
+            ),
         }
         let labels = json!({
             "app.kubernetes.io/name": self.plan.service,
