@@ -300,3 +300,211 @@ async fn a_misspelt_field_is_rejected_by_the_server() {
     let (status, body) = server.apply(path, rollout).await;
     assert!(status < 300, "{status} {body}");
 }
+
+/// A stand-in for Argo's controller: moves the Rollout at `path` through its steps (one step
+/// every 300 ms), marks it Healthy after the last, and confirms an abort as the controller
+/// does. Returns whether it saw an abort.
+async fn controller(
+    server: &ApiServer,
+    path: &str,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let status = |s: Value| serde_json::json!({ "status": s }).to_string();
+    let patch = |body: String| {
+        server
+            .client
+            .patch(format!("{}{path}/status", server.base))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(body)
+            .send()
+    };
+    let mut last_move = std::time::Instant::now();
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        let (code, rollout) = server.get(path).await;
+        if code == 200 {
+            let steps = rollout["spec"]["strategy"]["canary"]["steps"]
+                .as_array()
+                .map_or(0, Vec::len) as u64;
+            let s = &rollout["status"];
+            if s["abort"] == serde_json::json!(true) {
+                patch(status(serde_json::json!({
+                    "phase": "Degraded",
+                    "message": "RolloutAborted: Rollout aborted update to revision 2",
+                    "abortedAt": "2026-12-01T09:30:00Z",
+                    "currentStepIndex": 0,
+                })))
+                .await
+                .unwrap();
+                return true;
+            }
+            match s["currentStepIndex"].as_u64() {
+                None => {
+                    patch(status(
+                        serde_json::json!({ "phase": "Progressing", "currentStepIndex": 0 }),
+                    ))
+                    .await
+                    .unwrap();
+                    last_move = std::time::Instant::now();
+                }
+                Some(i) if i < steps && last_move.elapsed().as_millis() >= 300 => {
+                    let next = i + 1;
+                    let phase = if next == steps {
+                        "Healthy"
+                    } else {
+                        "Progressing"
+                    };
+                    patch(status(
+                        serde_json::json!({ "phase": phase, "currentStepIndex": next }),
+                    ))
+                    .await
+                    .unwrap();
+                    last_move = std::time::Instant::now();
+                }
+                _ => {}
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A program for `deployc run`: a canary on the server's cluster whose error rate is read
+/// from files the test writes.
+fn run_program(dir: &Path, kubeconfig: &Path, canary_error_rate: &str) -> PathBuf {
+    std::fs::copy(kubeconfig, dir.join("kubeconfig")).unwrap();
+    std::fs::write(
+        dir.join("deployc.toml"),
+        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("error_rate-stable.txt"), "0.1\n").unwrap();
+    std::fs::write(
+        dir.join("error_rate-canary.txt"),
+        format!("{canary_error_rate}\n"),
+    )
+    .unwrap();
+    let file = dir.join("app.deploy");
+    std::fs::write(
+        &file,
+        r#"service shop {
+}
+
+environment prod {
+  provider = argo_rollouts { namespace = "shop", rollout = "shop", container = "app", image = "registry.example.com/shop:{version}", replicas = 10, kubeconfig = "kubeconfig", timeout = 20s }
+  metrics  = command "cat {metric}-{track}.txt"
+}
+
+metric error_rate: percent = command "unused"
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 1s, no_data fail after 3
+    step 10% for 2s require error_rate < 10%
+    step 100%
+  }
+  rollback {
+    auto when error_rate > 5% for 1s
+  }
+  monitor 2s
+}
+"#,
+    )
+    .unwrap();
+    file
+}
+
+async fn deployc_run(dir: &Path, file: &Path) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_deployc"))
+        .args(["run"])
+        .arg(file)
+        .args([
+            "--release",
+            "1.0.0",
+            "--env",
+            "prod",
+            "--yes",
+            "--state-dir",
+        ])
+        .arg(dir.join("state"))
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deployc_run_follows_the_rollout_and_aborts_it_when_a_trigger_fires() {
+    let Some(server) = start("run", 2) else {
+        return;
+    };
+    server.install_crd("rollout-crd.yaml", "rollouts").await;
+    server
+        .install_crd("analysis-template-crd.yaml", "analysistemplates")
+        .await;
+    let path = "/apis/argoproj.io/v1alpha1/namespaces/shop/rollouts/shop";
+    let kubeconfig = server.dir.join("kubeconfig");
+
+    // A healthy canary: deployc follows the Rollout to the end.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("argo-apiserver/run-ok");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = run_program(&dir, &kubeconfig, "0.2");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (aborted, (code, out)) = tokio::join!(controller(&server, path, stop_rx), async {
+        let r = deployc_run(&dir, &file).await;
+        let _ = stop_tx.send(true);
+        r
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(!aborted);
+    assert!(out.contains("Argo set the weight to 10%"), "{out}");
+    let (_, rollout) = server.get(path).await;
+    assert_eq!(rollout["status"]["phase"], "Healthy", "{out}");
+    // deployc judged the hold: the Rollout pauses there instead of running an analysis.
+    assert_eq!(
+        rollout["spec"]["strategy"]["canary"]["steps"][1],
+        serde_json::json!({ "pause": { "duration": "2s" } })
+    );
+
+    // A canary within the step's requirement (< 10%) but past the rollback trigger
+    // (> 5% for 1s): the trigger fires and deployc aborts the Rollout.
+    let (code, _) = {
+        let r = server
+            .client
+            .delete(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), ())
+    };
+    assert!(code < 300);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("argo-apiserver/run-abort");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = run_program(&dir, &kubeconfig, "7");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (aborted, (code, out)) = tokio::join!(controller(&server, path, stop_rx), async {
+        let r = deployc_run(&dir, &file).await;
+        let _ = stop_tx.send(true);
+        r
+    });
+    assert_eq!(code, 1, "rolled back cleanly: {out}");
+    assert!(aborted, "deployc never wrote status.abort: {out}");
+    assert!(out.contains("aborted the Rollout"), "{out}");
+    assert!(
+        out.contains("rollback from deploy.canary-1: trigger `error_rate > 5%` fired"),
+        "{out}"
+    );
+    let (_, rollout) = server.get(path).await;
+    assert_eq!(rollout["status"]["abort"], serde_json::json!(true));
+}

@@ -421,6 +421,29 @@ fn output_directory_gets_one_file_per_object() {
     let rollout = parse_stream(&std::fs::read_to_string(dir.join("rollout.yaml")).unwrap());
     assert_eq!(rollout.len(), 1);
     assert!(schema_errors(&rollout[0]).is_empty());
+
+    // The blue/green release into the same directory: the canary's step templates are not
+    // part of it, and the export says so rather than leave them to be applied silently.
+    let (code, _, stderr) = deployc(
+        &[
+            "export",
+            "argo-rollouts",
+            "examples/storefront-argo.deploy",
+            "--release",
+            "3.5.0",
+            "--env",
+            "production",
+            "-o",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("analysistemplate-storefront-step-1.yaml` is not part of this export"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("rollout.yaml` is not part"), "{stderr}");
 }
 
 /// A file whose production environment reads Prometheus from `env VAR`, and one that
@@ -519,4 +542,114 @@ fn source_errors_stop_the_export_like_plan() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.is_empty());
     assert!(stderr.contains("E301"), "{stderr}");
+}
+
+mod emitter {
+    //! The YAML emitter reads back as the value it printed, for any JSON value.
+    use super::parse_stream;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            // Finite floats with a fraction (whole floats print as integers in YAML and JSON
+            // alike, which is the same number but not the same serde_json value).
+            (-1.0e9f64..1.0e9)
+                .prop_filter("a fraction", |f| f.fract() != 0.0)
+                .prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+            prop::sample::select(vec![
+                "on",
+                "off",
+                "yes",
+                "no",
+                "y",
+                "n",
+                "~",
+                "null",
+                "true",
+                "1e3",
+                "0x1f",
+                ".inf",
+                "- a",
+                "a: b",
+                "#c",
+                "a #b",
+                "[x]",
+                "{x}",
+                "*a",
+                "&a",
+                "!t",
+                "|",
+                ">",
+                "'q'",
+                "\"q\"",
+                "%d",
+                "@a",
+                "`b`",
+                "",
+                " lead",
+                "trail ",
+                "a\nb",
+                "tab\t",
+                "ünï",
+                "10m",
+                "3.4.0",
+                "registry.example.com/app:1.0",
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn reads_back(v in value()) {
+            let text = deployc::export::yaml::stream(std::slice::from_ref(&v));
+            let back = parse_stream(&text);
+            prop_assert_eq!(back.len(), 1, "{}", text);
+            prop_assert_eq!(&back[0], &v, "{}", text);
+        }
+    }
+}
+
+#[test]
+fn a_rollout_without_replicas_is_a_warning() {
+    let dir = scratch("replicas");
+    let text = std::fs::read_to_string("examples/storefront-argo.deploy")
+        .unwrap()
+        .replace("    replicas        = 10\n", "");
+    let file = dir.join("storefront.deploy");
+    std::fs::write(&file, text).unwrap();
+    let (code, stdout, stderr) = deployc(
+        &[
+            "export",
+            "argo-rollouts",
+            file.to_str().unwrap(),
+            "--release",
+            "3.4.0",
+            "--env",
+            "production",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.contains("replicas:"), "{stdout}");
+    assert!(
+        stderr.contains("warning: the Rollout's replica count is not set"),
+        "{stderr}"
+    );
 }

@@ -70,6 +70,7 @@ fn argo_rollouts(args: ArgoArgs) -> miette::Result<i32> {
         &env,
         argo::ArgoOptions {
             pod_template: args.pod_template,
+            without_analysis: false,
         },
     );
     let read = |file: &str| std::fs::read_to_string(file).ok();
@@ -104,8 +105,18 @@ fn argo_rollouts(args: ArgoArgs) -> miette::Result<i32> {
                 .write_dir(dir)
                 .into_diagnostic()
                 .wrap_err_with(|| format!("cannot write into `{}`", dir.display()))?;
-            for path in written {
+            for path in &written {
                 let _ = writeln!(stderr, "wrote {}", path.display());
+            }
+            // Files of an earlier export that this one did not write (a template of a step
+            // that is gone) would be applied with `kubectl apply -f DIR`: say so.
+            for stale in crate::export::stale_files(dir, &written) {
+                let _ = writeln!(
+                    stderr,
+                    "warning: `{}` is not part of this export (left from an earlier one?): remove it before `kubectl apply -f {}`",
+                    stale.display(),
+                    dir.display()
+                );
             }
         }
     }

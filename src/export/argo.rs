@@ -31,6 +31,9 @@ use crate::runtime::metrics::prometheus_duration;
 pub struct ArgoOptions {
     /// Write the pod template into the Rollout instead of a `workloadRef` to the Deployment.
     pub pod_template: bool,
+    /// Leave the analyses to deployc (`deployc run` judges every hold itself and aborts the
+    /// Rollout): no AnalysisTemplates, holds as pauses, no background analysis.
+    pub without_analysis: bool,
 }
 
 /// The analysis interval when the strategy gives none (the plan's documented estimate).
@@ -43,6 +46,7 @@ pub fn export(plan: &Plan, env: &dyn Fn(&str) -> Option<String>, options: ArgoOp
     let mut x = Exporter {
         plan,
         env,
+        analyses: !options.without_analysis,
         diagnostics: Vec::new(),
         templates: Vec::new(),
         address: None,
@@ -75,6 +79,8 @@ pub fn export(plan: &Plan, env: &dyn Fn(&str) -> Option<String>, options: ArgoOp
 struct Exporter<'a> {
     plan: &'a Plan,
     env: &'a dyn Fn(&str) -> Option<String>,
+    /// Whether analyses are exported (see [`ArgoOptions::without_analysis`]).
+    analyses: bool,
     diagnostics: Vec<ExportDiagnostic>,
     /// Analysis templates made so far: (name, object).
     templates: Vec<(String, Value)>,
@@ -203,8 +209,15 @@ impl<'a> Exporter<'a> {
         self.not_exported_steps();
         let annotations = self.notifications();
         let mut rollout_spec = Map::new();
-        if let Some(r) = cluster.replicas {
-            rollout_spec.insert("replicas".into(), json!(r));
+        match cluster.replicas {
+            Some(r) => {
+                rollout_spec.insert("replicas".into(), json!(r));
+            }
+            None => self.warn(
+                "the Rollout's replica count is not set",
+                "Argo runs 1 replica when `spec.replicas` is absent (it does not take the Deployment's count, even with `workloadRef`): set `replicas = N`, or let a HorizontalPodAutoscaler scale the Rollout",
+                None,
+            ),
         }
         let labels = json!({
             "app.kubernetes.io/name": self.plan.service,
@@ -536,6 +549,9 @@ impl<'a> Exporter<'a> {
 
     /// The background analysis of the release's `auto` rollback triggers.
     fn triggers(&mut self, name: &str) -> Option<Value> {
+        if !self.analyses {
+            return None;
+        }
         let plan = self.plan;
         let mut exported = Vec::new();
         for t in &plan.triggers {
@@ -594,6 +610,9 @@ impl<'a> Exporter<'a> {
         count: Option<u64>,
         source: Option<&SourceRef>,
     ) -> Option<Value> {
+        if !self.analyses {
+            return None;
+        }
         let (mut metrics, args) = self.metrics(purpose, condition, window_ms, count, source)?;
         dedupe_names(&mut metrics);
         Some(self.template(template, metrics, args))

@@ -133,3 +133,24 @@ impl Export {
         result
     }
 }
+
+/// Files in `dir` named like exported objects (`rollout.yaml`, `deployment.yaml`,
+/// `analysistemplate-*.yaml`) that are not among `written`, sorted.
+pub fn stale_files(dir: &Path, written: &[PathBuf]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            (name == "rollout.yaml"
+                || name == "deployment.yaml"
+                || (name.starts_with("analysistemplate-") && name.ends_with(".yaml")))
+                && !written.contains(p)
+        })
+        .collect();
+    stale.sort();
+    stale
+}

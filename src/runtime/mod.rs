@@ -10,6 +10,7 @@
 //! This is the only async code in the crate: a current-thread tokio runtime, because the
 //! executor is sequential and the local proxy's work is small.
 
+pub(crate) mod argo;
 mod basic;
 #[doc(hidden)]
 pub mod bench;
@@ -654,13 +655,13 @@ fn real_world(
         Some(TargetProvider::Kubernetes(target)) => {
             Box::new(rt.block_on(kube::KubeProvider::connect(plan, target, &base))?)
         }
-        Some(TargetProvider::ArgoRollouts(_)) => {
-            return Err(
-                "this build of deployc cannot drive a cluster provider yet: use `deployc plan` \
-                 to see the steps"
-                    .into(),
-            );
-        }
+        Some(TargetProvider::ArgoRollouts(cluster)) => Box::new(argo::ArgoProvider::new(
+            plan,
+            cluster,
+            &base,
+            &|var| std::env::var(var).ok(),
+            Default::default(),
+        )?),
         None => Box::new(basic::NoProvider),
     };
     if metrics.is_none()
