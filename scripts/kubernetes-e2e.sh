@@ -16,7 +16,7 @@
 #
 # Needs: kubectl, a cluster that can pull docker.io/library/nginx, and deployc (DEPLOYC, default
 # `cargo run --release --` from this repository). The RBAC a service account needs is in
-# docs/kubernetes-provider.md.
+# docs/kubernetes.md.
 #
 # Usage:
 #   KUBECONFIG=~/.kube/config scripts/kubernetes-e2e.sh
