@@ -27,7 +27,7 @@ deployc = sys.argv[1]
 cases = []
 for path in sorted(pathlib.Path("examples").glob("*.deploy")):
     text = path.read_text()
-    if "argo_rollouts" not in text:
+    if "argo_rollouts" not in text and "kubernetes {" not in text:
         continue
     envs, current = [], None
     for line in text.splitlines():
@@ -36,7 +36,7 @@ for path in sorted(pathlib.Path("examples").glob("*.deploy")):
             current = m.group(1)
         elif line.startswith("}"):
             current = None
-        elif "argo_rollouts" in line and current:
+        elif ("argo_rollouts" in line or "kubernetes {" in line) and current:
             envs.append(current)
             current = None
     for release in re.findall(r'^release "([^"]+)"', text, re.M):

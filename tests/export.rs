@@ -149,7 +149,8 @@ fn schema_errors(object: &Value) -> Vec<String> {
         .collect()
 }
 
-/// (file, release, environment) for every example environment that uses `argo_rollouts`.
+/// (file, release, environment) for every example environment that uses `argo_rollouts` or
+/// `kubernetes` (whose Deployment a Rollout can take over).
 fn argo_examples() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     let mut files: Vec<PathBuf> = ["examples", "tests/fixtures/export"]
@@ -161,7 +162,7 @@ fn argo_examples() -> Vec<(String, String, String)> {
     files.sort();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        if !text.contains("argo_rollouts") {
+        if !text.contains("argo_rollouts") && !text.contains("kubernetes {") {
             continue;
         }
         let mut envs = Vec::new();
@@ -172,7 +173,7 @@ fn argo_examples() -> Vec<(String, String, String)> {
                 current = rest.split_whitespace().next().map(str::to_string);
             } else if line.starts_with('}') {
                 current = None;
-            } else if line.contains("argo_rollouts")
+            } else if (line.contains("argo_rollouts") || line.contains("kubernetes {"))
                 && let Some(env) = current.take()
             {
                 envs.push(env);
@@ -502,7 +503,31 @@ fn prometheus_from_the_environment_or_a_diagnostic_and_nothing_written() {
 }
 
 #[test]
-fn an_environment_without_argo_is_an_error() {
+fn an_environment_without_a_cluster_is_an_error() {
+    let (code, stdout, stderr) = deployc(
+        &[
+            "export",
+            "argo-rollouts",
+            "examples/checkout.deploy",
+            "--release",
+            "2.1.0",
+            "--env",
+            "staging",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains(
+            "error: environment `staging` deploys with neither the `argo_rollouts` nor the `kubernetes` provider"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_kubernetes_environment_exports_a_rollout_that_takes_its_deployment_over() {
     let (code, stdout, stderr) = deployc(
         &[
             "export",
@@ -515,14 +540,16 @@ fn an_environment_without_argo_is_an_error() {
         ],
         &[],
     );
-    assert_eq!(code, 1);
-    assert!(stdout.is_empty());
+    assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains(
-            "error: environment `production` does not deploy with the `argo_rollouts` provider"
-        ),
+        stderr.contains("the Rollout `checkout` takes its Deployment over"),
         "{stderr}"
     );
+    assert!(stdout.contains("kind: Rollout"), "{stdout}");
+    assert!(stdout.contains("kind: Deployment"), "{stdout}");
+    // Without a route the kubernetes provider's Service selects both tracks: the Rollout must
+    // not take it over as its stable Service, or the canary would get no traffic.
+    assert!(!stdout.contains("stableService"), "{stdout}");
 }
 
 #[test]

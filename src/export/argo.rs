@@ -55,13 +55,30 @@ pub fn export(plan: &Plan, env: &dyn Fn(&str) -> Option<String>, options: ArgoOp
     };
     let objects = match &plan.target.provider {
         Some(TargetProvider::ArgoRollouts(cluster)) => x.objects(cluster, options),
+        Some(TargetProvider::Kubernetes(cluster)) => {
+            let cluster = as_rollout(cluster, &plan.strategy);
+            x.note(
+                format!(
+                    "environment `{}` deploys with the `kubernetes` provider: the Rollout \
+                     `{}` takes its Deployment over",
+                    plan.environment, cluster.workload
+                ),
+                "the Rollout follows the Deployment of the same name (`workloadRef`), and \
+                 Argo's controller then makes the changes `deployc run` would make itself; \
+                 switch the environment to `provider = argo_rollouts { … }` to have \
+                 `deployc run` drive that Rollout",
+                None,
+            );
+            x.objects(&cluster, options)
+        }
         _ => {
             x.error(
                 format!(
-                    "environment `{}` does not deploy with the `argo_rollouts` provider",
+                    "environment `{}` deploys with neither the `argo_rollouts` nor the \
+                     `kubernetes` provider",
                     plan.environment
                 ),
-                "only a plan for an `argo_rollouts` environment has a Rollout to export",
+                "only a plan for a cluster environment has a Rollout to export",
                 None,
             );
             Vec::new()
@@ -74,6 +91,22 @@ pub fn export(plan: &Plan, env: &dyn Fn(&str) -> Option<String>, options: ArgoOp
         objects,
         diagnostics,
     }
+}
+
+/// A `kubernetes` environment's target as an Argo Rollout would have it. Without a route, the
+/// kubernetes provider's Service selects the stable and the canary pods alike, so the Rollout
+/// must not take that Service over as its stable Service (Argo would then send the canary
+/// nothing); with a route, the canary Service is the one the kubernetes provider creates.
+fn as_rollout(cluster: &ClusterTarget, strategy: &str) -> ClusterTarget {
+    let mut c = cluster.clone();
+    if strategy != "blue_green" {
+        if c.route.is_some() {
+            c.canary_service = c.service.as_ref().map(|s| format!("{s}-canary"));
+        } else {
+            c.service = None;
+        }
+    }
+    c
 }
 
 struct Exporter<'a> {
@@ -629,7 +662,9 @@ impl<'a> Exporter<'a> {
             .collect();
         let plan = self.plan;
         let cluster_ns = match &plan.target.provider {
-            Some(TargetProvider::ArgoRollouts(c)) => c.namespace.clone(),
+            Some(TargetProvider::ArgoRollouts(c) | TargetProvider::Kubernetes(c)) => {
+                c.namespace.clone()
+            }
             _ => String::new(),
         };
         let mut spec = Map::new();
