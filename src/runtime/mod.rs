@@ -655,13 +655,15 @@ fn real_world(
         Some(TargetProvider::Kubernetes(target)) => {
             Box::new(rt.block_on(kube::KubeProvider::connect(plan, target, &base))?)
         }
-        Some(TargetProvider::ArgoRollouts(cluster)) => Box::new(argo::ArgoProvider::new(
-            plan,
-            cluster,
-            &base,
-            &|var| std::env::var(var).ok(),
-            Default::default(),
-        )?),
+        Some(TargetProvider::ArgoRollouts(cluster)) => {
+            Box::new(rt.block_on(argo::ArgoProvider::new(
+                plan,
+                cluster,
+                &base,
+                &|var| std::env::var(var).ok(),
+                Default::default(),
+            ))?)
+        }
         None => Box::new(basic::NoProvider),
     };
     if metrics.is_none()

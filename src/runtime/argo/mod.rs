@@ -44,7 +44,7 @@ pub(crate) struct ArgoProvider {
 impl ArgoProvider {
     /// The provider for `plan`'s cluster; the kubeconfig is resolved against `base` (the
     /// `.deploy` file's directory) and `env`.
-    pub(crate) fn new(
+    pub(crate) async fn new(
         plan: &Plan,
         cluster: &ClusterTarget,
         base: &Path,
@@ -71,24 +71,13 @@ impl ArgoProvider {
                 errors.join("; ")
             ));
         }
-        let kubeconfig = match cluster.kubeconfig.as_deref() {
-            Some(k) => match k.strip_prefix("env ") {
-                Some(var) => {
-                    env(var).ok_or_else(|| format!("`{var}` (the kubeconfig) is not set"))?
-                }
-                None => base.join(k).to_string_lossy().into_owned(),
-            },
-            None => env("KUBECONFIG")
-                .or_else(|| env("HOME").map(|h| format!("{h}/.kube/config")))
-                .ok_or("no kubeconfig: set `kubeconfig` or KUBECONFIG")?,
-        };
-        // KUBECONFIG may list several files; the first names the cluster.
-        let first = kubeconfig
-            .split(':')
-            .next()
-            .unwrap_or(&kubeconfig)
-            .to_string();
-        let api = Api::from_kubeconfig(Path::new(&first), cluster.context.as_deref())?;
+        let api = Api::connect(
+            cluster.kubeconfig.as_deref(),
+            cluster.context.as_deref(),
+            base,
+            Duration::from_millis(cluster.timeout_ms.max(1)),
+        )
+        .await?;
         let objects: Vec<Value> = export.objects.into_iter().map(|(_, v)| v).collect();
         // The same objects with the pod template in the Rollout, for a namespace without the
         // Deployment to follow.

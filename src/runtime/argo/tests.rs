@@ -127,7 +127,15 @@ fn plan_of(file: &str, release: &str, env: &str) -> Plan {
 
 /// Installs the Rollout and AnalysisTemplate CRDs; the client of the server.
 async fn install_crds(server: &Server) -> Api {
-    let api = Api::from_kubeconfig(&server.kubeconfig, None).unwrap();
+    let kubeconfig = server.kubeconfig.to_string_lossy().into_owned();
+    let api = Api::connect(
+        Some(&kubeconfig),
+        None,
+        Path::new("/"),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     for (file, plural) in [
         ("rollout-crd.yaml", "rollouts"),
         ("analysis-template-crd.yaml", "analysistemplates"),
@@ -166,7 +174,7 @@ async fn install_crds(server: &Server) -> Api {
 }
 
 /// The provider for `release` of the storefront example, against `server`.
-fn provider(server: &Server, release: &str) -> ArgoProvider {
+async fn provider(server: &Server, release: &str) -> ArgoProvider {
     let mut plan = plan_of("examples/storefront-argo.deploy", release, "production");
     let Some(TargetProvider::ArgoRollouts(cluster)) = &mut plan.target.provider else {
         panic!("not an argo_rollouts plan");
@@ -185,6 +193,7 @@ fn provider(server: &Server, release: &str) -> ArgoProvider {
             ..Default::default()
         },
     )
+    .await
     .unwrap();
     p.poll = Duration::from_millis(50);
     p.timeout = Duration::from_secs(20);
@@ -205,7 +214,7 @@ async fn follows_the_steps_and_aborts_when_a_trigger_fires() {
     };
     let api = install_crds(&server).await;
 
-    let provider = provider(&server, "3.4.0");
+    let provider = provider(&server, "3.4.0").await;
     let rollout = provider.rollout.clone();
 
     let said = provider.start_stable(None).await.unwrap();
@@ -293,7 +302,7 @@ async fn the_blue_green_switch_promotes_the_rollout() {
         return;
     };
     let api = install_crds(&server).await;
-    let provider = provider(&server, "3.5.0");
+    let provider = provider(&server, "3.5.0").await;
     let rollout = provider.rollout.clone();
     provider.deploy("3.5.0").await.unwrap();
     let applied = api.get(&rollout).await.unwrap().unwrap();

@@ -23,6 +23,8 @@
 //! Only `runtime` sees this module: the rest of the crate knows the plan's `ClusterTarget`.
 
 mod client;
+// The `argo_rollouts` provider reaches its cluster through the same client.
+pub(super) use client::{connect, explain};
 pub(crate) mod objects;
 
 use std::collections::BTreeMap;
