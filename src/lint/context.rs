@@ -40,8 +40,8 @@ pub struct Context<'a> {
     analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
     /// Every user migration in run order (see [`Context::migrations_in_order`]).
     order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
-    /// Tables new in its release when each migration runs, by the migration's address.
-    new_tables: OnceCell<HashMap<usize, HashSet<String>>>,
+    /// When each relation is new in its release (see [`Context::is_new_at`]).
+    new_relations: OnceCell<NewRelations>,
 }
 
 impl<'a> Context<'a> {
@@ -62,7 +62,7 @@ impl<'a> Context<'a> {
             plan_cells: OnceCell::new(),
             analyses: OnceCell::new(),
             order: OnceCell::new(),
-            new_tables: OnceCell::new(),
+            new_relations: OnceCell::new(),
         }
     }
 
@@ -319,33 +319,82 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Tables that are new in `release` when `m` runs: created by `m` itself or by a
-    /// migration of the same release that runs before it. Nothing but this release can be
-    /// using them, and they are empty until it ships.
-    pub fn new_tables(&self, _release: &Release, m: &Migration) -> HashSet<String> {
-        let map = self.new_tables.get_or_init(|| {
-            let mut map = HashMap::new();
+    /// Whether relation `name` (a table, view, foreign table or type) is new in its release
+    /// when statement `statement` of `m`'s `up` runs: created by an earlier statement of `m`,
+    /// by that statement itself, or by a migration of the same release that runs before `m`,
+    /// and neither dropped nor renamed away since. Nothing but this release can be using it,
+    /// and a new table is empty until the release ships. A drop or a rename that comes
+    /// before the statement creating the name again is not on a new relation: it destroys
+    /// the one the running version uses.
+    pub fn is_new_at(&self, m: &Migration, statement: usize, name: &str) -> bool {
+        let new = self.new_relations();
+        new.first
+            .get(&(std::ptr::from_ref(m) as usize))
+            .is_some_and(|(first, _)| new.is_new(name, first + statement))
+    }
+
+    /// [`Context::is_new_at`] once the whole `up` of `m` has run: what its `down` finds.
+    pub fn is_new_after(&self, m: &Migration, name: &str) -> bool {
+        let new = self.new_relations();
+        new.first
+            .get(&(std::ptr::from_ref(m) as usize))
+            .is_some_and(|(first, count)| new.is_new(name, first + count))
+    }
+
+    fn new_relations(&self) -> &NewRelations {
+        self.new_relations.get_or_init(|| {
+            use crate::sql::model::EffectKind as K;
+            // Every statement of every `up`, in run order, gets a position, and so does the
+            // moment after each `up` (for its `down`). A relation is new from the position of
+            // the statement that creates it to the one that drops or renames it, or to the
+            // end of its release. One pass: O(statements).
+            let mut new = NewRelations::default();
+            let mut open: HashMap<String, usize> = HashMap::new();
             let mut current: Option<*const Release> = None;
-            let mut created: HashSet<String> = HashSet::new();
-            for (r, other) in self.migrations_in_order() {
+            let mut position = 0;
+            for (r, m) in self.migrations_in_order() {
                 if current != Some(std::ptr::from_ref(*r)) {
                     current = Some(std::ptr::from_ref(*r));
-                    created.clear();
+                    new.close_all(&mut open, position);
                 }
-                if let Some(a) = self.up(other) {
-                    for e in a.model.effects() {
-                        if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
-                            created.insert(table.clone());
+                let statements = self.up(m).map_or(&[][..], |a| &a.model.statements[..]);
+                new.first.insert(
+                    std::ptr::from_ref(*m) as usize,
+                    (position, statements.len()),
+                );
+                for s in statements {
+                    for e in &s.effects {
+                        match &e.kind {
+                            K::CreateTable { table: n, .. }
+                            | K::CreateObject { name: n, .. }
+                            | K::CreateType { name: n, .. } => {
+                                open.entry(n.clone()).or_insert(position);
+                            }
+                            K::DropTable { table: n }
+                            | K::DropObject { name: n, .. }
+                            | K::DropType { name: n } => {
+                                if let Some(start) = open.remove(n) {
+                                    new.push(n, start, position);
+                                }
+                            }
+                            K::RenameTable { from, to } | K::RenameObject { from, to, .. } => {
+                                // The new name is new only when the old one was.
+                                if let Some(start) = open.remove(from) {
+                                    new.push(from, start, position);
+                                    open.insert(to.clone(), position);
+                                }
+                            }
+                            _ => {}
                         }
                     }
+                    position += 1;
                 }
-                map.insert(std::ptr::from_ref(*other) as usize, created.clone());
+                // The moment after the `up`.
+                position += 1;
             }
-            map
-        });
-        map.get(&(std::ptr::from_ref(m) as usize))
-            .cloned()
-            .unwrap_or_default()
+            new.close_all(&mut open, position);
+            new
+        })
     }
 
     /// Every user migration in run order: releases in program order, each in its own run
@@ -403,5 +452,38 @@ impl<'a> Context<'a> {
             }
         }
         ty.filter(|t| !t.is_empty())
+    }
+}
+
+/// When each relation is new in its release, by position in the run order of every `up`
+/// statement (see [`Context::is_new_at`]).
+#[derive(Default)]
+struct NewRelations {
+    /// The position of the first statement of each migration's `up` and its statement
+    /// count, by the migration's address.
+    first: HashMap<usize, (usize, usize)>,
+    /// The positions, both ends included, at which each name is new.
+    spans: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl NewRelations {
+    fn push(&mut self, name: &str, start: usize, end: usize) {
+        self.spans
+            .entry(name.to_string())
+            .or_default()
+            .push((start, end));
+    }
+
+    /// Ends every open span before `position` (the end of a release).
+    fn close_all(&mut self, open: &mut HashMap<String, usize>, position: usize) {
+        for (name, start) in open.drain() {
+            self.push(&name, start, position.saturating_sub(1).max(start));
+        }
+    }
+
+    fn is_new(&self, name: &str, position: usize) -> bool {
+        self.spans
+            .get(name)
+            .is_some_and(|spans| spans.iter().any(|&(s, e)| s <= position && position <= e))
     }
 }

@@ -54,13 +54,27 @@ pub(crate) static RULE: Rule = Rule {
     check,
 };
 
+/// Whether `kind` is a drop or a rename this rule reports (outside new relations): of a
+/// table or a column, of a view, materialized view or foreign table, of a column of one of
+/// those, or of an attribute of a composite type.
+pub(crate) fn knows(kind: &EffectKind) -> bool {
+    matches!(
+        kind,
+        EffectKind::DropTable { .. }
+            | EffectKind::DropColumn { .. }
+            | EffectKind::RenameTable { .. }
+            | EffectKind::RenameColumn { .. }
+            | EffectKind::DropObject { .. }
+            | EffectKind::RenameObject { .. }
+            | EffectKind::DropMember { .. }
+            | EffectKind::RenameMember { .. }
+    )
+}
+
 /// Whether `kind`, in migration `m` (not a contract), is a contract change.
 pub(crate) fn is_contract_change(ctx: &Context<'_>, m: &Migration, kind: &EffectKind) -> bool {
     match kind {
-        EffectKind::DropTable { .. }
-        | EffectKind::DropColumn { .. }
-        | EffectKind::RenameTable { .. }
-        | EffectKind::RenameColumn { .. } => true,
+        k if knows(k) => true,
         EffectKind::AlterColumnType { table, column, ty } => ctx
             .column_type_before(m, table, column)
             .is_some_and(|old| !is_widening(&old, ty)),
@@ -77,9 +91,14 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             let (Some((src, _)), Some(a)) = (m.up.first(), ctx.up(m)) else {
                 continue;
             };
-            let new = ctx.new_tables(release, m);
-            for e in a.model.effects() {
-                if e.kind.table().is_some_and(|t| new.contains(t))
+            let effects = a
+                .model
+                .statements
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.effects.iter().map(move |e| (i, e)));
+            for (i, e) in effects {
+                if e.kind.relation().is_some_and(|t| ctx.is_new_at(m, i, t))
                     || !is_contract_change(ctx, m, &e.kind)
                 {
                     continue;

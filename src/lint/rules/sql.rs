@@ -28,7 +28,7 @@ use std::sync::LazyLock;
 use crate::diagnostics::{Diagnostic, Label};
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 use crate::sql::lint::{SqlAnalysis, SqlViolation};
-use crate::syntax::ast::{Migration, Phase, Release, SqlSource};
+use crate::syntax::ast::{Migration, Phase, SqlSource};
 
 /// How a rule relates to the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +49,28 @@ struct Info {
     good: &'static str,
 }
 
-/// Drops and renames M203 reports with the plan's context outside contracts.
+/// Rules whose drops and renames M203 reports with the plan's context outside contracts,
+/// for the statements whose effect M203 knows (see [`covered_by_m203`]).
 const M203_COVERS: &[&str] = &[
     "ban-drop-column",
     "ban-drop-table",
+    "ban-drop-view",
     "renaming-column",
     "renaming-table",
+    "renaming-object",
 ];
+
+/// Whether M203 reports the statement of violation `v` itself: it drops or renames a table,
+/// a column, a view, a foreign table or a composite type's attribute. squawk's rules also
+/// cover objects M203 does not know (an index, a sequence, a constraint renamed): their
+/// findings are kept, so that turning a finding over to M203 never loses it.
+fn covered_by_m203(a: &SqlAnalysis, v: &SqlViolation) -> bool {
+    a.model.statement_at(v.range.start).is_some_and(|s| {
+        s.effects
+            .iter()
+            .any(|e| super::m203_destructive_outside_contract::knows(&e.kind))
+    })
+}
 
 macro_rules! sql_rules {
     ($($f:ident $name:literal $class:ident $level:ident $summary:literal $why:literal $bad:literal $good:literal;)*) => {
@@ -509,15 +524,27 @@ pub(crate) fn split_message(text: &str) -> (String, Option<String>) {
     }
 }
 
+/// Where a violation's SQL runs, for [`on_new_table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The `up`: a table is new when the statements before the violation's created it.
+    Up,
+    /// The `down`: it runs after the whole `up`.
+    Down,
+}
+
 /// Whether every table the statement at the violation touches is new in this release.
 pub(crate) fn on_new_table(
     ctx: &Context<'_>,
-    release: &Release,
     m: &Migration,
     a: &SqlAnalysis,
     v: &SqlViolation,
+    side: Side,
 ) -> bool {
-    let Some(stmt) = a.model.statement_at(v.range.start) else {
+    let Some(index) = a.model.statement_index_at(v.range.start) else {
+        return false;
+    };
+    let Some(stmt) = a.model.statements.get(index) else {
         return false;
     };
     let mut tables = stmt
@@ -528,8 +555,10 @@ pub(crate) fn on_new_table(
     if tables.peek().is_none() {
         return false;
     }
-    let new = ctx.new_tables(release, m);
-    tables.all(|t| new.contains(t))
+    tables.all(|t| match side {
+        Side::Up => ctx.is_new_at(m, index, t),
+        Side::Down => ctx.is_new_after(m, t),
+    })
 }
 
 /// The diagnostic for one squawk finding in `src`.
@@ -574,10 +603,10 @@ fn report(ctx: &Context<'_>, out: &mut Findings, name: &str) {
                 if info.class == Class::Compat && contract {
                     continue;
                 }
-                if !contract && m203_on && M203_COVERS.contains(&name) {
+                if !contract && m203_on && M203_COVERS.contains(&name) && covered_by_m203(a, v) {
                     continue;
                 }
-                if info.class == Class::Live && on_new_table(ctx, release, m, a, v) {
+                if info.class == Class::Live && on_new_table(ctx, m, a, v, Side::Up) {
                     continue;
                 }
                 if name == "prefer-robust-stmts" && ctx.down(m).is_some() {
