@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags an `expand`, `data` or `index` migration that drops or renames a table or column,
-//! or narrows a column's type.
+//! a view, a materialized view or a foreign table (or a column of one), or an attribute of a
+//! composite type, or narrows a column's type.
 //!
 //! ## Why is this bad?
 //! Those migrations run before the application deploy, while the previous version still
@@ -9,7 +10,11 @@
 //! rejects. Removing the old shape is a `contract` change: it belongs in a `contract … of`
 //! migration of a later release, which runs after the deploy.
 //!
-//! Tables created earlier in the same release are exempt (no running version uses them).
+//! Tables, views, foreign tables and types created earlier in the same release are exempt
+//! (no running version uses them). Order counts: a drop or a rename that comes before the
+//! statement creating the name again (`DROP TABLE accounts; CREATE TABLE accounts (…)`,
+//! `ALTER TABLE k RENAME TO k_old; CREATE TABLE k (…)`) destroys the object the running
+//! version uses, and is reported.
 //! A type change counts as narrowing when the earlier migrations of the program give the
 //! column's type and the new type does not hold every old value (a shorter `varchar`, a
 //! smaller integer, `text` to `varchar(n)`…).
@@ -49,7 +54,7 @@ pub(crate) static RULE: Rule = Rule {
     name: "destructive-outside-contract",
     level: Level::Deny,
     category: Category::Migrations,
-    summary: "an expand, data or index migration drops or renames a table or column, or narrows a type",
+    summary: "an expand, data or index migration drops or renames a table, view, column or attribute, or narrows a type",
     file: file!(),
     check,
 };
