@@ -42,6 +42,8 @@ pub struct Context<'a> {
     order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
     /// When each relation is new in its release (see [`Context::is_new_at`]).
     new_relations: OnceCell<NewRelations>,
+    /// Column types through the run order (see [`Context::column_type_before`]).
+    column_history: OnceCell<ColumnHistory>,
 }
 
 impl<'a> Context<'a> {
@@ -63,6 +65,7 @@ impl<'a> Context<'a> {
             analyses: OnceCell::new(),
             order: OnceCell::new(),
             new_relations: OnceCell::new(),
+            column_history: OnceCell::new(),
         }
     }
 
@@ -416,42 +419,72 @@ impl<'a> Context<'a> {
     /// say (a `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE` of an earlier
     /// migration); `None` when the column comes from outside the program.
     pub fn column_type_before(&self, m: &Migration, table: &str, column: &str) -> Option<String> {
+        let h = self
+            .column_history
+            .get_or_init(|| self.build_column_history());
+        let before = *h.index.get(&(std::ptr::from_ref(m) as usize))?;
+        // The last event on the column, and the last reset of its table, of the migrations
+        // before `m` (events are in run order, so a binary search finds them).
+        let key = (table.to_string(), column.to_string());
+        let col = last_before(h.columns.get(&key), before);
+        let reset = last_before(h.tables.get(table), before);
+        let ty = match (col, reset) {
+            (Some((_, cs, ty)), Some((_, ts, _))) if cs >= ts => ty.clone(),
+            (Some((_, _, ty)), None) => ty.clone(),
+            _ => None,
+        };
+        ty.filter(|t| !t.is_empty())
+    }
+
+    /// Every column-type event of every `up`, in run order: one pass over the program.
+    fn build_column_history(&self) -> ColumnHistory {
         use crate::sql::model::EffectKind as K;
-        let mut ty = None;
-        for (_, other) in self.migrations_in_order() {
-            if std::ptr::eq(*other, m) {
-                break;
-            }
-            let Some(a) = self.up(other) else { continue };
+        let mut h = ColumnHistory::default();
+        let mut seq = 0;
+        for (mi, (_, m)) in self.migrations_in_order().iter().enumerate() {
+            h.index.insert(std::ptr::from_ref(*m) as usize, mi);
+            let Some(a) = self.up(m) else { continue };
             for e in a.model.effects() {
+                seq += 1;
+                let mut column = |t: &str, c: &str, ty: Option<String>| {
+                    h.columns
+                        .entry((t.to_string(), c.to_string()))
+                        .or_default()
+                        .push((mi, seq, ty));
+                };
                 match &e.kind {
-                    K::CreateTable { table: t, columns } if t == table => {
-                        ty = columns
-                            .iter()
-                            .find(|(c, _)| c == column)
-                            .map(|(_, ty)| ty.clone());
+                    // A new table: every column it does not list has no known type.
+                    K::CreateTable { table, columns } => {
+                        h.tables
+                            .entry(table.clone())
+                            .or_default()
+                            .push((mi, seq, None));
+                        for (c, ty) in columns {
+                            column(table, c, Some(ty.clone()));
+                        }
                     }
                     K::AddColumn {
-                        table: t,
+                        table,
                         column: c,
-                        ty: new,
+                        ty,
                         ..
                     }
                     | K::AlterColumnType {
-                        table: t,
+                        table,
                         column: c,
-                        ty: new,
-                    } if t == table && c == column => ty = Some(new.clone()),
-                    K::DropColumn {
-                        table: t,
-                        column: c,
-                    } if t == table && c == column => ty = None,
-                    K::DropTable { table: t } if t == table => ty = None,
+                        ty,
+                    } => column(table, c, Some(ty.clone())),
+                    K::DropColumn { table, column: c } => column(table, c, None),
+                    K::DropTable { table } => h
+                        .tables
+                        .entry(table.clone())
+                        .or_default()
+                        .push((mi, seq, None)),
                     _ => {}
                 }
             }
         }
-        ty.filter(|t| !t.is_empty())
+        h
     }
 }
 
@@ -486,4 +519,26 @@ impl NewRelations {
             .get(name)
             .is_some_and(|spans| spans.iter().any(|&(s, e)| s <= position && position <= e))
     }
+}
+
+/// Column-type events in run order, for [`Context::column_type_before`]: each is
+/// `(migration index in run order, effect sequence number, type)`.
+#[derive(Default)]
+struct ColumnHistory {
+    /// Run-order index of each migration, by its address.
+    index: HashMap<usize, usize>,
+    /// Type set (or `None`: dropped) per `(table, column)`.
+    columns: HashMap<(String, String), Vec<ColumnEvent>>,
+    /// Table created or dropped: the types of its columns before are forgotten.
+    tables: HashMap<String, Vec<ColumnEvent>>,
+}
+
+/// `(migration index in run order, effect sequence number, type)`.
+type ColumnEvent = (usize, usize, Option<String>);
+
+/// The last event of a migration before run-order index `before`.
+fn last_before(events: Option<&Vec<ColumnEvent>>, before: usize) -> Option<&ColumnEvent> {
+    let v = events?;
+    let n = v.partition_point(|(mi, _, _)| *mi < before);
+    n.checked_sub(1).and_then(|i| v.get(i))
 }

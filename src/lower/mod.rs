@@ -944,7 +944,16 @@ impl<'a> Lowering<'a, '_> {
         let reversible = !m.down.is_empty() && m.irreversible.is_empty();
         // A statement that cannot run in a transaction (`CONCURRENTLY`) makes the whole
         // migration run outside one; read from the syntax tree, not the text.
-        let transactional = crate::sql::model::of_text(&up).transactional;
+        // The tree the checker parsed: each SQL text is parsed once per run.
+        let tree =
+            m.up.first()
+                .and_then(|(src, _)| self.sql.get(&src.span()))
+                .and_then(|l| l.tree.as_ref());
+        let transactional = match tree {
+            Some(t) => crate::sql::guard(|| crate::sql::model::build(&t.tree()).transactional)
+                .unwrap_or(true),
+            None => crate::sql::model::of_text(&up).transactional,
+        };
         let mut s = self.step(
             format!("migrate.{}", m.name.name),
             format!(
