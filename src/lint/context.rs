@@ -78,8 +78,10 @@ impl<'a> Context<'a> {
     /// only when there is no service, which the checker already reports.
     pub fn plans(&self) -> &[LintPlan] {
         self.plans.get_or_init(|| {
+            // Rules read the plan's steps and timings, never each step's rollback list.
             let options = LowerOptions {
                 start: self.options.start,
+                without_rollback_lists: true,
             };
             let to_ship = self.release_to_ship();
             let mut out = Vec::new();
@@ -140,8 +142,10 @@ impl<'a> Context<'a> {
             .iter()
             .find(|(r, e, _)| r == release && e == environment)?;
         cell.get_or_init(|| {
+            // Rules read the plan's steps and timings, never each step's rollback list.
             let options = LowerOptions {
                 start: self.options.start,
+                without_rollback_lists: true,
             };
             lower::lower(self.names, &self.session.sources, self.sql, r, e, &options)
                 .ok()
