@@ -1569,6 +1569,75 @@ mod tests {
     }
 
     #[test]
+    fn drops_and_renames_of_objects_other_than_tables() {
+        use ObjectKind::*;
+        assert_eq!(
+            kinds(
+                "ALTER TYPE address DROP ATTRIBUTE street; \
+                 ALTER TYPE address RENAME ATTRIBUTE zip TO postal_code; \
+                 ALTER FOREIGN TABLE ft DROP COLUMN a; DROP FOREIGN TABLE ft; \
+                 ALTER VIEW v RENAME COLUMN a TO b; ALTER VIEW v RENAME TO w; \
+                 ALTER MATERIALIZED VIEW mv RENAME COLUMN total TO amount; \
+                 DROP VIEW w; DROP MATERIALIZED VIEW mv; \
+                 CREATE VIEW v2 AS SELECT 1; CREATE OR REPLACE VIEW v3 AS SELECT 1"
+            ),
+            vec![
+                EffectKind::DropMember {
+                    kind: CompositeType,
+                    object: "address".into(),
+                    member: "street".into()
+                },
+                EffectKind::RenameMember {
+                    kind: CompositeType,
+                    object: "address".into(),
+                    from: "zip".into(),
+                    to: "postal_code".into()
+                },
+                EffectKind::DropMember {
+                    kind: ForeignTable,
+                    object: "ft".into(),
+                    member: "a".into()
+                },
+                EffectKind::DropObject {
+                    kind: ForeignTable,
+                    name: "ft".into()
+                },
+                EffectKind::RenameMember {
+                    kind: View,
+                    object: "v".into(),
+                    from: "a".into(),
+                    to: "b".into()
+                },
+                EffectKind::RenameObject {
+                    kind: View,
+                    from: "v".into(),
+                    to: "w".into()
+                },
+                EffectKind::RenameMember {
+                    kind: MaterializedView,
+                    object: "mv".into(),
+                    from: "total".into(),
+                    to: "amount".into()
+                },
+                EffectKind::DropObject {
+                    kind: View,
+                    name: "w".into()
+                },
+                EffectKind::DropObject {
+                    kind: MaterializedView,
+                    name: "mv".into()
+                },
+                EffectKind::CreateObject {
+                    kind: View,
+                    name: "v2".into()
+                },
+                // `OR REPLACE` may replace a view that exists: not known to be new.
+                EffectKind::Other,
+            ]
+        );
+    }
+
+    #[test]
     fn widening() {
         assert!(is_widening("varchar(100)", "varchar(255)"));
         assert!(is_widening("varchar(100)", "text"));
