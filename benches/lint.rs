@@ -24,6 +24,11 @@
 //! `overhead::check_and_lint` compiles and lints it. Without `DEPLOYC_BENCH_INPUT` they are
 //! skipped.
 //!
+//! `release_size::check_and_lint` compiles and lints one program whose last release has
+//! 500, 1,000, 2,000 and 4,000 migrations (expand, data, index in turn, with `after` edges
+//! and column type changes), from memory: the cost of checking must grow linearly with the
+//! migrations of a release.
+//!
 //! For instruction counts (steadier than time on a shared machine), run the bench binary
 //! once under callgrind with `DEPLOYC_BENCH_ONCE=check` or `DEPLOYC_BENCH_ONCE=lint` (and
 //! `DEPLOYC_BENCH_INPUT`): it compiles the program, lints it too for `lint`, and exits.
@@ -273,6 +278,71 @@ mod overhead {
         eprintln!("10,000-line program: {} findings", findings.len());
         bencher.bench(|| {
             let (session, compiled) = compile_source("program.deploy", divan::black_box(src));
+            lint::lint(
+                &session,
+                &compiled,
+                &Config::default(),
+                &LintOptions::default(),
+            )
+            .len()
+        });
+    }
+}
+
+mod release_size {
+    use super::*;
+
+    /// A program whose release `2.0.0` has `n` migrations: a table and a column added, the
+    /// column backfilled in batches after it, an index built concurrently, a type widened.
+    pub(super) fn program(n: usize) -> String {
+        let mut s = String::from(
+            "service api { health = http \"http://localhost/health\" }\n\
+             environment production {\n  provider = local { command = \"app --port {port} --version {version}\", replicas = 2 }\n  database = postgres env DATABASE_URL\n  backup   = pg_dump\n}\n\
+             release \"1.0.0\" {\n  strategy = flags_only\n  migrations {\n    expand base {\n      up   = sql \"CREATE TABLE base (id bigint PRIMARY KEY)\"\n      down = sql \"DROP TABLE base\"\n    }\n  }\n}\n\
+             release \"2.0.0\" {\n  strategy = flags_only\n  migrations {\n",
+        );
+        for i in 0..n {
+            let t = format!("t{}", i % 50);
+            let _ = match i % 4 {
+                0 => writeln!(
+                    s,
+                    "    expand e{i} {{\n      up   = sql \"CREATE TABLE n{i} (id bigint PRIMARY KEY, v text); ALTER TABLE {t} ADD COLUMN c{i} text\"\n      down = sql \"ALTER TABLE {t} DROP COLUMN c{i}; DROP TABLE n{i}\"\n    }}"
+                ),
+                1 => writeln!(
+                    s,
+                    "    data d{i} after e{} {{\n      up   = sql \"UPDATE {t} SET c{} = 'x' WHERE c{} IS NULL\"\n      down = noop \"copies\"\n      batch 1000\n    }}",
+                    i - 1,
+                    i - 1,
+                    i - 1
+                ),
+                2 => writeln!(
+                    s,
+                    "    index x{i} {{\n      up   = sql \"CREATE INDEX CONCURRENTLY IF NOT EXISTS x{i} ON {t} (c{})\"\n      down = sql \"DROP INDEX CONCURRENTLY IF EXISTS x{i}\"\n    }}",
+                    i - 2
+                ),
+                _ => writeln!(
+                    s,
+                    "    expand a{i} {{\n      up   = sql \"ALTER TABLE {t} ALTER COLUMN c{} TYPE text\"\n      down = sql \"ALTER TABLE {t} ALTER COLUMN c{} TYPE text\"\n    }}",
+                    i - 3,
+                    i - 3
+                ),
+            };
+        }
+        s.push_str("  }\n}\n");
+        s
+    }
+
+    #[divan::bench(args = [500, 1000, 2000, 4000], sample_count = 10)]
+    fn check_and_lint(bencher: Bencher, n: usize) {
+        let src = program(n);
+        let (_, compiled) = compile_source("release.deploy", src.as_bytes());
+        assert!(
+            compiled.output.errors.is_empty(),
+            "the benchmark program does not check"
+        );
+        bencher.counter(ItemsCount::new(n)).bench(|| {
+            let (session, compiled) =
+                compile_source("release.deploy", divan::black_box(src.as_bytes()));
             lint::lint(
                 &session,
                 &compiled,

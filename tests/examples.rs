@@ -37,6 +37,10 @@ fn stdlib_modules_check_clean() {
 }
 
 fn plans(file: &str) -> Vec<(String, String, lower::Plan)> {
+    plans_with(file, false)
+}
+
+fn plans_with(file: &str, without_rollback_lists: bool) -> Vec<(String, String, lower::Plan)> {
     let mut read = read_from_disk;
     let (session, compiled, diags) =
         compile_files(&[(file.to_string(), file.into())], &mut read).unwrap();
@@ -58,13 +62,39 @@ fn plans(file: &str) -> Vec<(String, String, lower::Plan)> {
                 &c.output.sql,
                 r,
                 e,
-                &LowerOptions { start: Some(start) },
+                &LowerOptions {
+                    start: Some(start),
+                    without_rollback_lists,
+                },
             )
             .unwrap();
             out.push((r.clone(), e.clone(), plan));
         }
     }
     out
+}
+
+/// The lint lowers plans without each step's rollback list; everything else, the
+/// worst-case rollback included, is the same plan.
+#[test]
+fn plans_without_rollback_lists_keep_their_timing() {
+    for (name, _) in deploy_files("examples") {
+        let full = plans_with(&name, false);
+        let lean = plans_with(&name, true);
+        assert_eq!(full.len(), lean.len());
+        for ((r, e, mut a), (_, _, b)) in full.into_iter().zip(lean) {
+            assert!(
+                b.phases
+                    .iter()
+                    .flat_map(|p| &p.steps)
+                    .all(|s| s.rollback.is_empty())
+            );
+            for s in a.phases.iter_mut().flat_map(|p| p.steps.iter_mut()) {
+                s.rollback.clear();
+            }
+            assert_eq!(a, b, "{name} {r} {e}");
+        }
+    }
 }
 
 #[test]

@@ -166,7 +166,10 @@ pub(super) fn build_plan(
         &c.output.sql,
         release,
         env,
-        &LowerOptions { start },
+        &LowerOptions {
+            start,
+            ..LowerOptions::default()
+        },
     )
     .map_err(|e| miette!("{e}"))?;
     Ok(Ok(plan))

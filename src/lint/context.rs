@@ -40,8 +40,10 @@ pub struct Context<'a> {
     analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
     /// Every user migration in run order (see [`Context::migrations_in_order`]).
     order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
-    /// Tables new in its release when each migration runs, by the migration's address.
-    new_tables: OnceCell<HashMap<usize, HashSet<String>>>,
+    /// When each relation is new in its release (see [`Context::is_new_at`]).
+    new_relations: OnceCell<NewRelations>,
+    /// Column types through the run order (see [`Context::column_type_before`]).
+    column_history: OnceCell<ColumnHistory>,
 }
 
 impl<'a> Context<'a> {
@@ -62,7 +64,8 @@ impl<'a> Context<'a> {
             plan_cells: OnceCell::new(),
             analyses: OnceCell::new(),
             order: OnceCell::new(),
-            new_tables: OnceCell::new(),
+            new_relations: OnceCell::new(),
+            column_history: OnceCell::new(),
         }
     }
 
@@ -75,8 +78,10 @@ impl<'a> Context<'a> {
     /// only when there is no service, which the checker already reports.
     pub fn plans(&self) -> &[LintPlan] {
         self.plans.get_or_init(|| {
+            // Rules read the plan's steps and timings, never each step's rollback list.
             let options = LowerOptions {
                 start: self.options.start,
+                without_rollback_lists: true,
             };
             let to_ship = self.release_to_ship();
             let mut out = Vec::new();
@@ -137,8 +142,10 @@ impl<'a> Context<'a> {
             .iter()
             .find(|(r, e, _)| r == release && e == environment)?;
         cell.get_or_init(|| {
+            // Rules read the plan's steps and timings, never each step's rollback list.
             let options = LowerOptions {
                 start: self.options.start,
+                without_rollback_lists: true,
             };
             lower::lower(self.names, &self.session.sources, self.sql, r, e, &options)
                 .ok()
@@ -319,33 +326,82 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// Tables that are new in `release` when `m` runs: created by `m` itself or by a
-    /// migration of the same release that runs before it. Nothing but this release can be
-    /// using them, and they are empty until it ships.
-    pub fn new_tables(&self, _release: &Release, m: &Migration) -> HashSet<String> {
-        let map = self.new_tables.get_or_init(|| {
-            let mut map = HashMap::new();
+    /// Whether relation `name` (a table, view, foreign table or type) is new in its release
+    /// when statement `statement` of `m`'s `up` runs: created by an earlier statement of `m`,
+    /// by that statement itself, or by a migration of the same release that runs before `m`,
+    /// and neither dropped nor renamed away since. Nothing but this release can be using it,
+    /// and a new table is empty until the release ships. A drop or a rename that comes
+    /// before the statement creating the name again is not on a new relation: it destroys
+    /// the one the running version uses.
+    pub fn is_new_at(&self, m: &Migration, statement: usize, name: &str) -> bool {
+        let new = self.new_relations();
+        new.first
+            .get(&(std::ptr::from_ref(m) as usize))
+            .is_some_and(|(first, _)| new.is_new(name, first + statement))
+    }
+
+    /// [`Context::is_new_at`] once the whole `up` of `m` has run: what its `down` finds.
+    pub fn is_new_after(&self, m: &Migration, name: &str) -> bool {
+        let new = self.new_relations();
+        new.first
+            .get(&(std::ptr::from_ref(m) as usize))
+            .is_some_and(|(first, count)| new.is_new(name, first + count))
+    }
+
+    fn new_relations(&self) -> &NewRelations {
+        self.new_relations.get_or_init(|| {
+            use crate::sql::model::EffectKind as K;
+            // Every statement of every `up`, in run order, gets a position, and so does the
+            // moment after each `up` (for its `down`). A relation is new from the position of
+            // the statement that creates it to the one that drops or renames it, or to the
+            // end of its release. One pass: O(statements).
+            let mut new = NewRelations::default();
+            let mut open: HashMap<String, usize> = HashMap::new();
             let mut current: Option<*const Release> = None;
-            let mut created: HashSet<String> = HashSet::new();
-            for (r, other) in self.migrations_in_order() {
+            let mut position = 0;
+            for (r, m) in self.migrations_in_order() {
                 if current != Some(std::ptr::from_ref(*r)) {
                     current = Some(std::ptr::from_ref(*r));
-                    created.clear();
+                    new.close_all(&mut open, position);
                 }
-                if let Some(a) = self.up(other) {
-                    for e in a.model.effects() {
-                        if let crate::sql::model::EffectKind::CreateTable { table, .. } = &e.kind {
-                            created.insert(table.clone());
+                let statements = self.up(m).map_or(&[][..], |a| &a.model.statements[..]);
+                new.first.insert(
+                    std::ptr::from_ref(*m) as usize,
+                    (position, statements.len()),
+                );
+                for s in statements {
+                    for e in &s.effects {
+                        match &e.kind {
+                            K::CreateTable { table: n, .. }
+                            | K::CreateObject { name: n, .. }
+                            | K::CreateType { name: n, .. } => {
+                                open.entry(n.clone()).or_insert(position);
+                            }
+                            K::DropTable { table: n }
+                            | K::DropObject { name: n, .. }
+                            | K::DropType { name: n } => {
+                                if let Some(start) = open.remove(n) {
+                                    new.push(n, start, position);
+                                }
+                            }
+                            K::RenameTable { from, to } | K::RenameObject { from, to, .. } => {
+                                // The new name is new only when the old one was.
+                                if let Some(start) = open.remove(from) {
+                                    new.push(from, start, position);
+                                    open.insert(to.clone(), position);
+                                }
+                            }
+                            _ => {}
                         }
                     }
+                    position += 1;
                 }
-                map.insert(std::ptr::from_ref(*other) as usize, created.clone());
+                // The moment after the `up`.
+                position += 1;
             }
-            map
-        });
-        map.get(&(std::ptr::from_ref(m) as usize))
-            .cloned()
-            .unwrap_or_default()
+            new.close_all(&mut open, position);
+            new
+        })
     }
 
     /// Every user migration in run order: releases in program order, each in its own run
@@ -367,41 +423,126 @@ impl<'a> Context<'a> {
     /// say (a `CREATE TABLE`, `ADD COLUMN` or `ALTER COLUMN … TYPE` of an earlier
     /// migration); `None` when the column comes from outside the program.
     pub fn column_type_before(&self, m: &Migration, table: &str, column: &str) -> Option<String> {
+        let h = self
+            .column_history
+            .get_or_init(|| self.build_column_history());
+        let before = *h.index.get(&(std::ptr::from_ref(m) as usize))?;
+        // The last event on the column, and the last reset of its table, of the migrations
+        // before `m` (events are in run order, so a binary search finds them).
+        let key = (table.to_string(), column.to_string());
+        let col = last_before(h.columns.get(&key), before);
+        let reset = last_before(h.tables.get(table), before);
+        let ty = match (col, reset) {
+            (Some((_, cs, ty)), Some((_, ts, _))) if cs >= ts => ty.clone(),
+            (Some((_, _, ty)), None) => ty.clone(),
+            _ => None,
+        };
+        ty.filter(|t| !t.is_empty())
+    }
+
+    /// Every column-type event of every `up`, in run order: one pass over the program.
+    fn build_column_history(&self) -> ColumnHistory {
         use crate::sql::model::EffectKind as K;
-        let mut ty = None;
-        for (_, other) in self.migrations_in_order() {
-            if std::ptr::eq(*other, m) {
-                break;
-            }
-            let Some(a) = self.up(other) else { continue };
+        let mut h = ColumnHistory::default();
+        let mut seq = 0;
+        for (mi, (_, m)) in self.migrations_in_order().iter().enumerate() {
+            h.index.insert(std::ptr::from_ref(*m) as usize, mi);
+            let Some(a) = self.up(m) else { continue };
             for e in a.model.effects() {
+                seq += 1;
+                let mut column = |t: &str, c: &str, ty: Option<String>| {
+                    h.columns
+                        .entry((t.to_string(), c.to_string()))
+                        .or_default()
+                        .push((mi, seq, ty));
+                };
                 match &e.kind {
-                    K::CreateTable { table: t, columns } if t == table => {
-                        ty = columns
-                            .iter()
-                            .find(|(c, _)| c == column)
-                            .map(|(_, ty)| ty.clone());
+                    // A new table: every column it does not list has no known type.
+                    K::CreateTable { table, columns } => {
+                        h.tables
+                            .entry(table.clone())
+                            .or_default()
+                            .push((mi, seq, None));
+                        for (c, ty) in columns {
+                            column(table, c, Some(ty.clone()));
+                        }
                     }
                     K::AddColumn {
-                        table: t,
+                        table,
                         column: c,
-                        ty: new,
+                        ty,
                         ..
                     }
                     | K::AlterColumnType {
-                        table: t,
+                        table,
                         column: c,
-                        ty: new,
-                    } if t == table && c == column => ty = Some(new.clone()),
-                    K::DropColumn {
-                        table: t,
-                        column: c,
-                    } if t == table && c == column => ty = None,
-                    K::DropTable { table: t } if t == table => ty = None,
+                        ty,
+                    } => column(table, c, Some(ty.clone())),
+                    K::DropColumn { table, column: c } => column(table, c, None),
+                    K::DropTable { table } => h
+                        .tables
+                        .entry(table.clone())
+                        .or_default()
+                        .push((mi, seq, None)),
                     _ => {}
                 }
             }
         }
-        ty.filter(|t| !t.is_empty())
+        h
     }
+}
+
+/// When each relation is new in its release, by position in the run order of every `up`
+/// statement (see [`Context::is_new_at`]).
+#[derive(Default)]
+struct NewRelations {
+    /// The position of the first statement of each migration's `up` and its statement
+    /// count, by the migration's address.
+    first: HashMap<usize, (usize, usize)>,
+    /// The positions, both ends included, at which each name is new.
+    spans: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl NewRelations {
+    fn push(&mut self, name: &str, start: usize, end: usize) {
+        self.spans
+            .entry(name.to_string())
+            .or_default()
+            .push((start, end));
+    }
+
+    /// Ends every open span before `position` (the end of a release).
+    fn close_all(&mut self, open: &mut HashMap<String, usize>, position: usize) {
+        for (name, start) in open.drain() {
+            self.push(&name, start, position.saturating_sub(1).max(start));
+        }
+    }
+
+    fn is_new(&self, name: &str, position: usize) -> bool {
+        self.spans
+            .get(name)
+            .is_some_and(|spans| spans.iter().any(|&(s, e)| s <= position && position <= e))
+    }
+}
+
+/// Column-type events in run order, for [`Context::column_type_before`]: each is
+/// `(migration index in run order, effect sequence number, type)`.
+#[derive(Default)]
+struct ColumnHistory {
+    /// Run-order index of each migration, by its address.
+    index: HashMap<usize, usize>,
+    /// Type set (or `None`: dropped) per `(table, column)`.
+    columns: HashMap<(String, String), Vec<ColumnEvent>>,
+    /// Table created or dropped: the types of its columns before are forgotten.
+    tables: HashMap<String, Vec<ColumnEvent>>,
+}
+
+/// `(migration index in run order, effect sequence number, type)`.
+type ColumnEvent = (usize, usize, Option<String>);
+
+/// The last event of a migration before run-order index `before`.
+fn last_before(events: Option<&Vec<ColumnEvent>>, before: usize) -> Option<&ColumnEvent> {
+    let v = events?;
+    let n = v.partition_point(|(mi, _, _)| *mi < before);
+    n.checked_sub(1).and_then(|i| v.get(i))
 }

@@ -79,6 +79,11 @@ impl std::fmt::Display for LowerError {
 pub struct LowerOptions {
     /// T-0, if known.
     pub start: Option<jiff::Timestamp>,
+    /// Leave each step's `rollback` list empty and compute only the plan's timing (the
+    /// worst-case rollback included). Every step's list names every migration applied
+    /// before it, so the lists grow with the square of a release's migrations; the lint,
+    /// which reads timings and steps but never the lists, lowers this way.
+    pub without_rollback_lists: bool,
 }
 
 /// Lowers one release in one environment.
@@ -128,6 +133,7 @@ pub fn lower(
         options,
         phases: Vec::new(),
         clock: 0,
+        rollback_worst: 0,
         changed: Changed::default(),
         point_of_no_return: None,
         notes: Vec::new(),
@@ -168,6 +174,8 @@ struct Lowering<'a, 'n> {
     options: &'n LowerOptions,
     phases: Vec<PlanPhase>,
     clock: u64,
+    /// The costliest rollback of the steps so far (see [`Lowering::rollback_now_cost`]).
+    rollback_worst: u64,
     changed: Changed,
     point_of_no_return: Option<String>,
     notes: Vec<String>,
@@ -240,7 +248,12 @@ impl<'a> Lowering<'a, '_> {
         {
             step.after.push(prev.clone());
         }
-        step.rollback = self.rollback_now();
+        if self.options.without_rollback_lists {
+            self.rollback_worst = self.rollback_worst.max(self.rollback_now_cost());
+        } else {
+            step.rollback = self.rollback_now();
+            self.rollback_worst = self.rollback_worst.max(self.rollback_cost(&step.rollback));
+        }
         self.clock = self.clock.saturating_add(step.expected_ms);
         self.last_step = Some(step.id.clone());
         match self.phases.last_mut() {
@@ -319,6 +332,25 @@ impl<'a> Lowering<'a, '_> {
         }
         out.push(RollbackAction::VerifyHealth);
         out
+    }
+
+    /// `rollback_cost(&rollback_now())` without building the list: O(1) per step.
+    fn rollback_now_cost(&self) -> u64 {
+        let c = &self.changed;
+        if c.irreversible.is_some() {
+            return 0;
+        }
+        let any = c.traffic || c.new_version || !c.migrations.is_empty() || !c.flags.is_empty();
+        if !any {
+            return 0;
+        }
+        let traffic = u64::from(c.traffic) + u64::from(c.new_version);
+        let flags = u64::try_from(c.flags.len()).unwrap_or(u64::MAX);
+        let migrations = u64::try_from(c.migrations.len()).unwrap_or(u64::MAX);
+        TRAFFIC_MS
+            .saturating_mul(traffic.saturating_add(flags))
+            .saturating_add(MIGRATION_MS.saturating_mul(migrations))
+            .saturating_add(self.health_timeout())
     }
 
     fn rollback_cost(&self, actions: &[RollbackAction]) -> u64 {
@@ -579,13 +611,7 @@ impl<'a> Lowering<'a, '_> {
                     0
                 },
             );
-        let rollback_worst = self
-            .phases
-            .iter()
-            .flat_map(|p| p.steps.iter())
-            .map(|s| self.rollback_cost(&s.rollback))
-            .max()
-            .unwrap_or(0);
+        let rollback_worst = self.rollback_worst;
         let metrics = self.plan_metrics();
         Plan {
             format: PLAN_FORMAT,
@@ -944,7 +970,16 @@ impl<'a> Lowering<'a, '_> {
         let reversible = !m.down.is_empty() && m.irreversible.is_empty();
         // A statement that cannot run in a transaction (`CONCURRENTLY`) makes the whole
         // migration run outside one; read from the syntax tree, not the text.
-        let transactional = crate::sql::model::of_text(&up).transactional;
+        // The tree the checker parsed: each SQL text is parsed once per run.
+        let tree =
+            m.up.first()
+                .and_then(|(src, _)| self.sql.get(&src.span()))
+                .and_then(|l| l.tree.as_ref());
+        let transactional = match tree {
+            Some(t) => crate::sql::guard(|| crate::sql::model::build(&t.tree()).transactional)
+                .unwrap_or(true),
+            None => crate::sql::model::of_text(&up).transactional,
+        };
         let mut s = self.step(
             format!("migrate.{}", m.name.name),
             format!(

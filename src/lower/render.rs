@@ -101,7 +101,7 @@ fn action_detail(a: &Action) -> Vec<String> {
                 v.push(format!("irreversible: {r}"));
             }
             if !transactional {
-                v.push("runs outside a transaction (CONCURRENTLY)".into());
+                v.push("runs outside a transaction, statement by statement".into());
             }
             if let Some(b) = batch {
                 v.push(format!("in batches of {b} rows"));

@@ -2,8 +2,9 @@
 //!
 //! One SQL text is parsed once; the same tree gives the schema-effect model
 //! ([`super::model`]) and squawk's findings. squawk is told the transaction mode the runtime
-//! will use (a text with a `CONCURRENTLY` statement runs outside a transaction, every other
-//! text inside one), never left to guess it, and the PostgreSQL version from `deployc.toml`.
+//! will use (a text with a statement PostgreSQL refuses inside a transaction block runs
+//! outside one, every other text inside one; see [`super::model::SqlModel::transactional`]),
+//! never left to guess it, and the PostgreSQL version from `deployc.toml`.
 //! Timeout-setting rules are never run: the runtime sets `lock_timeout` and
 //! `statement_timeout` for every migration.
 

@@ -57,6 +57,37 @@ pub enum ConstraintKind {
     Other,
 }
 
+/// A relation-like object other than a table that migrations drop or rename, with the
+/// name PostgreSQL gives its parts (columns or attributes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    ForeignTable,
+    View,
+    MaterializedView,
+    /// A composite type (`CREATE TYPE address AS (street text, …)`).
+    CompositeType,
+}
+
+impl ObjectKind {
+    /// The object's noun in messages.
+    pub fn noun(self) -> &'static str {
+        match self {
+            ObjectKind::ForeignTable => "foreign table",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::CompositeType => "type",
+        }
+    }
+
+    /// What the object's parts are called.
+    pub fn member(self) -> &'static str {
+        match self {
+            ObjectKind::CompositeType => "attribute",
+            _ => "column",
+        }
+    }
+}
+
 /// Which data statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DmlKind {
@@ -193,6 +224,37 @@ pub enum EffectKind {
         /// Names read by the `SET` expressions of an `UPDATE`.
         reads: Vec<String>,
     },
+    /// A view, materialized view or foreign table created (composite types are
+    /// [`EffectKind::CreateType`]).
+    CreateObject {
+        kind: ObjectKind,
+        name: String,
+    },
+    /// A view, materialized view or foreign table dropped.
+    DropObject {
+        kind: ObjectKind,
+        name: String,
+    },
+    /// A view, materialized view or foreign table renamed.
+    RenameObject {
+        kind: ObjectKind,
+        from: String,
+        to: String,
+    },
+    /// A column of a foreign table or an attribute of a composite type dropped.
+    DropMember {
+        kind: ObjectKind,
+        object: String,
+        member: String,
+    },
+    /// A column of a view, materialized view or foreign table, or an attribute of a
+    /// composite type, renamed.
+    RenameMember {
+        kind: ObjectKind,
+        object: String,
+        from: String,
+        to: String,
+    },
     /// A statement the model does not describe (a `SELECT`, a function, a grant…).
     Other,
 }
@@ -224,6 +286,22 @@ impl EffectKind {
             | EffectKind::Dml { table, .. } => Some(table),
             EffectKind::RenameTable { from, .. } => Some(from),
             _ => None,
+        }
+    }
+
+    /// The relation the effect is on, in PostgreSQL's shared namespace of tables, views,
+    /// foreign tables and types (each table and view also names a row type): the table, or
+    /// the view, foreign table or type. For a rename, the old name.
+    pub fn relation(&self) -> Option<&str> {
+        match self {
+            EffectKind::CreateObject { name, .. }
+            | EffectKind::DropObject { name, .. }
+            | EffectKind::CreateType { name, .. }
+            | EffectKind::DropType { name }
+            | EffectKind::RenameObject { from: name, .. }
+            | EffectKind::DropMember { object: name, .. }
+            | EffectKind::RenameMember { object: name, .. } => Some(name),
+            other => other.table(),
         }
     }
 }
@@ -293,6 +371,30 @@ impl EffectKind {
                 (k, true) => format!("runs `{}` on `{table}`", k.keyword()),
                 (k, false) => format!("runs `{}` on every row of `{table}`", k.keyword()),
             },
+            EffectKind::CreateObject { kind, name } => format!("creates {} `{name}`", kind.noun()),
+            EffectKind::DropObject { kind, name } => format!("drops {} `{name}`", kind.noun()),
+            EffectKind::RenameObject { kind, from, to } => {
+                format!("renames {} `{from}` to `{to}`", kind.noun())
+            }
+            EffectKind::DropMember {
+                kind,
+                object,
+                member,
+            } => format!(
+                "drops {} `{object}.{member}` of {} `{object}`",
+                kind.member(),
+                kind.noun()
+            ),
+            EffectKind::RenameMember {
+                kind,
+                object,
+                from,
+                to,
+            } => format!(
+                "renames {} `{object}.{from}` of {} `{object}` to `{to}`",
+                kind.member(),
+                kind.noun()
+            ),
             EffectKind::Other => "runs a statement".to_string(),
         }
     }
@@ -309,6 +411,10 @@ impl EffectKind {
                 | EffectKind::AlterColumnType { .. }
                 | EffectKind::DropType { .. }
                 | EffectKind::RenameEnumValue { .. }
+                | EffectKind::DropObject { .. }
+                | EffectKind::RenameObject { .. }
+                | EffectKind::DropMember { .. }
+                | EffectKind::RenameMember { .. }
                 | EffectKind::Dml {
                     kind: DmlKind::Delete | DmlKind::Truncate,
                     ..
@@ -389,8 +495,12 @@ pub struct Statement {
     /// The locks it takes: `(table, mode)`; for `DROP INDEX` the table is the index name.
     pub locks: Vec<(String, Lock)>,
     /// `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY`,
-    /// `DETACH PARTITION … CONCURRENTLY`, `VACUUM`, `CREATE`/`DROP DATABASE` and
-    /// `TABLESPACE`, `ALTER SYSTEM`: cannot run inside a transaction.
+    /// `REINDEX SCHEMA`, `DATABASE` and `SYSTEM`, `DETACH PARTITION … CONCURRENTLY`,
+    /// `CLUSTER` without a table, `VACUUM`, `CREATE`/`DROP DATABASE` and `TABLESPACE`,
+    /// `ALTER SYSTEM`: PostgreSQL refuses it inside a transaction block.
+    ///
+    /// Read from the syntax tree alone: `CLUSTER t` and `REINDEX TABLE t` on a partitioned
+    /// table are refused too, which the text does not say.
     pub outside_transaction: bool,
 }
 
@@ -399,7 +509,8 @@ pub struct Statement {
 pub struct SqlModel {
     pub statements: Vec<Statement>,
     /// Whether the runtime runs it in one transaction: not when a statement cannot run in
-    /// one (`CONCURRENTLY`, `VACUUM`).
+    /// one (`CONCURRENTLY`, `VACUUM`…), nor when a statement uses an enum value that an
+    /// earlier one added (it must be committed first).
     pub transactional: bool,
 }
 
@@ -416,6 +527,13 @@ impl SqlModel {
             .find(|s| s.range.start <= offset && offset < s.range.end.max(s.range.start + 1))
     }
 
+    /// The index of the statement that contains byte `offset`.
+    pub fn statement_index_at(&self, offset: usize) -> Option<usize> {
+        self.statements
+            .iter()
+            .position(|s| s.range.start <= offset && offset < s.range.end.max(s.range.start + 1))
+    }
+
     /// The strongest lock taken on `table`, with the statement taking it.
     pub fn strongest_lock(&self, table: &str) -> Option<(Lock, &Statement)> {
         self.statements
@@ -429,15 +547,36 @@ impl SqlModel {
 
 /// Builds the model from an already parsed file.
 pub fn build(file: &ast::SourceFile) -> SqlModel {
-    let mut statements = Vec::new();
-    for stmt in file.stmts() {
-        statements.push(statement(&stmt));
-    }
-    let transactional = !statements.iter().any(|s| s.outside_transaction);
+    let stmts: Vec<ast::Stmt> = file.stmts().collect();
+    let statements: Vec<Statement> = stmts.iter().map(statement).collect();
+    let transactional = !statements.iter().any(|s| s.outside_transaction)
+        && !uses_new_enum_value(&stmts, &statements);
     SqlModel {
         statements,
         transactional,
     }
+}
+
+/// Whether a statement uses an enum value an earlier statement of the same text added.
+/// PostgreSQL 12 and later run `ALTER TYPE … ADD VALUE` inside a transaction block, but
+/// refuse to use the value before that transaction commits ("unsafe use of new value"): such
+/// a text only succeeds statement by statement. A value is used when a later statement has
+/// the same string literal (a cast, an insert, a comparison).
+fn uses_new_enum_value(stmts: &[ast::Stmt], statements: &[Statement]) -> bool {
+    statements.iter().enumerate().any(|(i, s)| {
+        s.effects.iter().any(|e| {
+            let EffectKind::AddEnumValue { value, .. } = &e.kind else {
+                return false;
+            };
+            stmts.iter().skip(i + 1).any(|later| {
+                later
+                    .syntax()
+                    .descendants_with_tokens()
+                    .filter_map(|t| t.into_token())
+                    .any(|t| t.kind() == SyntaxKind::STRING && t.text().trim_matches('\'') == value)
+            })
+        })
+    })
 }
 
 /// Parses `text` and builds its model; text that does not parse gives the model of what
@@ -582,10 +721,10 @@ fn statement(stmt: &ast::Stmt) -> Statement {
                 {
                     s.locks.push((other, Lock::ShareRowExclusive));
                 }
+                // `CONCURRENTLY` is a child of the detach option node, not of the action.
                 if let ast::AlterTableAction::DetachPartition(d) = &action
-                    && d.syntax()
-                        .children_with_tokens()
-                        .any(|t| t.kind() == SyntaxKind::CONCURRENTLY_KW)
+                    && let Some(ast::DetachPartitionOption::DetachConcurrently(_)) =
+                        d.detach_partition_option()
                 {
                     s.outside_transaction = true;
                 }
@@ -667,13 +806,120 @@ fn statement(stmt: &ast::Stmt) -> Statement {
             push(&mut s, EffectKind::Other, stmt.syntax());
         }
         ast::Stmt::Reindex(r) => {
-            // `REINDEX (VERBOSE) TABLE CONCURRENTLY t`: the keyword may sit below the
-            // statement node, after the options.
-            s.outside_transaction = r
-                .syntax()
-                .descendants_with_tokens()
-                .any(|t| t.kind() == SyntaxKind::CONCURRENTLY_KW);
+            s.outside_transaction = reindex_outside_transaction(r);
             push(&mut s, EffectKind::Other, stmt.syntax());
+        }
+        ast::Stmt::Cluster(c) => {
+            // With no table, `CLUSTER` reclusters every table clustered before, each in a
+            // transaction of its own, which PostgreSQL refuses inside a transaction block.
+            s.outside_transaction = c.table_name_ref().is_none() && c.cluster_legacy().is_none();
+            push(&mut s, EffectKind::Other, stmt.syntax());
+        }
+        ast::Stmt::CreateView(cv) => {
+            // `OR REPLACE` may replace a view that exists: nothing says it is new.
+            if cv.or_replace().is_none()
+                && let Some(name) = path_name(cv.view().and_then(|v| v.path()))
+            {
+                push(
+                    &mut s,
+                    EffectKind::CreateObject {
+                        kind: ObjectKind::View,
+                        name,
+                    },
+                    stmt.syntax(),
+                );
+            }
+        }
+        ast::Stmt::CreateMaterializedView(cv) => {
+            if let Some(name) = path_name(cv.view().and_then(|v| v.path())) {
+                push(
+                    &mut s,
+                    EffectKind::CreateObject {
+                        kind: ObjectKind::MaterializedView,
+                        name,
+                    },
+                    stmt.syntax(),
+                );
+            }
+        }
+        ast::Stmt::CreateForeignTable(cf) => {
+            if let Some(name) = path_name(cf.table_name().and_then(|t| t.path())) {
+                push(
+                    &mut s,
+                    EffectKind::CreateObject {
+                        kind: ObjectKind::ForeignTable,
+                        name,
+                    },
+                    stmt.syntax(),
+                );
+            }
+        }
+        ast::Stmt::DropView(dv) => {
+            for v in dv.view_refs() {
+                if let Some(name) = path_ref_name(v.path_ref()) {
+                    let kind = ObjectKind::View;
+                    push(&mut s, EffectKind::DropObject { kind, name }, v.syntax());
+                }
+            }
+        }
+        ast::Stmt::DropMaterializedView(dv) => {
+            for v in dv.view_refs() {
+                if let Some(name) = path_ref_name(v.path_ref()) {
+                    let kind = ObjectKind::MaterializedView;
+                    push(&mut s, EffectKind::DropObject { kind, name }, v.syntax());
+                }
+            }
+        }
+        ast::Stmt::DropForeignTable(df) => {
+            for t in df.table_name_refs() {
+                if let Some(name) = path_ref_name(t.path_ref()) {
+                    let kind = ObjectKind::ForeignTable;
+                    push(&mut s, EffectKind::DropObject { kind, name }, t.syntax());
+                }
+            }
+        }
+        ast::Stmt::AlterForeignTable(af) => {
+            let Some(object) = table_relation(af.table_relation_name()) else {
+                return s;
+            };
+            for action in af.actions() {
+                let kind = object_action(ObjectKind::ForeignTable, &object, &action);
+                push(&mut s, kind, action.syntax());
+            }
+        }
+        ast::Stmt::AlterView(av) => {
+            if let (Some(object), Some(action)) = (
+                path_ref_name(av.view_ref().and_then(|v| v.path_ref())),
+                av.action(),
+            ) {
+                let kind = match &action {
+                    ast::AlterViewAction::RenameColumn(rc) => {
+                        rename_member(ObjectKind::View, &object, rc)
+                    }
+                    ast::AlterViewAction::ViewRenameTo(r) => {
+                        rename_object(ObjectKind::View, &object, r)
+                    }
+                    _ => EffectKind::Other,
+                };
+                push(&mut s, kind, action.syntax());
+            }
+        }
+        ast::Stmt::AlterMaterializedView(av) => {
+            let Some(object) = path_ref_name(av.view_ref().and_then(|v| v.path_ref())) else {
+                return s;
+            };
+            for action in av.action() {
+                let kind = match &action {
+                    ast::AlterMaterializedViewAction::RenameColumn(rc) => {
+                        rename_member(ObjectKind::MaterializedView, &object, rc)
+                    }
+                    ast::AlterMaterializedViewAction::ViewRenameTo(r) => {
+                        rename_object(ObjectKind::MaterializedView, &object, r)
+                    }
+                    _ => EffectKind::Other,
+                };
+                push(&mut s, kind, action.syntax());
+            }
         }
         ast::Stmt::CreateType(ct) => {
             let Some(ty) = path_name(ct.type_name().and_then(|t| t.path())) else {
@@ -717,6 +963,42 @@ fn statement(stmt: &ast::Stmt) -> Statement {
                 Some(ast::AlterTypeAction::AddValue(v)) => {
                     if let Some(value) = strings(v.syntax()).into_iter().next() {
                         push(&mut s, EffectKind::AddEnumValue { ty, value }, v.syntax());
+                    }
+                }
+                Some(ast::AlterTypeAction::AlterTypeAttributeActionList(l)) => {
+                    for a in l.actions() {
+                        match &a {
+                            ast::AlterTypeAttributeAction::DropAttribute(d) => {
+                                if let Some(member) =
+                                    d.composite_field_ref().map(|f| name(f.syntax()))
+                                {
+                                    push(
+                                        &mut s,
+                                        EffectKind::DropMember {
+                                            kind: ObjectKind::CompositeType,
+                                            object: ty.clone(),
+                                            member,
+                                        },
+                                        a.syntax(),
+                                    );
+                                }
+                            }
+                            _ => push(&mut s, EffectKind::Other, a.syntax()),
+                        }
+                    }
+                }
+                Some(ast::AlterTypeAction::RenameAttribute(r)) => {
+                    if let (Some(from), Some(to)) = (r.composite_field_ref(), r.composite_field()) {
+                        push(
+                            &mut s,
+                            EffectKind::RenameMember {
+                                kind: ObjectKind::CompositeType,
+                                object: ty,
+                                from: name(from.syntax()),
+                                to: name(to.syntax()),
+                            },
+                            r.syntax(),
+                        );
                     }
                 }
                 Some(ast::AlterTypeAction::RenameValue(v)) => {
@@ -853,6 +1135,89 @@ fn statement(stmt: &ast::Stmt) -> Statement {
         });
     }
     s
+}
+
+/// Whether a `REINDEX` cannot run inside a transaction block: `CONCURRENTLY` (after the
+/// target keyword, or as an option that is not turned off), or a target that spans many
+/// tables (`SCHEMA`, `DATABASE`, `SYSTEM`), which PostgreSQL reindexes one transaction per
+/// table.
+fn reindex_outside_transaction(r: &ast::Reindex) -> bool {
+    let option = r.reindex_option_list().is_some_and(|l| {
+        l.syntax()
+            .children()
+            .filter_map(ast::ReindexOptionConcurrently::cast)
+            .any(|o| {
+                // `CONCURRENTLY`, `CONCURRENTLY true|on|1|yes`; not `false`, `off`, `0`, `no`.
+                let value = o
+                    .syntax()
+                    .children_with_tokens()
+                    .filter(|t| t.kind() != SyntaxKind::CONCURRENTLY_KW && !t.kind().is_trivia())
+                    .map(|t| normalize(&t.to_string()).trim_matches('\'').to_string())
+                    .collect::<String>();
+                !matches!(value.as_str(), "false" | "off" | "0" | "no")
+            })
+    });
+    let target = match r.reindex_target() {
+        Some(ast::ReindexTarget::ReindexTargetSchema(_))
+        | Some(ast::ReindexTarget::ReindexTargetDatabase(_))
+        | Some(ast::ReindexTarget::ReindexTargetSystem(_)) => true,
+        Some(ast::ReindexTarget::ReindexTargetIndex(t)) => t.concurrently_token().is_some(),
+        Some(ast::ReindexTarget::ReindexTargetTable(t)) => t.concurrently_token().is_some(),
+        None => false,
+    };
+    option || target
+}
+
+/// `RENAME COLUMN` of a view, materialized view or foreign table.
+fn rename_member(kind: ObjectKind, object: &str, rc: &ast::RenameColumn) -> EffectKind {
+    match (rc.column_name_ref(), rc.column_name()) {
+        (Some(from), Some(to)) => EffectKind::RenameMember {
+            kind,
+            object: object.to_string(),
+            from: name(from.syntax()),
+            to: name(to.syntax()),
+        },
+        _ => EffectKind::Other,
+    }
+}
+
+/// `RENAME TO` of a view or materialized view.
+fn rename_object(kind: ObjectKind, from: &str, r: &ast::ViewRenameTo) -> EffectKind {
+    match path_name(r.view().and_then(|v| v.path())) {
+        Some(to) => EffectKind::RenameObject {
+            kind,
+            from: from.to_string(),
+            to,
+        },
+        None => EffectKind::Other,
+    }
+}
+
+/// The effect of one `ALTER FOREIGN TABLE` action: its drops and renames; the rest is
+/// [`EffectKind::Other`] (a foreign table holds no local rows, so no lock is modelled).
+fn object_action(kind: ObjectKind, object: &str, action: &ast::AlterTableAction) -> EffectKind {
+    match action {
+        ast::AlterTableAction::DropColumn(dc) => match dc.column_name_ref() {
+            Some(c) => EffectKind::DropMember {
+                kind,
+                object: object.to_string(),
+                member: name(c.syntax()),
+            },
+            None => EffectKind::Other,
+        },
+        ast::AlterTableAction::RenameColumn(rc) => rename_member(kind, object, rc),
+        ast::AlterTableAction::TableRenameTo(r) => {
+            match path_name(r.table_name().and_then(|n| n.path())) {
+                Some(to) => EffectKind::RenameObject {
+                    kind,
+                    from: object.to_string(),
+                    to,
+                },
+                None => EffectKind::Other,
+            }
+        }
+        _ => EffectKind::Other,
+    }
 }
 
 /// The effect of one `ALTER TABLE` action and the lock it needs.
@@ -1072,6 +1437,62 @@ mod tests {
         assert!(of_text("-- CONCURRENTLY\nUPDATE t SET a = 'CONCURRENTLY'").transactional);
     }
 
+    /// Each statement PostgreSQL refuses inside a transaction block, and the forms next to
+    /// them it accepts (checked against a server in `tests/runtime_io/db_postgres.rs`).
+    #[test]
+    fn statements_refused_in_a_transaction_block() {
+        for sql in [
+            "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+            "ALTER TABLE ONLY public.p DETACH PARTITION p1 CONCURRENTLY",
+            "CLUSTER",
+            "CLUSTER VERBOSE",
+            "CLUSTER (VERBOSE)",
+            "REINDEX SCHEMA app",
+            "REINDEX DATABASE app",
+            "REINDEX SYSTEM app",
+            "REINDEX SYSTEM",
+            "REINDEX INDEX CONCURRENTLY i",
+            "REINDEX TABLE CONCURRENTLY t",
+            "REINDEX (CONCURRENTLY) TABLE t",
+            "REINDEX (VERBOSE, CONCURRENTLY true) INDEX i",
+            "CREATE INDEX CONCURRENTLY i ON t (a)",
+            "DROP INDEX CONCURRENTLY i",
+            "VACUUM t",
+        ] {
+            let m = of_text(sql);
+            assert!(!m.transactional, "{sql}");
+            assert!(m.statements[0].outside_transaction, "{sql}");
+        }
+        for sql in [
+            "ALTER TABLE p DETACH PARTITION p1",
+            "ALTER TABLE p DETACH PARTITION p1 FINALIZE",
+            "CLUSTER t",
+            "CLUSTER t USING i",
+            "CLUSTER VERBOSE t USING i",
+            "REINDEX TABLE t",
+            "REINDEX INDEX i",
+            "REINDEX (CONCURRENTLY false) TABLE t",
+            "REINDEX (CONCURRENTLY off) INDEX i",
+            "ANALYZE t",
+            "ALTER TYPE mood ADD VALUE 'calm'",
+        ] {
+            let m = of_text(sql);
+            assert!(m.transactional, "{sql}");
+            assert!(!m.statements[0].outside_transaction, "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_new_enum_value_used_in_the_same_text_needs_a_commit_first() {
+        assert!(
+            !of_text("ALTER TYPE mood ADD VALUE 'calm'; UPDATE t SET m = 'calm' WHERE m = 'sad'")
+                .transactional
+        );
+        // Adding the value alone, or using another value, runs in a transaction.
+        assert!(of_text("ALTER TYPE mood ADD VALUE 'calm'; UPDATE t SET m = 'sad'").transactional);
+        assert!(of_text("UPDATE t SET m = 'calm'; ALTER TYPE mood ADD VALUE 'calm'").transactional);
+    }
+
     #[test]
     fn constraints() {
         assert_eq!(
@@ -1143,6 +1564,75 @@ mod tests {
                     name: "e".into(),
                     values: vec!["x".into(), "y".into()]
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn drops_and_renames_of_objects_other_than_tables() {
+        use ObjectKind::*;
+        assert_eq!(
+            kinds(
+                "ALTER TYPE address DROP ATTRIBUTE street; \
+                 ALTER TYPE address RENAME ATTRIBUTE zip TO postal_code; \
+                 ALTER FOREIGN TABLE ft DROP COLUMN a; DROP FOREIGN TABLE ft; \
+                 ALTER VIEW v RENAME COLUMN a TO b; ALTER VIEW v RENAME TO w; \
+                 ALTER MATERIALIZED VIEW mv RENAME COLUMN total TO amount; \
+                 DROP VIEW w; DROP MATERIALIZED VIEW mv; \
+                 CREATE VIEW v2 AS SELECT 1; CREATE OR REPLACE VIEW v3 AS SELECT 1"
+            ),
+            vec![
+                EffectKind::DropMember {
+                    kind: CompositeType,
+                    object: "address".into(),
+                    member: "street".into()
+                },
+                EffectKind::RenameMember {
+                    kind: CompositeType,
+                    object: "address".into(),
+                    from: "zip".into(),
+                    to: "postal_code".into()
+                },
+                EffectKind::DropMember {
+                    kind: ForeignTable,
+                    object: "ft".into(),
+                    member: "a".into()
+                },
+                EffectKind::DropObject {
+                    kind: ForeignTable,
+                    name: "ft".into()
+                },
+                EffectKind::RenameMember {
+                    kind: View,
+                    object: "v".into(),
+                    from: "a".into(),
+                    to: "b".into()
+                },
+                EffectKind::RenameObject {
+                    kind: View,
+                    from: "v".into(),
+                    to: "w".into()
+                },
+                EffectKind::RenameMember {
+                    kind: MaterializedView,
+                    object: "mv".into(),
+                    from: "total".into(),
+                    to: "amount".into()
+                },
+                EffectKind::DropObject {
+                    kind: View,
+                    name: "w".into()
+                },
+                EffectKind::DropObject {
+                    kind: MaterializedView,
+                    name: "mv".into()
+                },
+                EffectKind::CreateObject {
+                    kind: View,
+                    name: "v2".into()
+                },
+                // `OR REPLACE` may replace a view that exists: not known to be new.
+                EffectKind::Other,
             ]
         );
     }

@@ -374,3 +374,146 @@ async fn pg_unreachable_server_is_a_connect_error_without_password() {
     assert!(matches!(err, DbError::Connect(_)));
     assert!(!err.to_string().contains("hunter2secret"), "{err}");
 }
+
+/// The objects the statements below work on, in the test's schema.
+const REFUSED_SETUP: &str = "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 100);
+     CREATE INDEX i ON t (a);
+     CREATE TABLE p (a int) PARTITION BY RANGE (a);
+     CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);
+     CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20);
+     CREATE TYPE mood AS ENUM ('sad', 'happy');
+     CREATE TABLE feelings (m mood);";
+
+/// Every statement kind PostgreSQL refuses inside a transaction block, applied through the
+/// runtime's migration path: each must succeed, statement by statement. `REINDEX DATABASE`
+/// and `REINDEX SYSTEM` are not run for real (they reindex every schema of the shared test
+/// database, other runs' included, and lock their tables); the model check below covers them.
+#[tokio::test]
+async fn pg_statements_refused_in_a_transaction_block_are_applied() {
+    let Some(pg) = pg("refused").await else {
+        return;
+    };
+    let db = pg.db().await;
+    db.apply(&migration("setup", REFUSED_SETUP, None))
+        .await
+        .unwrap();
+    let cases = [
+        ("create_index", "CREATE INDEX CONCURRENTLY i2 ON t (a);"),
+        ("drop_index", "DROP INDEX CONCURRENTLY i2;"),
+        ("reindex_index", "REINDEX INDEX CONCURRENTLY i;"),
+        ("reindex_table", "REINDEX (CONCURRENTLY) TABLE t;"),
+        ("reindex_schema", "REINDEX SCHEMA {schema};"),
+        ("detach", "ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY;"),
+        ("vacuum", "VACUUM t;"),
+        ("cluster_all", "CLUSTER t USING i;\nCLUSTER;"),
+        (
+            "enum_value",
+            "ALTER TYPE mood ADD VALUE 'calm' AFTER 'sad';\nINSERT INTO feelings VALUES ('calm');",
+        ),
+    ];
+    for (name, up) in cases {
+        let up = up.replace("{schema}", &pg.schema);
+        match db.apply(&migration(name, &up, None)).await {
+            Ok(applied) => assert_eq!(
+                applied,
+                Applied::Now {
+                    transactional: false,
+                    attempts: 1
+                },
+                "{up}"
+            ),
+            Err(e) => panic!("{up}: {e}"),
+        }
+    }
+    assert_eq!(
+        pg.count("SELECT count(*) FROM S.feelings WHERE m = 'calm'")
+            .await,
+        1
+    );
+    assert_eq!(
+        pg.count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'S.p'::regclass")
+            .await,
+        1
+    );
+    pg.drop_schema().await;
+}
+
+/// The model's `outside_transaction` agrees with the server: each statement is run after
+/// `BEGIN`, and PostgreSQL refuses it exactly when the model says it cannot run in a
+/// transaction.
+#[tokio::test]
+async fn pg_model_agrees_with_the_server_on_transaction_blocks() {
+    let Some(pg) = pg("tx_model").await else {
+        return;
+    };
+    pg.admin
+        .batch_execute(&format!("SET search_path = {}; {REFUSED_SETUP}", pg.schema))
+        .await
+        .unwrap();
+    let statements = [
+        "CREATE INDEX CONCURRENTLY i2 ON t (a)",
+        "CREATE INDEX i3 ON t (a)",
+        "DROP INDEX CONCURRENTLY i",
+        "DROP INDEX i",
+        "REINDEX INDEX CONCURRENTLY i",
+        "REINDEX TABLE CONCURRENTLY t",
+        "REINDEX (CONCURRENTLY) TABLE t",
+        "REINDEX (CONCURRENTLY false) TABLE t",
+        "REINDEX TABLE t",
+        "REINDEX INDEX i",
+        "REINDEX SCHEMA {schema}",
+        "REINDEX DATABASE {database}",
+        "REINDEX SYSTEM {database}",
+        "ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY",
+        "ALTER TABLE p DETACH PARTITION p2",
+        "VACUUM t",
+        "VACUUM",
+        "ANALYZE t",
+        "CLUSTER",
+        "CLUSTER VERBOSE",
+        "CLUSTER t USING i",
+        "ALTER TYPE mood ADD VALUE 'calm'",
+    ];
+    let database: String = pg
+        .admin
+        .query_one("SELECT current_database()::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    for sql in statements {
+        let sql = sql
+            .replace("{schema}", &pg.schema)
+            .replace("{database}", &database);
+        let model = deployc::sql::model::of_text(&sql);
+        let outside = model.statements.first().unwrap().outside_transaction;
+        pg.admin.batch_execute("BEGIN").await.unwrap();
+        let answer = pg.admin.batch_execute(&sql).await;
+        pg.admin.batch_execute("ROLLBACK").await.unwrap();
+        let refused = match &answer {
+            Ok(()) => false,
+            Err(e) => {
+                let message = e.as_db_error().map(|d| d.message().to_string());
+                let refused = message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("cannot run inside a transaction block"));
+                assert!(refused, "{sql}: {e:?}");
+                refused
+            }
+        };
+        assert_eq!(refused, outside, "{sql}: the server and the model disagree");
+        assert_eq!(model.transactional, !outside, "{sql}");
+    }
+    // Adding an enum value runs in a transaction, but using it there does not: the model
+    // runs such a text statement by statement.
+    let text = "ALTER TYPE mood ADD VALUE 'calm'; INSERT INTO feelings VALUES ('calm')";
+    pg.admin.batch_execute("BEGIN").await.unwrap();
+    let answer = pg.admin.batch_execute(text).await;
+    pg.admin.batch_execute("ROLLBACK").await.unwrap();
+    let message = answer
+        .err()
+        .and_then(|e| e.as_db_error().map(|d| d.message().to_string()))
+        .unwrap_or_default();
+    assert!(message.contains("unsafe use of new value"), "{message}");
+    assert!(!deployc::sql::model::of_text(text).transactional);
+    pg.drop_schema().await;
+}

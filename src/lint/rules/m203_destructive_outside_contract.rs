@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags an `expand`, `data` or `index` migration that drops or renames a table or column,
-//! or narrows a column's type.
+//! a view, a materialized view or a foreign table (or a column of one), or an attribute of a
+//! composite type, or narrows a column's type.
 //!
 //! ## Why is this bad?
 //! Those migrations run before the application deploy, while the previous version still
@@ -9,7 +10,11 @@
 //! rejects. Removing the old shape is a `contract` change: it belongs in a `contract … of`
 //! migration of a later release, which runs after the deploy.
 //!
-//! Tables created earlier in the same release are exempt (no running version uses them).
+//! Tables, views, foreign tables and types created earlier in the same release are exempt
+//! (no running version uses them). Order counts: a drop or a rename that comes before the
+//! statement creating the name again (`DROP TABLE accounts; CREATE TABLE accounts (…)`,
+//! `ALTER TABLE k RENAME TO k_old; CREATE TABLE k (…)`) destroys the object the running
+//! version uses, and is reported.
 //! A type change counts as narrowing when the earlier migrations of the program give the
 //! column's type and the new type does not hold every old value (a shorter `varchar`, a
 //! smaller integer, `text` to `varchar(n)`…).
@@ -49,18 +54,32 @@ pub(crate) static RULE: Rule = Rule {
     name: "destructive-outside-contract",
     level: Level::Deny,
     category: Category::Migrations,
-    summary: "an expand, data or index migration drops or renames a table or column, or narrows a type",
+    summary: "an expand, data or index migration drops or renames a table, view, column or attribute, or narrows a type",
     file: file!(),
     check,
 };
 
+/// Whether `kind` is a drop or a rename this rule reports (outside new relations): of a
+/// table or a column, of a view, materialized view or foreign table, of a column of one of
+/// those, or of an attribute of a composite type.
+pub(crate) fn knows(kind: &EffectKind) -> bool {
+    matches!(
+        kind,
+        EffectKind::DropTable { .. }
+            | EffectKind::DropColumn { .. }
+            | EffectKind::RenameTable { .. }
+            | EffectKind::RenameColumn { .. }
+            | EffectKind::DropObject { .. }
+            | EffectKind::RenameObject { .. }
+            | EffectKind::DropMember { .. }
+            | EffectKind::RenameMember { .. }
+    )
+}
+
 /// Whether `kind`, in migration `m` (not a contract), is a contract change.
 pub(crate) fn is_contract_change(ctx: &Context<'_>, m: &Migration, kind: &EffectKind) -> bool {
     match kind {
-        EffectKind::DropTable { .. }
-        | EffectKind::DropColumn { .. }
-        | EffectKind::RenameTable { .. }
-        | EffectKind::RenameColumn { .. } => true,
+        k if knows(k) => true,
         EffectKind::AlterColumnType { table, column, ty } => ctx
             .column_type_before(m, table, column)
             .is_some_and(|old| !is_widening(&old, ty)),
@@ -77,9 +96,14 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             let (Some((src, _)), Some(a)) = (m.up.first(), ctx.up(m)) else {
                 continue;
             };
-            let new = ctx.new_tables(release, m);
-            for e in a.model.effects() {
-                if e.kind.table().is_some_and(|t| new.contains(t))
+            let effects = a
+                .model
+                .statements
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.effects.iter().map(move |e| (i, e)));
+            for (i, e) in effects {
+                if e.kind.relation().is_some_and(|t| ctx.is_new_at(m, i, t))
                     || !is_contract_change(ctx, m, &e.kind)
                 {
                     continue;

@@ -62,9 +62,14 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             let (Some((src, _)), Some(a)) = (m.up.first(), ctx.up(m)) else {
                 continue;
             };
-            let new = ctx.new_tables(release, m);
-            for e in a.model.effects() {
-                if e.kind.table().is_some_and(|t| new.contains(t)) {
+            let effects = a
+                .model
+                .statements
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| s.effects.iter().map(move |e| (i, e)));
+            for (i, e) in effects {
+                if e.kind.table().is_some_and(|t| ctx.is_new_at(m, i, t)) {
                     continue;
                 }
                 let why = match &e.kind {

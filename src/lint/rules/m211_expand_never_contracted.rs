@@ -35,10 +35,12 @@
 //! }
 //! ```
 
+use std::collections::{HashMap, HashSet};
+
 use crate::diagnostics::Label;
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 use crate::sql::model::{DmlKind, EffectKind};
-use crate::syntax::ast::Phase;
+use crate::syntax::ast::{Migration, Phase};
 
 pub(crate) static RULE: Rule = Rule {
     code: "M211",
@@ -53,6 +55,47 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let n = ctx.config.migrations.contract_after_releases as usize;
     let releases: Vec<_> = ctx.names.releases().map(|(_, r)| r).collect();
+    // Every data migration in program order, and for each column an `UPDATE` sets, the
+    // positions of the data migrations that set it: an expand looks only at those, not at
+    // every later migration (which made the rule quadratic in the program's migrations).
+    let mut data: Vec<&Migration> = Vec::new();
+    let mut first_of_release: Vec<usize> = Vec::with_capacity(releases.len());
+    let mut setters: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for release in &releases {
+        first_of_release.push(data.len());
+        for d in release.migrations.iter().filter(|d| d.phase.value == Phase::Data) {
+            if let Some(a) = ctx.up(d) {
+                for e in a.model.effects() {
+                    if let EffectKind::Dml {
+                        kind: DmlKind::Update,
+                        table,
+                        sets,
+                        ..
+                    } = &e.kind
+                    {
+                        for c in sets {
+                            let v = setters.entry((table.as_str(), c.as_str())).or_default();
+                            if v.last() != Some(&data.len()) {
+                                v.push(data.len());
+                            }
+                        }
+                    }
+                }
+            }
+            data.push(d);
+        }
+    }
+    // The expands each release contracts, by name.
+    let contracts: Vec<HashSet<&str>> = releases
+        .iter()
+        .map(|r| {
+            r.migrations
+                .iter()
+                .filter(|c| c.phase.value == Phase::Contract)
+                .flat_map(|c| c.of.iter().map(|o| o.name.as_str()))
+                .collect()
+        })
+        .collect();
     for (ri, release) in releases.iter().enumerate() {
         for x in &release.migrations {
             if x.phase.value != Phase::Expand {
@@ -70,10 +113,15 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                 })
                 .collect();
             // The backfill that copies old columns into the new one: what is replaced.
-            let replaced = releases.iter().skip(ri).flat_map(|r| &r.migrations).find_map(|d| {
-                if d.phase.value != Phase::Data {
-                    return None;
-                }
+            let from = first_of_release.get(ri).copied().unwrap_or(0);
+            let mut candidates: Vec<usize> = added
+                .iter()
+                .filter_map(|k| setters.get(k))
+                .flat_map(|v| v.iter().copied().skip(v.partition_point(|p| *p < from)))
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            let replaced = candidates.iter().filter_map(|p| data.get(*p)).find_map(|d| {
                 let (dsrc, _) = d.up.first()?;
                 ctx.up(d)?.model.effects().find_map(|e| match &e.kind {
                     EffectKind::Dml {
@@ -98,11 +146,11 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             if later.len() < n {
                 continue;
             }
-            let contracted = later.iter().take(n).any(|r| {
-                r.migrations
-                    .iter()
-                    .any(|c| c.phase.value == Phase::Contract && c.of.iter().any(|o| o.name == x.name.name))
-            });
+            let contracted = contracts
+                .iter()
+                .skip(ri + 1)
+                .take(n)
+                .any(|names| names.contains(x.name.name.as_str()));
             if contracted {
                 continue;
             }

@@ -28,7 +28,7 @@
 //! }
 //! ```
 
-use super::sql::{Class, class, diagnostic, on_new_table, styled};
+use super::sql::{Class, Side, class, diagnostic, on_new_table, styled};
 use crate::lint::{Category, Context, Findings, Level, Rule, find_rule};
 
 pub(crate) static RULE: Rule = Rule {
@@ -48,7 +48,10 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             for v in &a.violations {
                 let enabled = find_rule(&format!("sql/{}", v.rule))
                     .is_some_and(|r| ctx.config.level(r) != Level::Allow);
-                if !enabled || class(&v.rule) != Class::Live || on_new_table(ctx, release, m, a, v) {
+                if !enabled
+                    || class(&v.rule) != Class::Live
+                    || on_new_table(ctx, m, a, v, Side::Down)
+                {
                     continue;
                 }
                 out.report(

@@ -60,15 +60,15 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             let (Some((src, _)), Some(a)) = (m.up.first(), ctx.up(m)) else {
                 continue;
             };
-            let new = ctx.new_tables(release, m);
             let mut tables: Vec<&str> = a
                 .model
                 .statements
                 .iter()
-                .flat_map(|s| s.locks.iter())
-                .filter(|(_, l)| *l == Lock::AccessExclusive)
-                .map(|(t, _)| t.as_str())
-                .filter(|t| !new.contains(*t))
+                .enumerate()
+                .flat_map(|(i, s)| s.locks.iter().map(move |l| (i, l)))
+                .filter(|(_, (_, l))| *l == Lock::AccessExclusive)
+                .filter(|(i, (t, _))| !ctx.is_new_at(m, *i, t))
+                .map(|(_, (t, _))| t.as_str())
                 .collect();
             tables.sort_unstable();
             tables.dedup();

@@ -8,8 +8,13 @@
 //!   the same release (or in the same migration): they are new and empty;
 //! * rules about removing or renaming what running code uses stay silent in a `contract`
 //!   migration, which runs after the application deploy by construction; in the other
-//!   phases M203 reports table and column drops and renames with the plan's context, and the
-//!   `sql/` rule only when M203 is turned off;
+//!   phases M203 reports drops and renames of tables, views, materialized views, foreign
+//!   tables, their columns and composite type attributes with the plan's context, and the
+//!   `sql/` rule only when M203 is turned off or for a statement M203 does not model (an
+//!   index or a sequence renamed);
+//! * dropping a constraint or an index is not such a rule: the new version loses the
+//!   guarantee or the index too, so `ban-drop-constraint` and `ban-drop-index` are reported
+//!   in contracts as well;
 //! * `prefer-robust-stmts` stays silent when the migration has an SQL `down`: the runtime
 //!   reverts a failed migration with it, which clears what a half-run attempt left;
 //! * the `down` SQL is linted too: a `down` that breaks a rule about live tables is reported
@@ -28,7 +33,7 @@ use std::sync::LazyLock;
 use crate::diagnostics::{Diagnostic, Label};
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 use crate::sql::lint::{SqlAnalysis, SqlViolation};
-use crate::syntax::ast::{Migration, Phase, Release, SqlSource};
+use crate::syntax::ast::{Migration, Phase, SqlSource};
 
 /// How a rule relates to the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,13 +54,28 @@ struct Info {
     good: &'static str,
 }
 
-/// Drops and renames M203 reports with the plan's context outside contracts.
+/// Rules whose drops and renames M203 reports with the plan's context outside contracts,
+/// for the statements whose effect M203 knows (see [`covered_by_m203`]).
 const M203_COVERS: &[&str] = &[
     "ban-drop-column",
     "ban-drop-table",
+    "ban-drop-view",
     "renaming-column",
     "renaming-table",
+    "renaming-object",
 ];
+
+/// Whether M203 reports the statement of violation `v` itself: it drops or renames a table,
+/// a column, a view, a foreign table or a composite type's attribute. squawk's rules also
+/// cover objects M203 does not know (an index, a sequence, a constraint renamed): their
+/// findings are kept, so that turning a finding over to M203 never loses it.
+fn covered_by_m203(a: &SqlAnalysis, v: &SqlViolation) -> bool {
+    a.model.statement_at(v.range.start).is_some_and(|s| {
+        s.effects
+            .iter()
+            .any(|e| super::m203_destructive_outside_contract::knows(&e.kind))
+    })
+}
 
 macro_rules! sql_rules {
     ($($f:ident $name:literal $class:ident $level:ident $summary:literal $why:literal $bad:literal $good:literal;)*) => {
@@ -148,9 +168,9 @@ sql_rules! {
         "Code that still reads or writes the column fails as soon as it is gone. In a `contract` migration, which runs after the deploy, this is expected and not reported; in other phases M203 reports it with the plan's context, and this rule only when M203 is turned off."
         "ALTER TABLE t DROP COLUMN c;"
         "ALTER TABLE t ADD COLUMN d text;";
-    ban_drop_constraint "ban-drop-constraint" Compat Warn
+    ban_drop_constraint "ban-drop-constraint" Other Warn
         "a constraint dropped"
-        "Dropping a constraint lets invalid data in at once, and rows written meanwhile may not satisfy it when it is added back."
+        "Dropping a constraint lets invalid data in at once, and rows written meanwhile may not satisfy it when it is added back. It is reported in a `contract` migration too: the contract runs after the deploy, when the previous version is gone, but the guarantee is lost for the new version as well."
         "ALTER TABLE t DROP CONSTRAINT t_check;"
         "ALTER TABLE t ADD COLUMN d text;";
     ban_drop_database "ban-drop-database" Other Warn
@@ -183,9 +203,9 @@ sql_rules! {
         "The column stops being computed: rows written afterwards keep whatever is inserted, and readers that rely on the computed value get stale data."
         "ALTER TABLE t ALTER COLUMN c DROP EXPRESSION;"
         "ALTER TABLE t ADD COLUMN d int;";
-    ban_drop_index "ban-drop-index" Compat Allow
+    ban_drop_index "ban-drop-index" Other Allow
         "an index dropped"
-        "Queries that used the index fall back to scans, which can overload the database; rebuilding it takes long."
+        "Queries that used the index fall back to scans, which can overload the database; rebuilding it takes long. When turned on, it is reported in a `contract` migration too (`DROP INDEX CONCURRENTLY` included): the new version's queries lose the index as well."
         "DROP INDEX CONCURRENTLY IF EXISTS i;"
         "CREATE TABLE t (id bigint);";
     ban_drop_not_null "ban-drop-not-null" Other Warn
@@ -225,7 +245,7 @@ sql_rules! {
         "CREATE TYPE mood AS ENUM ('happy', 'sad');";
     ban_drop_view "ban-drop-view" Compat Warn
         "a view dropped"
-        "Code and reports that query the view fail as soon as it is gone."
+        "Code and reports that query the view fail as soon as it is gone. In a `contract` migration this is expected and not reported; in other phases M203 reports it with the plan's context, and this rule only when M203 is turned off."
         "DROP VIEW v;"
         "CREATE TABLE t (id bigint);";
     ban_duplicate_column_assignments "ban-duplicate-column-assignments" Other Warn
@@ -310,7 +330,7 @@ sql_rules! {
         "VACUUM t;";
     prefer_robust_stmts "prefer-robust-stmts" Other Warn
         "a statement that fails when run a second time, in a migration that runs outside a transaction"
-        "A migration that runs outside a transaction (it has a `CONCURRENTLY` statement) can fail half-way; running it again then fails on what the first attempt created. deployc reports this only when the migration has no SQL `down`: the runtime reverts a failed migration with its `down`, which clears what the first attempt left."
+        "A migration that runs outside a transaction (it has a statement PostgreSQL refuses inside a transaction block: `CONCURRENTLY`, `VACUUM`, `CLUSTER` without a table, `REINDEX SCHEMA`, `DATABASE` or `SYSTEM`; or it uses an enum value it adds) can fail half-way; running it again then fails on what the first attempt created. deployc reports this only when the migration has no SQL `down`: the runtime reverts a failed migration with its `down`, which clears what the first attempt left."
         "CREATE INDEX CONCURRENTLY i ON t (a);"
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);";
     prefer_text_field "prefer-text-field" Other Warn
@@ -330,7 +350,7 @@ sql_rules! {
         "ALTER TABLE t ADD COLUMN b text;";
     renaming_object "renaming-object" Compat Warn
         "an object other than a table or column renamed"
-        "Code that uses the old name of the index, type, sequence or function fails as soon as the rename runs."
+        "Code that uses the old name of the index, type, sequence or function fails as soon as the rename runs. In a `contract` migration this is expected and not reported; outside contracts, M203 reports views, materialized views and foreign tables renamed, and this rule the other objects (or all of them when M203 is turned off)."
         "ALTER SEQUENCE s RENAME TO s2;"
         "CREATE SEQUENCE s2;";
     renaming_table "renaming-table" Compat Warn
@@ -509,15 +529,27 @@ pub(crate) fn split_message(text: &str) -> (String, Option<String>) {
     }
 }
 
+/// Where a violation's SQL runs, for [`on_new_table`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The `up`: a table is new when the statements before the violation's created it.
+    Up,
+    /// The `down`: it runs after the whole `up`.
+    Down,
+}
+
 /// Whether every table the statement at the violation touches is new in this release.
 pub(crate) fn on_new_table(
     ctx: &Context<'_>,
-    release: &Release,
     m: &Migration,
     a: &SqlAnalysis,
     v: &SqlViolation,
+    side: Side,
 ) -> bool {
-    let Some(stmt) = a.model.statement_at(v.range.start) else {
+    let Some(index) = a.model.statement_index_at(v.range.start) else {
+        return false;
+    };
+    let Some(stmt) = a.model.statements.get(index) else {
         return false;
     };
     let mut tables = stmt
@@ -528,8 +560,10 @@ pub(crate) fn on_new_table(
     if tables.peek().is_none() {
         return false;
     }
-    let new = ctx.new_tables(release, m);
-    tables.all(|t| new.contains(t))
+    tables.all(|t| match side {
+        Side::Up => ctx.is_new_at(m, index, t),
+        Side::Down => ctx.is_new_after(m, t),
+    })
 }
 
 /// The diagnostic for one squawk finding in `src`.
@@ -574,10 +608,10 @@ fn report(ctx: &Context<'_>, out: &mut Findings, name: &str) {
                 if info.class == Class::Compat && contract {
                     continue;
                 }
-                if !contract && m203_on && M203_COVERS.contains(&name) {
+                if !contract && m203_on && M203_COVERS.contains(&name) && covered_by_m203(a, v) {
                     continue;
                 }
-                if info.class == Class::Live && on_new_table(ctx, release, m, a, v) {
+                if info.class == Class::Live && on_new_table(ctx, m, a, v, Side::Up) {
                     continue;
                 }
                 if name == "prefer-robust-stmts" && ctx.down(m).is_some() {
