@@ -120,7 +120,7 @@ fn plan_of(file: &str, release: &str, env: &str) -> Plan {
         &c.output.sql,
         release,
         env,
-        &crate::lower::LowerOptions { start: None },
+        &crate::lower::LowerOptions::default(),
     )
     .unwrap()
 }
