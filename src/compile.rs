@@ -256,29 +256,7 @@ pub fn load_history(
             crate::history::LoadedHistory::new(h, &text, id),
         ))),
         Err(e) => {
-            let start: usize = text
-                .split_inclusive('\n')
-                .take(e.line.saturating_sub(1))
-                .map(str::len)
-                .sum();
-            let len = text
-                .get(start..)
-                .and_then(|rest| rest.lines().next())
-                .map_or(0, str::len);
-            let message = e.message.split(" at line ").next().unwrap_or(&e.message);
-            diags.push(
-                Diagnostic::error(
-                    "E502",
-                    format!("cannot read line {} of the run history", e.line),
-                )
-                .with_label(Label::primary(
-                    crate::source::Span::new(id, start, start + len.max(1)),
-                    message.to_string(),
-                ))
-                .with_help(
-                    "each line is one JSON object (see docs/history-format.md); fix or remove the line",
-                ),
-            );
+            diags.push(e.diagnostic(&text, id));
             Ok(None)
         }
     }

@@ -124,6 +124,27 @@ impl History {
         Ok(History { entries })
     }
 
+    /// Reads every line that is an entry, and reports the others instead of stopping at the
+    /// first: for readers that can do without a line (the delivery figures) rather than
+    /// without the whole file. Entries come with their 1-based line numbers.
+    pub fn parse_each(text: &str) -> (Vec<(usize, HistoryEntry)>, Vec<HistoryError>) {
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<HistoryEntry>(line) {
+                Ok(entry) => entries.push((i + 1, entry)),
+                Err(e) => errors.push(HistoryError {
+                    line: i + 1,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        (entries, errors)
+    }
+
     /// The line to append for `entry` (with its newline).
     pub fn line(entry: &HistoryEntry) -> String {
         let mut s = serde_json::to_string(entry).unwrap_or_default();
@@ -146,6 +167,44 @@ impl History {
                 && e.environment == environment
                 && e.outcome == Outcome::Succeeded
         })
+    }
+}
+
+impl HistoryError {
+    /// The E502 diagnostic for this error in the history `text` loaded as `file`: it points
+    /// at the whole line.
+    pub fn diagnostic(
+        &self,
+        text: &str,
+        file: crate::source::FileId,
+    ) -> crate::diagnostics::Diagnostic {
+        use crate::diagnostics::{Diagnostic, Label};
+        let start: usize = text
+            .split_inclusive('\n')
+            .take(self.line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let len = text
+            .get(start..)
+            .and_then(|rest| rest.lines().next())
+            .map_or(0, str::len);
+        // serde_json's position is within the line; the label already shows where it is.
+        let message = self
+            .message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&self.message);
+        Diagnostic::error(
+            "E502",
+            format!("cannot read line {} of the run history", self.line),
+        )
+        .with_label(Label::primary(
+            crate::source::Span::new(file, start, start + len.max(1)),
+            message.to_string(),
+        ))
+        .with_help(
+            "each line is one JSON object (see docs/history-format.md); fix or remove the line",
+        )
     }
 }
 
@@ -191,6 +250,16 @@ mod tests {
     fn bad_line_is_reported() {
         let err = History::parse("\n{\"format\":1\n").unwrap_err();
         assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn parse_each_skips_bad_lines() {
+        let good = "{\"format\":1,\"run\":\"r1\",\"service\":\"s\",\"release\":\"1\",\"environment\":\"e\",\"outcome\":\"aborted\",\"started_at\":\"2026-11-02T09:00:00Z\",\"finished_at\":\"2026-11-02T09:00:00Z\"}";
+        let text = format!("{good}\n{{\"format\":1\n\n{good}\n");
+        let (entries, errors) = History::parse_each(&text);
+        assert_eq!(entries.iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 4]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 2);
     }
 
     #[test]

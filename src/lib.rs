@@ -18,4 +18,5 @@ pub mod resolve;
 pub mod runtime;
 pub mod source;
 pub mod sql;
+pub mod stats;
 pub mod syntax;

@@ -90,6 +90,19 @@ pub(super) struct HistoryArgs {
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
     state_dir: PathBuf,
+    /// Delivery figures (deployment frequency, change failure rate, time to restore, deploy
+    /// duration) per environment and ISO week, instead of the list of runs
+    #[arg(long)]
+    stats: bool,
+    /// Only this environment
+    #[arg(long, value_name = "E", requires = "stats")]
+    env: Option<String>,
+    /// Only runs that ended at or after this date (YYYY-MM-DD, UTC) or RFC 3339 time
+    #[arg(long, value_name = "DATE", requires = "stats")]
+    since: Option<String>,
+    /// Figures for people or machines
+    #[arg(long, value_enum, default_value_t = Format::Text, requires = "stats")]
+    format: Format,
 }
 
 fn dir_of(file: &Path) -> PathBuf {
@@ -260,6 +273,9 @@ fn state_of(entries: &[journal::Entry]) -> String {
 }
 
 pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
+    if args.stats {
+        return history_stats(&args);
+    }
     let h = runtime::read_history(&args.state_dir).map_err(|e| miette!("{e}"))?;
     if h.entries.is_empty() {
         println!("no runs recorded in `{}`", args.state_dir.display());
@@ -275,6 +291,92 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
             e.migrations.len(),
             e.run
         );
+    }
+    Ok(0)
+}
+
+/// `deployc history --stats`: reads the history line by line (an unreadable line is an E502
+/// diagnostic on stderr and is left out, not a reason to print nothing), then prints the
+/// figures computed by [`crate::stats::compute`].
+fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
+    use crate::history::{HISTORY_FILE, History, HistoryError};
+    use crate::stats;
+
+    // Checked before reading anything: a typo is a usage error, not an empty result.
+    let since = match args.since.as_deref().map(stats::parse_since).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let path = args.state_dir.join(HISTORY_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(miette!("cannot read `{}`: {e}", path.display())),
+    };
+    let (entries, mut errors) = History::parse_each(&text);
+    let mut runs = Vec::new();
+    for (line, entry) in &entries {
+        match stats::Run::from_entry(entry) {
+            Ok(r) => runs.push(r),
+            Err(message) => errors.push(HistoryError {
+                line: *line,
+                message,
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        let mut sources = crate::source::SourceMap::new();
+        let id = sources.add(path.display().to_string(), Some(path.clone()), text.clone());
+        let diags: Vec<_> = errors.iter().map(|e| e.diagnostic(&text, id)).collect();
+        super::render_to_stderr(&diags, &sources, ColorChoice::Auto)?;
+        eprintln!(
+            "{} unreadable {} of `{}` left out of the figures",
+            errors.len(),
+            if errors.len() == 1 { "line" } else { "lines" },
+            path.display()
+        );
+    }
+    let filter = stats::Filter {
+        environment: args.env.clone(),
+        since,
+    };
+    let figures = stats::compute(&runs, &filter);
+    let nothing = if entries.is_empty() && errors.is_empty() {
+        Some(format!("no runs recorded in `{}`", path.display()))
+    } else if figures.overall.is_none() {
+        Some(format!(
+            "no runs in `{}` match{}{}",
+            path.display(),
+            args.env
+                .as_deref()
+                .map(|e| format!(" --env {e}"))
+                .unwrap_or_default(),
+            args.since
+                .as_deref()
+                .map(|s| format!(" --since {s}"))
+                .unwrap_or_default(),
+        ))
+    } else {
+        None
+    };
+    match args.format {
+        Format::Text => match nothing {
+            Some(line) => println!("{line}"),
+            None => print!("{}", stats::render_text(&figures)),
+        },
+        Format::Json => {
+            // Machines still get a document (with no environments); people get the line.
+            if let Some(line) = nothing {
+                eprintln!("{line}");
+            }
+            let json = serde_json::to_string_pretty(&figures)
+                .map_err(|e| miette!("cannot write the figures: {e}"))?;
+            println!("{json}");
+        }
     }
     Ok(0)
 }
