@@ -457,7 +457,7 @@ pub fn render_text(stats: &Stats) -> String {
     }
     out.push_str(
         "\ndeploys: successful runs; change failure rate: rolled back or rollback incomplete \
-         over runs that changed something (aborted runs are not counted)\n",
+         over the runs that changed something (aborted runs count in runs only)\n",
     );
     for f in &stats.open_failures {
         out.push_str(&format!(
