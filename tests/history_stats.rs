@@ -48,8 +48,9 @@ fn line(run: &str, env: &str, outcome: &str, started: &str, finished: &str) -> S
 /// | 10 | s5 | staging | aborted | 11-17 09:00 → 09:05 | W47 | |
 /// | 11 | p5 | production | rolled_back | 11-19 09:00 → 09:30 | W47 | |
 ///
-/// A paused run writes no line (the runtime appends one only when a run ends), so there is
-/// none here: a paused run cannot be counted.
+/// A paused run writes no line (the runtime appends one only when a run ends): the state
+/// directory also holds p6, a production run paused until its next step (its journal only),
+/// and the figures do not count it.
 fn history() -> String {
     let lines = [
         line(
@@ -130,6 +131,18 @@ fn history() -> String {
 fn state_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("history"), history()).unwrap();
+    let paused = dir.path().join("runs/20261120T090000Z-p6-production");
+    std::fs::create_dir_all(&paused).unwrap();
+    std::fs::write(
+        paused.join("journal.jsonl"),
+        concat!(
+            r#"{"seq":0,"at":"2026-11-20T09:00:00Z","type":"run_started","run":"20261120T090000Z-p6-production","service":"checkout","release":"p6","environment":"production","t0":"2026-11-20T09:00:00Z","stable":"p4"}"#,
+            "\n",
+            r#"{"seq":1,"at":"2026-11-20T09:10:00Z","type":"paused","step":"bake","due":"2026-11-21T09:00:00Z"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
     dir
 }
 
@@ -156,7 +169,7 @@ fn json_figures_match_the_hand_computed_ones() {
     assert_eq!(v["from_week"], "2026-W45");
     assert_eq!(v["to_week"], "2026-W47");
 
-    // Every environment: 10 runs; 6 succeeded (s1 s3 s4 p1 p2 p4); 3 failed (s2, p3, p5);
+    // Every environment: 10 runs (the paused p6 is not one); 6 succeeded (s1 s3 s4 p1 p2 p4); 3 failed (s2, p3, p5);
     // 1 aborted (s5), which is not a change: 9 changes.
     let all = &v["overall"];
     assert_eq!(all["weeks"], 3);
