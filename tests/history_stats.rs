@@ -326,3 +326,37 @@ fn empty_history() {
     assert_eq!(v["overall"], Value::Null);
     assert_eq!(v["environments"].as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn a_line_with_an_unreadable_time_is_e502_and_left_out() {
+    // Line 1 ends before it starts; line 2 is fine: one run counted.
+    let dir = tempfile::tempdir().unwrap();
+    let text = [
+        line(
+            "bad",
+            "staging",
+            "succeeded",
+            "2026-11-02T09:00:00Z",
+            "2026-11-02T08:00:00Z",
+        ),
+        line(
+            "ok",
+            "staging",
+            "succeeded",
+            "2026-11-02T09:00:00Z",
+            "2026-11-02T09:30:00Z",
+        ),
+    ]
+    .join("\n");
+    std::fs::write(dir.path().join("history"), text).unwrap();
+    let (code, out, err) = stats(dir.path(), &["--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("error[E502]: cannot read line 1 of the run history"),
+        "{err}"
+    );
+    assert!(err.contains("is before `started_at`"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["overall"]["runs"], 1);
+    assert_eq!(v["overall"]["median_duration_seconds"], 1800);
+}
