@@ -78,7 +78,7 @@ enum Format {
 
 #[derive(Args, Debug)]
 pub(super) struct StatusArgs {
-    /// The run (default: list the runs)
+    /// The run, or `latest` (default: list the runs)
     run: Option<String>,
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
@@ -220,6 +220,11 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             }
         }
         Some(id) => {
+            let id = &if id == "latest" {
+                runtime::control::resolve_run(&args.state_dir, id).map_err(|e| miette!("{e}"))?
+            } else {
+                id.clone()
+            };
             let entries =
                 journal::read(&runs.join(id).join("journal.jsonl")).map_err(|e| miette!("{e}"))?;
             let t0 = entries
@@ -235,6 +240,26 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
                 }
             }
             println!("state: {}", state_of(&entries));
+            if let Some((who, since)) = runtime::control::paused_by(&entries) {
+                println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
+            }
+            if let Some((step, roles)) = runtime::control::waiting_gate(&entries)
+                && !entries
+                    .iter()
+                    .any(|e| matches!(e.event, journal::Event::RunFinished { .. }))
+            {
+                println!("waiting at the gate of {step} for {}", roles.join(" or "));
+            }
+            for r in runtime::control::pending(&runs.join(id), &entries) {
+                println!(
+                    "pending: {} by {} at {}{} (request {})",
+                    r.command,
+                    r.who,
+                    r.at,
+                    r.role.map(|x| format!(" as {x}")).unwrap_or_default(),
+                    r.id
+                );
+            }
         }
     }
     Ok(0)
