@@ -146,10 +146,10 @@ fn at(e: &serde_json::Value) -> jiff::Timestamp {
     e["at"].as_str().unwrap().parse().unwrap()
 }
 
-fn find<'a>(
-    events: &'a [serde_json::Value],
+fn find(
+    events: &[serde_json::Value],
     f: impl Fn(&serde_json::Value) -> bool,
-) -> &'a serde_json::Value {
+) -> &serde_json::Value {
     events
         .iter()
         .find(|e| f(e))
