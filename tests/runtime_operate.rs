@@ -389,3 +389,28 @@ fn a_command_for_an_ended_or_unknown_run_is_one_line_and_exit_2() {
         .path();
     assert!(!run.join("commands.jsonl").exists(), "nothing written");
 }
+
+#[test]
+fn a_command_for_a_run_whose_process_is_gone_is_one_line_and_exit_2() {
+    let dir = scratch("gone");
+    program(&dir, "2s", false);
+    let mut child = spawn(&dir);
+    let run = read_until(&mut child, |e| {
+        e["type"] == "action" && e["what"] == "weight"
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = operate(&dir, "pause", &run, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(text(&out).lines().count(), 1, "{}", text(&out));
+    assert!(text(&out).contains("not live"), "{}", text(&out));
+    let commands = dir.join(".deployc/runs").join(&run).join("commands.jsonl");
+    assert!(!commands.exists(), "nothing written");
+    // The killed runner's instances are stopped by the resumed run, which finishes it.
+    let out = deployc()
+        .current_dir(&dir)
+        .args(["run", "--resume", &run, "--state-dir", ".deployc"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
