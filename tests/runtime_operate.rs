@@ -414,3 +414,48 @@ fn a_command_for_a_run_whose_process_is_gone_is_one_line_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+#[test]
+fn a_paused_hold_keeps_its_triggers_armed() {
+    let dir = scratch("paused-trigger");
+    program(&dir, "30s", true);
+    // The demo app fails 30% of the requests of a version whose name contains `bad`.
+    let text_of = std::fs::read_to_string(dir.join("app.deploy")).unwrap();
+    std::fs::write(
+        dir.join("app.deploy"),
+        text_of.replace("release \"1.0.0\"", "release \"1.0.0-bad\""),
+    )
+    .unwrap();
+    let mut child = deployc()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "app.deploy",
+            "--release",
+            "1.0.0-bad",
+            "--env",
+            "local",
+        ])
+        .args(["--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = read_until(&mut child, |e| e["type"] == "gate_waiting");
+    // Paused at the gate: the canary's hold stands still from its start.
+    let out = operate(&dir, "pause", &run, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = operate(&dir, "approve", &run, &["--as", "lead"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let code = child.wait().unwrap().code();
+    let events = journal(&dir, &run);
+    assert_eq!(code, Some(1), "{events:#?}");
+    let fired = find(&events, |e| e["type"] == "trigger_fired");
+    assert_eq!(fired["step"], "deploy.canary-1", "{events:#?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["type"] == "operator_command" && e["command"] == "resume"),
+        "{events:#?}"
+    );
+}
