@@ -216,7 +216,8 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             for id in ids {
                 let entries =
                     journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
-                println!("{id}  {}", state_of(&entries));
+                let live = runtime::control::is_live(&args.state_dir, &id);
+                println!("{id}  {}", state_of(&entries, live));
             }
         }
         Some(id) => {
@@ -239,7 +240,8 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
                     println!("{l}");
                 }
             }
-            println!("state: {}", state_of(&entries));
+            let live = runtime::control::is_live(&args.state_dir, id);
+            println!("state: {}", state_of(&entries, live));
             if let Some((who, since)) = runtime::control::paused_by(&entries) {
                 println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
             }
@@ -266,7 +268,7 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
 }
 
 /// A run's state in a few words, from its journal.
-fn state_of(entries: &[journal::Entry]) -> String {
+fn state_of(entries: &[journal::Entry], live: bool) -> String {
     let mut current = None;
     for e in entries.iter().rev() {
         match &e.event {
@@ -279,6 +281,8 @@ fn state_of(entries: &[journal::Entry]) -> String {
         }
     }
     match current {
+        // A process works on it: not interrupted, under way.
+        Some(s) if live => format!("running: {s}"),
         Some(s) => format!("interrupted in {s} (resume with --resume)"),
         None => "started".into(),
     }

@@ -129,6 +129,11 @@ fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
     alive(pid).then_some(pid)
 }
 
+/// Whether a process works on `run` now (for `deployc status`).
+pub(crate) fn is_live(state_dir: &Path, run: &str) -> bool {
+    live_pid(state_dir, run).is_some()
+}
+
 fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
     let r = unsafe { libc::kill(pid, 0) };
