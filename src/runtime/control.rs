@@ -329,3 +329,85 @@ pub(crate) fn paused_by(entries: &[journal::Entry]) -> Option<(String, String)> 
     }
     by
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn request(id: &str, command: &str) -> Request {
+        Request {
+            id: id.into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            command: command.into(),
+            full: false,
+            role: None,
+            who: "ana@ops-1".into(),
+            why: None,
+        }
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("deployc-control-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn the_inbox_takes_whole_lines_only_and_each_once() {
+        let d = dir("inbox");
+        let path = d.join(COMMANDS_FILE);
+        std::fs::write(&path, "").unwrap();
+        let mut inbox = Inbox::open(&d);
+        append(&path, &request("1", "pause")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        // A line being written is taken once it is whole.
+        f.write_all(b"{\"id\":\"2\",\"at\":\"x\",\"command\":\"res")
+            .unwrap();
+        let got = inbox.poll();
+        assert_eq!(got, vec![request("1", "pause")]);
+        f.write_all(b"ume\",\"who\":\"ana@ops-1\"}\n").unwrap();
+        let got = inbox.poll();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].command, "resume");
+        assert!(inbox.poll().is_empty());
+    }
+
+    #[test]
+    fn a_request_left_before_the_run_took_it_is_not_taken() {
+        let d = dir("stale");
+        append(&d.join(COMMANDS_FILE), &request("1", "abort")).unwrap();
+        let mut inbox = Inbox::open(&d);
+        assert!(inbox.poll().is_empty());
+    }
+
+    #[test]
+    fn pending_requests_are_those_the_journal_has_not_answered() {
+        let d = dir("pending");
+        append(&d.join(COMMANDS_FILE), &request("1", "pause")).unwrap();
+        append(&d.join(COMMANDS_FILE), &request("2", "resume")).unwrap();
+        let answered = journal::Entry {
+            seq: 1,
+            at: "2026-01-01T00:00:01Z".into(),
+            event: Event::OperatorCommand {
+                id: "1".into(),
+                command: "pause".into(),
+                who: "ana@ops-1".into(),
+                why: None,
+                step: None,
+                ok: true,
+                state: "paused".into(),
+            },
+        };
+        let left = pending(&d, std::slice::from_ref(&answered));
+        assert_eq!(left, vec![request("2", "resume")]);
+        assert_eq!(
+            paused_by(&[answered]),
+            Some(("ana@ops-1".into(), "2026-01-01T00:00:01Z".into()))
+        );
+    }
+}
