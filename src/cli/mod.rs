@@ -6,6 +6,7 @@
 
 mod check;
 mod export;
+mod operate;
 mod plan;
 mod rules;
 mod run;
@@ -38,6 +39,18 @@ enum Command {
     Status(run::StatusArgs),
     /// Finished runs recorded in the state directory
     History(run::HistoryArgs),
+    /// Roll a live run back now, through its plan's rollback
+    Abort(operate::AbortArgs),
+    /// Hold a live run at its current step: the hold's clock stops, triggers stay armed
+    Pause(operate::SteerArgs),
+    /// Let a paused live run's hold go on (`deployc run --resume` continues a stopped run)
+    Resume(operate::SteerArgs),
+    /// End the current hold of a live run early (`--full`: on to full traffic)
+    Promote(operate::PromoteArgs),
+    /// Approve the gate a live run waits at, for a role
+    Approve(operate::DecideArgs),
+    /// Reject the gate a live run waits at, for a role
+    Reject(operate::DecideArgs),
     /// The demo application (`--port P --version V`) used by the quickstart and the tests
     #[command(hide = true)]
     DemoApp {
@@ -101,6 +114,12 @@ pub fn run() -> i32 {
         Command::Run(args) => run::run(*args),
         Command::Status(args) => run::status(args),
         Command::History(args) => run::history(args),
+        Command::Abort(args) => operate::abort(args),
+        Command::Pause(args) => operate::pause(args),
+        Command::Resume(args) => operate::resume(args),
+        Command::Promote(args) => operate::promote(args),
+        Command::Approve(args) => operate::approve(args),
+        Command::Reject(args) => operate::reject(args),
         Command::DemoApp { args } => Ok(crate::demo::main(&args)),
     };
     match result {

@@ -78,7 +78,7 @@ enum Format {
 
 #[derive(Args, Debug)]
 pub(super) struct StatusArgs {
-    /// The run (default: list the runs)
+    /// The run, or `latest` (default: list the runs)
     run: Option<String>,
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
@@ -229,10 +229,16 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             for id in ids {
                 let entries =
                     journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
-                println!("{id}  {}", state_of(&entries));
+                let live = runtime::control::is_live(&args.state_dir, &id);
+                println!("{id}  {}", state_of(&entries, live));
             }
         }
         Some(id) => {
+            let id = &if id == "latest" {
+                runtime::control::resolve_run(&args.state_dir, id).map_err(|e| miette!("{e}"))?
+            } else {
+                id.clone()
+            };
             let entries =
                 journal::read(&runs.join(id).join("journal.jsonl")).map_err(|e| miette!("{e}"))?;
             let t0 = entries
@@ -247,14 +253,35 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
                     println!("{l}");
                 }
             }
-            println!("state: {}", state_of(&entries));
+            let live = runtime::control::is_live(&args.state_dir, id);
+            println!("state: {}", state_of(&entries, live));
+            if let Some((who, since)) = runtime::control::paused_by(&entries) {
+                println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
+            }
+            if let Some((step, roles)) = runtime::control::waiting_gate(&entries)
+                && !entries
+                    .iter()
+                    .any(|e| matches!(e.event, journal::Event::RunFinished { .. }))
+            {
+                println!("waiting at the gate of {step} for {}", roles.join(" or "));
+            }
+            for r in runtime::control::pending(&runs.join(id), &entries) {
+                println!(
+                    "pending: {} by {} at {}{} (request {})",
+                    r.command,
+                    r.who,
+                    r.at,
+                    r.role.map(|x| format!(" as {x}")).unwrap_or_default(),
+                    r.id
+                );
+            }
         }
     }
     Ok(0)
 }
 
 /// A run's state in a few words, from its journal.
-fn state_of(entries: &[journal::Entry]) -> String {
+fn state_of(entries: &[journal::Entry], live: bool) -> String {
     let mut current = None;
     for e in entries.iter().rev() {
         match &e.event {
@@ -267,6 +294,8 @@ fn state_of(entries: &[journal::Entry]) -> String {
         }
     }
     match current {
+        // A process works on it: not interrupted, under way.
+        Some(s) if live => format!("running: {s}"),
         Some(s) => format!("interrupted in {s} (resume with --resume)"),
         None => "started".into(),
     }

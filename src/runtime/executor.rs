@@ -15,6 +15,7 @@ use crate::history::{History, checksum};
 use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
+use super::control::{Inbox, Request, Steering};
 use super::journal::{Entry, Event, Journal};
 use super::outbox::{DELIVERY_LIMIT_MS, Delivered, FLUSH_LIMIT_MS, Outbox};
 use super::shell;
@@ -154,6 +155,12 @@ pub(crate) struct Executor<'p> {
     /// Migrations that failed part-way outside a transaction: what stays applied. The
     /// rollback cannot undo it, so it is never complete.
     partially_applied: Vec<String>,
+    /// Operator commands of a live run (`deployc pause RUN`…); none on a virtual clock.
+    inbox: Option<Inbox>,
+    steer: Steering,
+    /// How long operators held the run paused, in all: a step's timeout is extended by it,
+    /// since a paused hold is not a stuck one.
+    operator_paused_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<'p> Executor<'p> {
@@ -191,6 +198,107 @@ impl<'p> Executor<'p> {
             stop: None,
             on_signal: OnSignal::Rollback,
             partially_applied: Vec::new(),
+            inbox: None,
+            steer: Steering::default(),
+            operator_paused_ms: Arc::default(),
+        }
+    }
+
+    /// Takes operator commands from `inbox` (a live run's `commands.jsonl`).
+    pub(crate) fn operate(&mut self, inbox: Inbox) {
+        self.inbox = Some(inbox);
+    }
+
+    /// Reads the operators' new requests and acts on them. `in_hold` says whether a hold is
+    /// under way (promote ends it); `gate` is the gate the run waits at (its step and role),
+    /// whose decision an `approve` or `reject` of that role makes.
+    fn take_commands(
+        &mut self,
+        in_hold: bool,
+        gate: Option<(&str, &str)>,
+    ) -> Result<Option<Decision>, Failure> {
+        let Some(inbox) = self.inbox.as_mut() else {
+            return Ok(None);
+        };
+        let requests = inbox.poll();
+        let mut decision = None;
+        for r in requests {
+            let (ok, state) = self.steer_by(&r, in_hold, gate, &mut decision);
+            self.log(Event::OperatorCommand {
+                id: r.id.clone(),
+                command: r.command.clone(),
+                who: r.who.clone(),
+                why: r.why.clone(),
+                step: self.current.clone(),
+                ok,
+                state,
+            })?;
+        }
+        Ok(decision)
+    }
+
+    /// What one request does; returns whether it was done and the run's state after it.
+    fn steer_by(
+        &mut self,
+        r: &Request,
+        in_hold: bool,
+        gate: Option<(&str, &str)>,
+        decision: &mut Option<Decision>,
+    ) -> (bool, String) {
+        let step = self.current.clone().unwrap_or_else(|| "the run".into());
+        let why = r
+            .why
+            .as_deref()
+            .map(|w| format!(": {w}"))
+            .unwrap_or_default();
+        match r.command.as_str() {
+            "abort" => {
+                self.steer.abort = Some(format!("aborted by {}{why}", r.who));
+                (true, format!("aborting at {step}: rolling back"))
+            }
+            "pause" => match &self.steer.paused_by {
+                Some(by) => (false, format!("already paused by {by}")),
+                None => {
+                    self.steer.paused_by = Some(r.who.clone());
+                    (
+                        true,
+                        format!("paused at {step}: holds stand still, triggers stay armed"),
+                    )
+                }
+            },
+            "resume" => match self.steer.paused_by.take() {
+                Some(_) => (true, format!("resumed at {step}")),
+                None => (false, "not paused".into()),
+            },
+            "promote" if !in_hold => (false, format!("{step} is not holding: nothing to promote")),
+            "promote" => {
+                self.steer.promote = Some(r.full);
+                if r.full {
+                    self.steer.skip_to_full = Some(r.who.clone());
+                    (true, format!("promoted: {step} ends, on to full traffic"))
+                } else {
+                    (true, format!("promoted: the hold of {step} ends"))
+                }
+            }
+            "approve" | "reject" => match (gate, &r.role) {
+                (Some((gate_step, role)), Some(asked)) if asked == role => {
+                    let by = format!("{} (deployc {} --as {role})", r.who, r.command);
+                    let approve = r.command == "approve";
+                    *decision = Some(if approve {
+                        Decision::Approved { by }
+                    } else {
+                        Decision::Rejected { by }
+                    });
+                    let verb = if approve { "approved" } else { "rejected" };
+                    (true, format!("{verb} the {role} gate at {gate_step}"))
+                }
+                (Some((gate_step, role)), _) => (
+                    false,
+                    format!("the gate at {gate_step} waits for {role}, not this role"),
+                ),
+                (None, _) => (false, "not waiting at a gate".into()),
+            },
+            other => (false, format!("unknown command `{other}`")),
         }
     }
 
@@ -606,6 +714,26 @@ impl<'p> Executor<'p> {
                 return Ok(end);
             }
             self.current = Some(step.id.clone());
+            if let Some(by) = self.steer.skip_to_full.clone()
+                && self.skipped_to_full(step)
+            {
+                self.log(Event::StepStarted {
+                    step: step.id.clone(),
+                    title: step.title.clone(),
+                })
+                .map_err(|f| f.reason)?;
+                self.action(
+                    Some(&step.id),
+                    "skip",
+                    Ok(format!("promoted to full traffic by {by}")),
+                )
+                .map_err(|f| f.reason)?;
+                self.emit(Event::StepFinished {
+                    step: step.id.clone(),
+                })?;
+                self.finished.insert(step.id.clone());
+                continue;
+            }
             let result = self.step(step).await;
             match result {
                 Ok(()) => {
@@ -659,6 +787,17 @@ impl<'p> Executor<'p> {
             .await
             .map_err(|f| f.reason)?;
         self.finish(End::Succeeded).await
+    }
+
+    /// Whether `promote --full` skips `step`: a canary step before the last one (the last is
+    /// full traffic, and runs).
+    fn skipped_to_full(&self, step: &Step) -> bool {
+        let last = self
+            .steps()
+            .filter(|s| matches!(s.action, Action::CanaryStep { .. }))
+            .last()
+            .map(|s| s.id.clone());
+        matches!(step.action, Action::CanaryStep { .. }) && last.as_deref() != Some(&step.id)
     }
 
     /// A signal before T-0: nothing changed. `--on-signal pause` leaves the countdown to
@@ -861,11 +1000,33 @@ impl<'p> Executor<'p> {
         match step.timeout_ms {
             // A virtual clock never blocks, so only a real run needs the wall-clock timeout.
             Some(t) if !self.world.clock.is_virtual() => {
-                match tokio::time::timeout(std::time::Duration::from_millis(t), self.execute(step))
-                    .await
-                {
-                    Ok(r) => r?,
-                    Err(_) => return fail(format!("timed out after {}", fmt_ms(t))),
+                // The time operators hold the run paused does not count against the step: the
+                // deadline moves by it.
+                let paused = self.operator_paused_ms.clone();
+                let paused_before = paused.load(std::sync::atomic::Ordering::Relaxed);
+                let start = tokio::time::Instant::now();
+                let work = self.execute(step);
+                tokio::pin!(work);
+                loop {
+                    let extra = paused
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                        .saturating_sub(paused_before);
+                    let deadline =
+                        start + std::time::Duration::from_millis(t.saturating_add(extra));
+                    tokio::select! {
+                        r = &mut work => {
+                            r?;
+                            break;
+                        }
+                        () = tokio::time::sleep_until(deadline) => {
+                            let now_extra = paused
+                                .load(std::sync::atomic::Ordering::Relaxed)
+                                .saturating_sub(paused_before);
+                            if now_extra == extra {
+                                return fail(format!("timed out after {}", fmt_ms(t)));
+                            }
+                        }
+                    }
                 }
             }
             _ => self.execute(step).await?,
@@ -1335,7 +1496,24 @@ impl<'p> Executor<'p> {
             if let Some(signal) = self.signalled() {
                 return fail(format!("stopped by {signal}"));
             }
-            elapsed += wait;
+            // Operators act at each interval: an abort rolls back now; a pause stops the
+            // hold's clock (the evaluations below go on, so triggers stay armed); a promote
+            // ends the hold after this evaluation.
+            self.take_commands(true, None)?;
+            if let Some(reason) = self.steer.abort.take() {
+                return fail(reason);
+            }
+            let counted = if self.steer.paused_by.is_some() {
+                self.operator_paused_ms
+                    .fetch_add(wait, std::sync::atomic::Ordering::Relaxed);
+                0
+            } else {
+                wait
+            };
+            elapsed += counted;
+            if self.steer.promote.take().is_some() {
+                elapsed = hold_ms;
+            }
             self.periodic_messages().await?;
             self.check_required()?;
             let mut starved: Option<&str> = None;
@@ -1373,8 +1551,8 @@ impl<'p> Executor<'p> {
             }
             match (starved, &paused_on) {
                 (Some(text), _) => {
-                    elapsed -= wait;
-                    paused_ms += wait;
+                    elapsed = elapsed.saturating_sub(counted);
+                    paused_ms += counted;
                     if paused_on.is_none() {
                         self.log(Event::HoldPaused {
                             step: step.id.clone(),
@@ -1488,6 +1666,11 @@ impl<'p> Executor<'p> {
             question: question.to_string(),
             timeout_ms,
         };
+        // A gate that waits (a live run, a gate with time to answer) can also be answered by
+        // an operator from another terminal.
+        if self.inbox.is_some() && !self.world.clock.is_virtual() && timeout_ms != Some(0) {
+            return self.decide_live(req).await;
+        }
         // A gate may wait on a person at the terminal: a signal answers it (rejected), so
         // that Ctrl-C at a prompt stops the run as it does anywhere else.
         let d = match self.stop.clone() {
@@ -1501,17 +1684,74 @@ impl<'p> Executor<'p> {
             }
             _ => self.world.gates.decide(&req).await,
         };
-        let (decision, by) = match &d {
+        self.log_decision(&req, &d)?;
+        Ok(d)
+    }
+
+    fn log_decision(&mut self, req: &GateRequest, d: &Decision) -> Result<(), Failure> {
+        let (decision, by) = match d {
             Decision::Approved { by } => ("approved", by.clone()),
             Decision::Rejected { by } => ("rejected", by.clone()),
             Decision::TimedOut => ("timed_out", "nobody".to_string()),
         };
         self.log(Event::Decision {
-            step: step.to_string(),
-            question: format!("{question} ({role})"),
+            step: req.step.clone(),
+            question: format!("{} ({})", req.question, req.role),
             decision: decision.into(),
             by,
+        })
+    }
+
+    /// A gate of a live run: answered by the gates of the command line (the terminal,
+    /// `--approve`, its timeout), a signal, or an operator's `approve`/`reject` of its role
+    /// (`abort` rolls back). The operators' requests are read every analysis interval (at
+    /// most every second) while it waits.
+    async fn decide_live(&mut self, req: GateRequest) -> Result<Decision, Failure> {
+        self.log(Event::GateWaiting {
+            step: req.step.clone(),
+            roles: vec![req.role.clone()],
+            question: req.question.clone(),
         })?;
+        let poll = std::time::Duration::from_millis(self.interval().min(1_000));
+        // The gates are taken out of the world while their answer is awaited, so that the
+        // operators' requests can be journaled meanwhile; they are put back whatever happens.
+        let gates = std::mem::replace(&mut self.world.gates, Box::new(Unanswered));
+        let mut stop = self.stop.clone();
+        let answer: Result<Decision, Failure> = {
+            let asked = gates.decide(&req);
+            tokio::pin!(asked);
+            loop {
+                let signalled = async {
+                    match stop.as_mut() {
+                        Some(rx) => rx
+                            .wait_for(Option::is_some)
+                            .await
+                            .ok()
+                            .and_then(|s| s.clone()),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    d = &mut asked => break Ok(d),
+                    s = signalled => break Ok(Decision::Rejected {
+                        by: s.unwrap_or_else(|| "a signal".into()),
+                    }),
+                    () = tokio::time::sleep(poll) => {
+                        match self.take_commands(false, Some((&req.step, &req.role))) {
+                            Err(f) => break Err(f),
+                            Ok(Some(d)) => break Ok(d),
+                            Ok(None) => {}
+                        }
+                        if let Some(reason) = self.steer.abort.take() {
+                            break Err(Failure { reason });
+                        }
+                    }
+                }
+            }
+        };
+        self.world.gates = gates;
+        let d = answer?;
+        self.log_decision(&req, &d)?;
         Ok(d)
     }
 
@@ -1925,6 +2165,15 @@ impl<'p> Executor<'p> {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Stands in for the run's gates while a live gate awaits them (see `decide_live`).
+struct Unanswered;
+
+impl Gates for Unanswered {
+    fn decide<'a>(&'a self, _: &'a GateRequest) -> super::world::BoxFuture<'a, Decision> {
+        Box::pin(async { Decision::TimedOut })
     }
 }
 

@@ -162,6 +162,27 @@ pub(crate) enum Event {
     RunFinished {
         outcome: String,
     },
+    /// An operator's request (`deployc pause RUN`…) taken by the run: `id` is the request's
+    /// (in `commands.jsonl`), `ok` whether the run did what it asked, `state` what the run is
+    /// doing now.
+    OperatorCommand {
+        id: String,
+        command: String,
+        who: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        why: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        ok: bool,
+        state: String,
+    },
+    /// The run waits at a gate for a decision of one of `roles` (`deployc approve RUN --as
+    /// ROLE` answers it from another terminal).
+    GateWaiting {
+        step: String,
+        roles: Vec<String>,
+        question: String,
+    },
 }
 
 /// Where journal lines go.

@@ -16,6 +16,7 @@ mod basic;
 pub mod bench;
 pub mod channels;
 pub(crate) mod condition;
+pub(crate) mod control;
 pub mod db;
 mod edges;
 pub(crate) mod executor;
@@ -91,11 +92,26 @@ pub(crate) fn exit_code(end: &End) -> i32 {
 /// The lock of a state directory, held while a real run works in it (released when the
 /// process ends, however it ends: the kernel drops an `flock` with its last descriptor).
 struct StateLock {
-    _file: std::fs::File,
+    file: std::fs::File,
+}
+
+impl StateLock {
+    /// Names the run this process works on under its pid, so that an operator's command
+    /// (`deployc pause RUN`) can tell a live run from one whose process is gone.
+    fn name_run(&mut self, run: &str) -> Result<(), String> {
+        use std::io::{Seek, Write};
+        let pid = std::process::id();
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.rewind())
+            .and_then(|()| writeln!(self.file, "{pid}\n{run}"))
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| format!("cannot write the lock: {e}"))
+    }
 }
 
 /// The lock file in a state directory.
-const LOCK_FILE: &str = "run.lock";
+pub(crate) const LOCK_FILE: &str = "run.lock";
 
 /// Takes the state directory's lock, or says which process holds it. Two runs in one state
 /// directory would interleave their history and their changes to the same environment.
@@ -121,7 +137,8 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
         }
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
-        let holder = holder.trim();
+        // The first line is the pid; the second, the run it works on.
+        let holder = holder.lines().next().unwrap_or_default().trim();
         let who = if holder.is_empty() {
             "another process".to_string()
         } else {
@@ -139,7 +156,7 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
         .and_then(|()| writeln!(file, "{pid}"))
         .and_then(|()| file.sync_data())
         .map_err(|e| format!("cannot write the lock `{}`: {e}", path.display()))?;
-    Ok(StateLock { _file: file })
+    Ok(StateLock { file })
 }
 
 /// Turns SIGTERM and SIGINT into a value the executor watches: the run stops gracefully
@@ -413,7 +430,7 @@ fn new_run_id(plan: &Plan, runs: &Path) -> String {
 
 fn run_real(req: Request) -> Result<i32, String> {
     private_dir(&req.state_dir)?;
-    let _lock = lock_state_dir(&req.state_dir)?;
+    let mut lock = lock_state_dir(&req.state_dir)?;
     let runs = req.state_dir.join("runs");
     private_dir(&runs)?;
     let (plan, run_id) = match &req.resume {
@@ -431,6 +448,7 @@ fn run_real(req: Request) -> Result<i32, String> {
     };
     let run_dir = runs.join(&run_id);
     private_dir(&run_dir)?;
+    lock.name_run(&run_id)?;
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
     if req.resume.is_none() {
         std::fs::write(run_dir.join("plan.json"), &plan_text)
@@ -471,6 +489,7 @@ fn run_real(req: Request) -> Result<i32, String> {
     };
     let print = progress::printer(req.log_format, t0, &plan);
     let mut ex = Executor::new(&plan, world, journal, settings, print);
+    ex.operate(control::Inbox::open(&run_dir));
     let result = rt.block_on(async {
         match watch_signals() {
             Ok(rx) => ex.on_signal(rx, req.on_signal),

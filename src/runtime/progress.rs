@@ -122,6 +122,24 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
         }
         Event::Paused { step, due } => format!("⏸ paused: {step} is due at {due}"),
         Event::RunFinished { outcome } => format!("run {outcome}"),
+        Event::OperatorCommand {
+            command,
+            who,
+            why,
+            ok,
+            state,
+            ..
+        } => format!(
+            "⚑ {command} by {who}{}: {}{state}",
+            why.as_deref()
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default(),
+            if *ok { "" } else { "refused: " }
+        ),
+        Event::GateWaiting { step, roles, .. } => format!(
+            "  ? {step} waits for {} (`deployc approve RUN --as ROLE` from another terminal)",
+            roles.join(" or ")
+        ),
     };
     Some(format!("{:>10}  {text}", offset(t0, &e.at)))
 }

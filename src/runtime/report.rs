@@ -153,6 +153,18 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
             Event::Interrupted { signal, action } => {
                 deviations.push(format!("{signal} at {}: {action}", e.at))
             }
+            Event::OperatorCommand {
+                command,
+                who,
+                why,
+                ok: true,
+                state,
+                ..
+            } => deviations.push(format!(
+                "{command} by {who} at {}{}: {state}",
+                e.at,
+                why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default()
+            )),
             Event::HoldPaused { step, condition } => deviations.push(format!(
                 "`{step}` held still at {}: no data for `{condition}` (no_data pause)",
                 e.at
