@@ -183,6 +183,8 @@ pub(crate) struct CommandProvider {
     pub(crate) release: String,
     pub(crate) stable: Option<String>,
     pub(crate) replicas: u64,
+    /// The environment's (or service's) `url`: `{url}` in the commands.
+    pub(crate) url: Option<String>,
 }
 
 const COMMAND_TIMEOUT_MS: u64 = 600_000;
@@ -200,6 +202,7 @@ impl CommandProvider {
                 .or_else(|| match n {
                     "version" => Some(self.release.clone()),
                     "previous_version" => self.stable.clone(),
+                    "url" => self.url.clone(),
                     _ => None,
                 })
         };
@@ -245,9 +248,13 @@ impl Provider for CommandProvider {
         Box::pin(async move { self.run("promote", &[]).await })
     }
     fn traffic_to_stable(&self) -> BoxFuture<'_, Done> {
+        self.rollback_to_stable("rollback")
+    }
+    fn rollback_to_stable<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, Done> {
         Box::pin(async move {
             if self.actions.iter().any(|a| a.action == "rollback") {
-                self.run("rollback", &[("reason", "rollback".into())]).await
+                self.run("rollback", &[("reason", reason.to_string())])
+                    .await
             } else {
                 self.run("weight", &[("weight", "0".into())]).await
             }
@@ -260,7 +267,7 @@ impl Provider for CommandProvider {
         Box::pin(async move { self.run("health", &[]).await })
     }
     fn url(&self) -> Option<String> {
-        None
+        self.url.clone()
     }
     fn shutdown(&self, _: bool) -> BoxFuture<'_, Done> {
         Box::pin(async { Ok("nothing to stop".into()) })

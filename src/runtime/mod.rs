@@ -651,6 +651,7 @@ fn real_world(
             release: plan.release.clone(),
             stable: stable.clone(),
             replicas: 3,
+            url: plan.target.url.clone(),
         }),
         Some(TargetProvider::Kubernetes(target)) => {
             Box::new(rt.block_on(kube::KubeProvider::connect(plan, target, &base))?)
