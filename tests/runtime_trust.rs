@@ -347,3 +347,63 @@ fn a_checklist_check_without_data_fails_before_anything_changes() {
     assert!(out.contains("no data for `error_rate < 1%`"), "{out}");
     assert!(!dir.join("deployed").exists(), "{out}");
 }
+
+/// Two confirmations of one checklist: each gate's message says what it asks.
+const GATES: &str = r#"
+service app {
+  smoke = run "echo {url} > smoke.txt"
+}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "echo {url} > weight.txt"
+  }
+  url = "http://app.example:8080"
+}
+
+team {
+  lead = "lead@example.com"
+  qa   = "qa@example.com"
+}
+
+channel log = file "log.jsonl"
+
+release "1.0.0" {
+  checklist {
+    confirm "release notes are published" by lead
+    confirm "the load test passed" by qa
+  }
+  strategy = canary {
+    analysis every 200ms
+    step 100%
+  }
+  comms {
+    on approval_needed notify log "to confirm at {step}: {reason}"
+  }
+}
+"#;
+
+#[test]
+fn each_gate_sends_its_own_text_and_commands_get_the_url() {
+    let dir = scratch("gates");
+    let o = run(&dir, GATES, &["--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let texts: Vec<String> = delivered(&dir.join("log.jsonl"))
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "to confirm at pre.checklist: release notes are published",
+            "to confirm at pre.checklist: the load test passed"
+        ],
+        "{out}"
+    );
+    for f in ["smoke.txt", "weight.txt"] {
+        let url = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(url.trim(), "http://app.example:8080", "{f}");
+    }
+}

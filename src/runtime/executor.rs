@@ -997,7 +997,7 @@ impl<'p> Executor<'p> {
                             command,
                             timeout_ms,
                         } => {
-                            let command = self.render_command(command);
+                            let command = self.render_command(command)?;
                             let r = self
                                 .world
                                 .shell
@@ -1097,6 +1097,7 @@ impl<'p> Executor<'p> {
             Action::Preview { hold_ms, smoke } => {
                 self.ensure_deployed(id).await?;
                 if *smoke && let Some(cmd) = self.smoke_command() {
+                    let cmd = cmd?;
                     let r = self.world.shell.run(&cmd, 300_000).await;
                     self.action(Some(id), "preview smoke", r)?;
                 }
@@ -1130,6 +1131,7 @@ impl<'p> Executor<'p> {
             }
             Action::Smoke { .. } => {
                 if let Some(cmd) = self.smoke_command() {
+                    let cmd = cmd?;
                     let r = self
                         .world
                         .shell
@@ -1187,7 +1189,7 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
-    fn smoke_command(&self) -> Option<String> {
+    fn smoke_command(&self) -> Option<Result<String, Failure>> {
         let template = self.steps().find_map(|s| match &s.action {
             Action::Smoke { command } => Some(command.clone()),
             _ => None,
@@ -1196,9 +1198,16 @@ impl<'p> Executor<'p> {
     }
 
     /// A smoke or checklist command with its placeholders (the release's and `{url}`)
-    /// shell-quoted.
-    fn render_command(&self, template: &str) -> String {
+    /// shell-quoted. A command that needs `{url}` when the service has none fails here: run
+    /// with a literal `{url}`, a smoke test would test nothing, or the wrong thing.
+    fn render_command(&self, template: &str) -> Result<String, Failure> {
         let url = self.url();
+        // A dry run describes the command as it stands.
+        if url.is_none() && template.contains("{url}") && !self.settings.describe_only {
+            return fail(format!(
+                "`{template}` needs `{{url}}`, and neither the provider, the environment nor the service gives one (set `url`)"
+            ));
+        }
         let v = |n: &str| match n {
             "url" => url.clone(),
             "version" => Some(self.plan.release.clone()),
@@ -1207,7 +1216,7 @@ impl<'p> Executor<'p> {
             "previous_version" => self.settings.stable.clone(),
             _ => None,
         };
-        shell::render(template, &v)
+        Ok(shell::render(template, &v))
     }
 
     fn interval(&self) -> u64 {
@@ -1542,8 +1551,14 @@ impl<'p> Executor<'p> {
         timeout_ms: Option<u64>,
         on_timeout: Option<&str>,
     ) -> Result<(), Failure> {
-        self.send_on("approval_needed", Some(step), &[("role", role.to_string())])
-            .await?;
+        // Each gate says what it asks (`{reason}`): a checklist's confirmations and an
+        // approval waiting at once are told apart.
+        self.send_on(
+            "approval_needed",
+            Some(step),
+            &[("role", role.to_string()), ("reason", question.to_string())],
+        )
+        .await?;
         match self.decide(step, role, who, question, timeout_ms).await? {
             Decision::Approved { .. } => Ok(()),
             Decision::Rejected { by } => fail(format!("{role} gate rejected by {by}")),
