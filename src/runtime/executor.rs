@@ -1639,12 +1639,19 @@ impl<'p> Executor<'p> {
     }
 
     /// The service's URL: the provider's (the local proxy), else the environment's or the
-    /// service's `url`.
+    /// service's `url`, else the origin of the service's `health` URL — where the health
+    /// check reaches the service, it is reachable.
     fn url(&self) -> Option<String> {
         self.world
             .provider
             .url()
             .or_else(|| self.plan.target.url.clone())
+            .or_else(|| {
+                self.steps().find_map(|s| match &s.action {
+                    Action::HealthCheck { url, .. } => origin(url),
+                    _ => None,
+                })
+            })
     }
 
     /// `{METRIC}` in a message: the latest reading of the new version (of the stable one
@@ -2150,6 +2157,16 @@ impl<'p> Executor<'p> {
             })
             .collect()
     }
+}
+
+/// `https://host:8443/health` → `https://host:8443`.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
 }
 
 /// A reading as messages and the journal show it: at most two decimals, no trailing zeros.
