@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod loopback;
 #[path = "common/process.rs"]
 mod process;
 use process::{deployc, text};
@@ -406,4 +407,71 @@ fn each_gate_sends_its_own_text_and_commands_get_the_url() {
         let url = std::fs::read_to_string(dir.join(f)).unwrap();
         assert_eq!(url.trim(), "http://app.example:8080", "{f}");
     }
+}
+
+/// The health endpoint answers 200 until the 50% step, then 503 (the `weight` command makes it
+/// fail); the switch back makes it healthy again.
+const HEALTH_FAILS: &str = r#"
+service app {
+  health = http "HEALTH_URL" expect 200 timeout 2s
+}
+
+environment ci {
+  provider = command {
+    deploy   = "true"
+    weight   = "test {weight} != 50 || touch unhealthy"
+    rollback = "rm -f unhealthy"
+  }
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 10% for 600ms
+    step 50% for 30s
+    step 100%
+  }
+}
+"#;
+
+fn ms_between(a: &serde_json::Value, b: &serde_json::Value) -> i64 {
+    let a: jiff::Timestamp = a["at"].as_str().unwrap().parse().unwrap();
+    let b: jiff::Timestamp = b["at"].as_str().unwrap().parse().unwrap();
+    b.duration_since(a).as_millis() as i64
+}
+
+#[test]
+fn a_health_endpoint_failing_after_the_50_percent_step_rolls_back() {
+    let dir = scratch("health-fails");
+    let flag = dir.join("unhealthy");
+    let server = loopback::Server::start(move |_| {
+        if flag.exists() {
+            (503, "down".into())
+        } else {
+            (200, "ok".into())
+        }
+    });
+    let program = HEALTH_FAILS.replace("HEALTH_URL", &server.url("/health"));
+    let o = run(&dir, &program, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let events = journal(&dir);
+    let weight = events
+        .iter()
+        .find(|e| e["what"] == "weight" && e["step"] == "deploy.canary-2")
+        .unwrap();
+    let failed = events.iter().find(|e| e["type"] == "step_failed").unwrap();
+    assert_eq!(failed["step"], "deploy.canary-2", "{events:#?}");
+    assert!(
+        failed["reason"].as_str().unwrap().contains("answered 503"),
+        "{failed}"
+    );
+    // Found at once, not at the end of the 30 s hold.
+    assert!(ms_between(weight, failed) < 10_000, "{weight} {failed}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "rollback_finished" && e["complete"] == true),
+        "{events:#?}"
+    );
 }

@@ -1089,6 +1089,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(*weight).await;
                 self.action(Some(id), "weight", r)?;
+                self.recheck_health(id, true).await?;
                 let w = format!("{}%", crate::lower::fmt_number(*weight));
                 self.weight = w.clone();
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
@@ -1107,6 +1108,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(100.0).await;
                 self.action(Some(id), "switch", r)?;
+                self.recheck_health(id, true).await?;
                 self.weight = "100%".into();
                 self.send_on("step", Some(id), &[("weight", "100%".into())])
                     .await?;
@@ -1119,6 +1121,7 @@ impl<'p> Executor<'p> {
                 self.new_deployed = true;
                 let r = self.world.provider.batch(*batch, *of).await;
                 self.action(Some(id), "batch", r)?;
+                self.recheck_health(id, true).await?;
                 let w = format!("batch {batch} of {of}");
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
                 let hold = self.interval();
@@ -1128,6 +1131,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(100.0).await;
                 self.action(Some(id), "recreate", r)?;
+                self.recheck_health(id, true).await?;
             }
             Action::Smoke { .. } => {
                 if let Some(cmd) = self.smoke_command() {
@@ -1186,6 +1190,22 @@ impl<'p> Executor<'p> {
                 self.send(&names, "notify", message, Some(id), None).await?;
             }
         }
+        Ok(())
+    }
+
+    /// The service's health, probed through the provider after every change of what serves
+    /// traffic (`journal_ok`: the result is journaled as `health`) and at every evaluation of
+    /// a hold (only a failure is journaled): a version that stops answering fails its step,
+    /// and the rollback runs, whatever the metrics say.
+    async fn recheck_health(&mut self, step: &str, journal_ok: bool) -> Result<(), Failure> {
+        if self.settings.describe_only {
+            return Ok(());
+        }
+        let r = self.world.provider.health().await;
+        if r.is_ok() && !journal_ok {
+            return Ok(());
+        }
+        self.action(Some(step), "health", r)?;
         Ok(())
     }
 
@@ -1364,6 +1384,7 @@ impl<'p> Executor<'p> {
             elapsed += wait;
             self.periodic_messages().await?;
             self.check_required()?;
+            self.recheck_health(&step.id, false).await?;
             let mut starved: Option<&str> = None;
             for (text, c) in &requires {
                 let r = self.evaluate(&step.id, c).await;
