@@ -643,12 +643,14 @@ fn probe_without_the_local_provider_requests_the_health_endpoint() {
     let out = text(&bad);
     assert_eq!(bad.status.code(), Some(1), "{out}");
     let events = last_journal(&dir);
+    // The `command` provider requests the service's health URL itself: the failing service is
+    // caught by the health check before anything changes, not later by the probe's metric.
     assert!(
-        events.iter().any(|e| e["type"] == "check"
-            && e["condition"] == "error_rate < 1%"
-            && e["result"] == "fail"),
+        events.iter().any(|e| e["type"] == "step_failed"
+            && e["reason"].as_str().unwrap().contains("answered 503")),
         "{events:?}"
     );
+    assert!(!events.iter().any(|e| e["what"] == "deploy"), "{events:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

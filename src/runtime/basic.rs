@@ -183,6 +183,11 @@ pub(crate) struct CommandProvider {
     pub(crate) release: String,
     pub(crate) stable: Option<String>,
     pub(crate) replicas: u64,
+    /// The environment's (or service's) `url`: `{url}` in the commands.
+    pub(crate) url: Option<String>,
+    /// The service's `health = http "URL" expect STATUS`, probed besides the `health`
+    /// command: the commands do not know whether the service answers.
+    pub(crate) health: Option<(String, u64)>,
 }
 
 const COMMAND_TIMEOUT_MS: u64 = 600_000;
@@ -200,6 +205,7 @@ impl CommandProvider {
                 .or_else(|| match n {
                     "version" => Some(self.release.clone()),
                     "previous_version" => self.stable.clone(),
+                    "url" => self.url.clone(),
                     _ => None,
                 })
         };
@@ -245,9 +251,13 @@ impl Provider for CommandProvider {
         Box::pin(async move { self.run("promote", &[]).await })
     }
     fn traffic_to_stable(&self) -> BoxFuture<'_, Done> {
+        self.rollback_to_stable("rollback")
+    }
+    fn rollback_to_stable<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, Done> {
         Box::pin(async move {
             if self.actions.iter().any(|a| a.action == "rollback") {
-                self.run("rollback", &[("reason", "rollback".into())]).await
+                self.run("rollback", &[("reason", reason.to_string())])
+                    .await
             } else {
                 self.run("weight", &[("weight", "0".into())]).await
             }
@@ -257,12 +267,38 @@ impl Provider for CommandProvider {
         Box::pin(async move { self.run("scale", &[("replicas", "0".into())]).await })
     }
     fn health(&self) -> BoxFuture<'_, Done> {
-        Box::pin(async move { self.run("health", &[]).await })
+        Box::pin(async move {
+            let command = self.run("health", &[]).await?;
+            let Some((url, expect)) = &self.health else {
+                return Ok(command);
+            };
+            let probed = probe_health(url, *expect).await?;
+            Ok(format!("{command}; {probed}"))
+        })
     }
     fn url(&self) -> Option<String> {
-        None
+        self.url.clone()
     }
     fn shutdown(&self, _: bool) -> BoxFuture<'_, Done> {
         Box::pin(async { Ok("nothing to stop".into()) })
+    }
+}
+
+/// One request to the service's health URL: the expected status is healthy, anything else
+/// (another status, no answer within 5 s) is not.
+pub(crate) async fn probe_health(url: &str, expect: u64) -> Done {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    match client.get(url).send().await {
+        Ok(r) if u64::from(r.status().as_u16()) == expect => {
+            Ok(format!("{url} answered {}", r.status().as_u16()))
+        }
+        Ok(r) => Err(format!(
+            "{url} answered {}, expected {expect}",
+            r.status().as_u16()
+        )),
+        Err(e) => Err(format!("{url}: no answer: {e}")),
     }
 }

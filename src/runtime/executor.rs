@@ -161,6 +161,8 @@ pub(crate) struct Executor<'p> {
     /// How long operators held the run paused, in all: a step's timeout is extended by it,
     /// since a paused hold is not a stuck one.
     operator_paused_ms: Arc<std::sync::atomic::AtomicU64>,
+    /// Why the rollback under way runs (`{reason}` in its messages).
+    reason: Option<String>,
 }
 
 impl<'p> Executor<'p> {
@@ -201,6 +203,7 @@ impl<'p> Executor<'p> {
             inbox: None,
             steer: Steering::default(),
             operator_paused_ms: Arc::default(),
+            reason: None,
         }
     }
 
@@ -1137,18 +1140,29 @@ impl<'p> Executor<'p> {
                                 kind: "check".into(),
                                 result: result_name(result).into(),
                             })?;
-                            if result == Some(false) {
-                                return fail(format!("checklist: `{condition}` does not hold"));
+                            // Nothing has changed yet and nothing waits for data here: a
+                            // check that cannot be read is not a check that passed.
+                            match result {
+                                Some(true) => {}
+                                Some(false) => {
+                                    return fail(format!("checklist: `{condition}` does not hold"));
+                                }
+                                // A dry run reads nothing: it describes the check.
+                                None if self.settings.describe_only => {}
+                                None => {
+                                    return fail(format!("checklist: no data for `{condition}`"));
+                                }
                             }
                         }
                         ChecklistItem::Run {
                             command,
                             timeout_ms,
                         } => {
+                            let command = self.render_command(command)?;
                             let r = self
                                 .world
                                 .shell
-                                .run(command, timeout_ms.unwrap_or(300_000))
+                                .run(&command, timeout_ms.unwrap_or(300_000))
                                 .await;
                             self.action(Some(id), "checklist command", r)?;
                         }
@@ -1236,6 +1250,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(*weight).await;
                 self.action(Some(id), "weight", r)?;
+                self.recheck_health(id, true).await?;
                 let w = format!("{}%", crate::lower::fmt_number(*weight));
                 self.weight = w.clone();
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
@@ -1244,6 +1259,7 @@ impl<'p> Executor<'p> {
             Action::Preview { hold_ms, smoke } => {
                 self.ensure_deployed(id).await?;
                 if *smoke && let Some(cmd) = self.smoke_command() {
+                    let cmd = cmd?;
                     let r = self.world.shell.run(&cmd, 300_000).await;
                     self.action(Some(id), "preview smoke", r)?;
                 }
@@ -1253,6 +1269,7 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(100.0).await;
                 self.action(Some(id), "switch", r)?;
+                self.recheck_health(id, true).await?;
                 self.weight = "100%".into();
                 self.send_on("step", Some(id), &[("weight", "100%".into())])
                     .await?;
@@ -1265,6 +1282,7 @@ impl<'p> Executor<'p> {
                 self.new_deployed = true;
                 let r = self.world.provider.batch(*batch, *of).await;
                 self.action(Some(id), "batch", r)?;
+                self.recheck_health(id, true).await?;
                 let w = format!("batch {batch} of {of}");
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
                 let hold = self.interval();
@@ -1274,9 +1292,11 @@ impl<'p> Executor<'p> {
                 self.ensure_deployed(id).await?;
                 let r = self.world.provider.weight(100.0).await;
                 self.action(Some(id), "recreate", r)?;
+                self.recheck_health(id, true).await?;
             }
             Action::Smoke { .. } => {
                 if let Some(cmd) = self.smoke_command() {
+                    let cmd = cmd?;
                     let r = self
                         .world
                         .shell
@@ -1334,24 +1354,50 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
-    fn smoke_command(&self) -> Option<String> {
+    /// The service's health, probed through the provider after every change of what serves
+    /// traffic (`journal_ok`: the result is journaled as `health`) and at every evaluation of
+    /// a hold (only a failure is journaled): a version that stops answering fails its step,
+    /// and the rollback runs, whatever the metrics say.
+    async fn recheck_health(&mut self, step: &str, journal_ok: bool) -> Result<(), Failure> {
+        if self.settings.describe_only {
+            return Ok(());
+        }
+        let r = self.world.provider.health().await;
+        if r.is_ok() && !journal_ok {
+            return Ok(());
+        }
+        self.action(Some(step), "health", r)?;
+        Ok(())
+    }
+
+    fn smoke_command(&self) -> Option<Result<String, Failure>> {
         let template = self.steps().find_map(|s| match &s.action {
             Action::Smoke { command } => Some(command.clone()),
             _ => None,
         })?;
-        let url = self
-            .world
-            .provider
-            .url()
-            .or_else(|| self.plan.target.url.clone());
+        Some(self.render_command(&template))
+    }
+
+    /// A smoke or checklist command with its placeholders (the release's and `{url}`)
+    /// shell-quoted. A command that needs `{url}` when the service has none fails here: run
+    /// with a literal `{url}`, a smoke test would test nothing, or the wrong thing.
+    fn render_command(&self, template: &str) -> Result<String, Failure> {
+        let url = self.url();
+        // A dry run describes the command as it stands.
+        if url.is_none() && template.contains("{url}") && !self.settings.describe_only {
+            return fail(format!(
+                "`{template}` needs `{{url}}`, and neither the provider, the environment nor the service gives one (set `url`)"
+            ));
+        }
         let v = |n: &str| match n {
             "url" => url.clone(),
             "version" => Some(self.plan.release.clone()),
             "service" => Some(self.plan.service.clone()),
             "environment" => Some(self.plan.environment.clone()),
+            "previous_version" => self.settings.stable.clone(),
             _ => None,
         };
-        Some(shell::render(&template, &v))
+        Ok(shell::render(template, &v))
     }
 
     fn interval(&self) -> u64 {
@@ -1516,6 +1562,7 @@ impl<'p> Executor<'p> {
             }
             self.periodic_messages().await?;
             self.check_required()?;
+            self.recheck_health(&step.id, false).await?;
             let mut starved: Option<&str> = None;
             for (text, c) in &requires {
                 let r = self.evaluate(&step.id, c).await;
@@ -1765,8 +1812,14 @@ impl<'p> Executor<'p> {
         timeout_ms: Option<u64>,
         on_timeout: Option<&str>,
     ) -> Result<(), Failure> {
-        self.send_on("approval_needed", Some(step), &[("role", role.to_string())])
-            .await?;
+        // Each gate says what it asks (`{reason}`): a checklist's confirmations and an
+        // approval waiting at once are told apart.
+        self.send_on(
+            "approval_needed",
+            Some(step),
+            &[("role", role.to_string()), ("reason", question.to_string())],
+        )
+        .await?;
         match self.decide(step, role, who, question, timeout_ms).await? {
             Decision::Approved { .. } => Ok(()),
             Decision::Rejected { by } => fail(format!("{role} gate rejected by {by}")),
@@ -1799,6 +1852,11 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
+    /// Fills a message: every placeholder the language lists for messages. The release
+    /// placeholders are usually filled when the plan is made; the rest are known only now:
+    /// the step and its phase, the traffic on the new version, the reason of the rollback
+    /// under way, the service's URL, who made the latest decision, and the latest reading of
+    /// each metric (the new version's; `no data` before one is read).
     fn fill(&self, text: &str, values: &[(&str, String)]) -> String {
         let current = self.current.clone();
         let phase = self
@@ -1807,21 +1865,69 @@ impl<'p> Executor<'p> {
             .iter()
             .find(|p| p.steps.iter().any(|s| Some(&s.id) == current.as_ref()))
             .map(|p| p.name.title().to_string());
+        let decided_by = self
+            .journal
+            .entries()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                Event::Decision { by, .. } => Some(by.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "nobody yet".into());
         let v = |n: &str| {
             values
                 .iter()
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| v.clone())
                 .or_else(|| match n {
-                    "step" => current.clone(),
-                    "phase" => phase.clone(),
+                    "step" => current.clone().or_else(|| Some("-".into())),
+                    "phase" => phase.clone().or_else(|| Some("-".into())),
                     "weight" => Some(self.weight.clone()),
                     "start" => Some(self.t0.to_string()),
                     "run" => Some(self.settings.run.clone()),
-                    _ => None,
+                    "reason" => Some(self.reason.clone().unwrap_or_else(|| "-".into())),
+                    "url" => Some(self.url().unwrap_or_else(|| "-".into())),
+                    "decided_by" => Some(decided_by.clone()),
+                    "service" => Some(self.plan.service.clone()),
+                    "version" => Some(self.plan.release.clone()),
+                    "environment" => Some(self.plan.environment.clone()),
+                    "previous_version" => self.settings.stable.clone(),
+                    _ => self.metric_text(n),
                 })
         };
         shell::render_plain(text, &v)
+    }
+
+    /// The service's URL: the provider's (the local proxy), else the environment's or the
+    /// service's `url`, else the origin of the service's `health` URL — where the health
+    /// check reaches the service, it is reachable.
+    fn url(&self) -> Option<String> {
+        self.world
+            .provider
+            .url()
+            .or_else(|| self.plan.target.url.clone())
+            .or_else(|| {
+                self.steps().find_map(|s| match &s.action {
+                    Action::HealthCheck { url, .. } => origin(url),
+                    _ => None,
+                })
+            })
+    }
+
+    /// `{METRIC}` in a message: the latest reading of the new version (of the stable one
+    /// before the new version serves), `no data` for a metric of the plan not read yet.
+    fn metric_text(&self, name: &str) -> Option<String> {
+        let known = self.plan.metrics.iter().any(|m| m.name == name);
+        let v = self
+            .latest
+            .get(name)
+            .or_else(|| self.latest.get(&format!("stable.{name}")));
+        match v {
+            Some(v) => Some(fmt_value(*v)),
+            None if known => Some("no data".into()),
+            None => None,
+        }
     }
 
     /// Sends a message on each of `channels`: its intent is journaled, then it is handed to
@@ -1971,28 +2077,65 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
-    /// The rollback of `step`, in the plan's order. Migrations are reverted only if this run
-    /// applied them, newest first.
+    /// The rollback of `step`. The plan's actions run in stages, whatever order the plan
+    /// lists them in: the notice, then everything that puts traffic back on the stable version
+    /// (traffic, the new version stopped, flags), then the stable version's health, and only
+    /// then the migrations (this run's, newest first) or the manual gate past the point of no
+    /// return. A migration reverted while traffic still reaches the new version (or while the
+    /// stable version is not healthy) drops what live code may be using, so the first failed
+    /// action stops the rollback: nothing after it runs, a person must act (exit 3), and the
+    /// `on failed` and `on rollback_decision` channels are told. A rollback that got traffic
+    /// back is verified: the stable version's health and guarded metrics against the
+    /// baseline, journaled (`verify stable`) and in the report.
     async fn rollback(&mut self, step: &'p Step, reason: &str) -> Result<End, String> {
         self.emit(Event::RollbackStarted {
             step: step.id.clone(),
             reason: reason.to_string(),
         })?;
-        let mut complete = true;
-        let mut only_abort = true;
-        for a in &step.rollback {
-            if !matches!(a, RollbackAction::Abort) {
-                only_abort = false;
-            }
+        self.reason = Some(reason.to_string());
+        let only_abort = step
+            .rollback
+            .iter()
+            .all(|a| matches!(a, RollbackAction::Abort));
+        let stage = |a: &RollbackAction| match a {
+            RollbackAction::Abort | RollbackAction::Notify { .. } => 0,
+            RollbackAction::TrafficToStable
+            | RollbackAction::StopNewVersion
+            | RollbackAction::RestoreFlag { .. } => 1,
+            RollbackAction::VerifyHealth => 2,
+            RollbackAction::RevertMigration { .. } | RollbackAction::ManualGate { .. } => 3,
+        };
+        let verify = RollbackAction::VerifyHealth;
+        let mut actions: Vec<&RollbackAction> = step.rollback.iter().collect();
+        // A stable sort: within a stage the plan's order stands (migrations newest first).
+        actions.sort_by_key(|a| stage(a));
+        let reverts = actions.iter().any(|a| stage(a) == 3);
+        let verifies = actions
+            .iter()
+            .any(|a| matches!(a, RollbackAction::VerifyHealth));
+        if reverts && !verifies {
+            // Migrations are reverted only once the stable version is known to be healthy.
+            let at = actions
+                .iter()
+                .position(|a| stage(a) == 3)
+                .unwrap_or(actions.len());
+            actions.insert(at, &verify);
+        }
+        let mut failed: Option<String> = None;
+        let mut notice_failed: Option<String> = None;
+        let mut paged = false;
+        for a in actions {
             let id = Some(step.id.as_str());
             let r = match a {
                 RollbackAction::Abort => continue,
                 RollbackAction::Notify { event } => {
+                    // A notice that cannot be delivered must not keep traffic on the new
+                    // version: the rollback goes on, but it is not complete.
                     if let Err(f) = self
                         .send_on(event, id, &[("reason", reason.to_string())])
                         .await
                     {
-                        complete = false;
+                        notice_failed.get_or_insert_with(|| f.reason.clone());
                         self.emit(Event::Action {
                             step: None,
                             what: "notify".into(),
@@ -2008,7 +2151,7 @@ impl<'p> Executor<'p> {
                     }
                     (
                         "traffic to stable",
-                        self.world.provider.traffic_to_stable().await,
+                        self.world.provider.rollback_to_stable(reason).await,
                     )
                 }
                 RollbackAction::StopNewVersion => {
@@ -2062,6 +2205,7 @@ impl<'p> Executor<'p> {
                     let roles = self.plan.rollback_decision.clone();
                     let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
                     let question = format!("{why}; choose: {}", options.join(" or "));
+                    paged = true;
                     let _ = self
                         .send_on("rollback_decision", id, &[("reason", question.clone())])
                         .await;
@@ -2105,9 +2249,6 @@ impl<'p> Executor<'p> {
                 }
             };
             let (what, r) = r;
-            if r.is_err() {
-                complete = false;
-            }
             let ok = r.is_ok();
             let detail = match r {
                 Ok(d) | Err(d) => d,
@@ -2116,11 +2257,21 @@ impl<'p> Executor<'p> {
                 step: Some(step.id.clone()),
                 what: what.into(),
                 ok,
-                detail,
+                detail: detail.clone(),
             })?;
+            if !ok {
+                failed = Some(format!("{what}: {detail}"));
+                break;
+            }
+        }
+        if failed.is_none() && !only_abort && !self.settings.describe_only {
+            failed = self.verify_stable(step).await?;
+        }
+        if let Some(n) = notice_failed {
+            failed.get_or_insert(n);
         }
         for what in self.partially_applied.clone() {
-            complete = false;
+            failed.get_or_insert_with(|| format!("{what}: the rollback cannot undo them"));
             self.emit(Event::Action {
                 step: Some(step.id.clone()),
                 what: "partial migration".into(),
@@ -2128,7 +2279,36 @@ impl<'p> Executor<'p> {
                 detail: format!("{what}: the rollback cannot undo them, a person must"),
             })?;
         }
+        let complete = failed.is_none();
         self.emit(Event::RollbackFinished { complete })?;
+        if let Some(why) = failed {
+            // Nobody would know otherwise: the run exits 3 and a person must act.
+            let text = format!("the rollback did not finish: {why} (after: {reason})");
+            let id = Some(step.id.as_str());
+            if let Err(f) = self
+                .send_on("failed", id, &[("reason", text.clone())])
+                .await
+            {
+                self.emit(Event::Action {
+                    step: None,
+                    what: "notify".into(),
+                    ok: false,
+                    detail: f.reason,
+                })?;
+            }
+            if !paged
+                && let Err(f) = self
+                    .send_on("rollback_decision", id, &[("reason", text)])
+                    .await
+            {
+                self.emit(Event::Action {
+                    step: None,
+                    what: "notify".into(),
+                    ok: false,
+                    detail: f.reason,
+                })?;
+            }
+        }
         Ok(if !complete {
             End::RollbackIncomplete
         } else if only_abort {
@@ -2136,6 +2316,78 @@ impl<'p> Executor<'p> {
         } else {
             End::RolledBack
         })
+    }
+
+    /// After a rollback put traffic back: the stable version's health, then each guarded
+    /// metric of the stable version, read now and held against the plan's `require` guards (a
+    /// relative threshold against the captured baseline). The result is journaled (`verify
+    /// stable`) and shown in the report. An unhealthy stable version is returned as a failure:
+    /// the version serving everyone does not answer, and a person must act. A guard that does
+    /// not hold is recorded but does not fail the rollback, which did finish: the window read
+    /// may still hold the new version's requests, and the stable version was serving before.
+    /// Missing data is recorded too: the rollback cannot wait for it.
+    async fn verify_stable(&mut self, step: &'p Step) -> Result<Option<String>, String> {
+        if !self.new_deployed {
+            return Ok(None);
+        }
+        let health = self.world.provider.health().await;
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        match &health {
+            // The health check's own detail is journaled by `verify health`.
+            Ok(_) => notes.push("the stable version is healthy".to_string()),
+            Err(e) => problems.push(format!("the stable version is not healthy: {e}")),
+        }
+        let mut seen = HashSet::new();
+        let guards: Vec<String> = self
+            .steps()
+            .flat_map(|s| s.guards.iter())
+            .filter(|g| g.kind == "require")
+            .map(|g| g.condition.clone())
+            .filter(|c| seen.insert(c.clone()))
+            .collect();
+        for text in guards {
+            let Ok(c) = condition::parse(&text) else {
+                continue;
+            };
+            let mut values = Sampled::default();
+            for m in c.metrics() {
+                if let Some(v) = self.query(&m, Track::Stable).await {
+                    values.values.insert(m.clone(), v);
+                }
+                if let Some(b) = self.baseline.get(&m) {
+                    values.baselines.insert(m.clone(), *b);
+                }
+            }
+            // In the condition's order, so the journal reads the same every time.
+            let shown: Vec<String> = c
+                .metrics()
+                .iter()
+                .filter_map(|m| values.values.get(m).map(|v| (m, v)))
+                .map(|(m, v)| match values.baselines.get(m) {
+                    Some(b) => format!("{m} {} (baseline {})", fmt_value(*v), fmt_value(*b)),
+                    None => format!("{m} {}", fmt_value(*v)),
+                })
+                .collect();
+            let shown = shown.join(", ");
+            match c.eval(&values) {
+                Some(true) => notes.push(format!("`{text}` holds ({shown})")),
+                Some(false) => problems.push(format!("`{text}` does not hold ({shown})")),
+                None => notes.push(format!("`{text}`: no data")),
+            }
+        }
+        let ok = problems.is_empty();
+        let mut all = problems;
+        all.extend(notes);
+        self.emit(Event::Action {
+            step: Some(step.id.clone()),
+            what: "verify stable".into(),
+            ok,
+            detail: all.join("; "),
+        })?;
+        Ok(health
+            .err()
+            .map(|e| format!("verify stable: the stable version is not healthy: {e}")))
     }
 
     /// Whether this run took a database backup (the journal has a successful `backup`).
@@ -2175,6 +2427,23 @@ impl Gates for Unanswered {
     fn decide<'a>(&'a self, _: &'a GateRequest) -> super::world::BoxFuture<'a, Decision> {
         Box::pin(async { Decision::TimedOut })
     }
+}
+
+/// `https://host:8443/health` → `https://host:8443`.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest
+        .split(['/', '?', '#'])
+        .next()
+        .filter(|h| !h.is_empty())?;
+    Some(format!("{scheme}://{host}"))
+}
+
+/// A reading as messages and the journal show it: at most two decimals, no trailing zeros.
+fn fmt_value(v: f64) -> String {
+    let s = format!("{v:.2}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
 }
 
 fn result_name(r: Option<bool>) -> &'static str {

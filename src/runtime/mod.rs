@@ -670,6 +670,15 @@ fn real_world(
             release: plan.release.clone(),
             stable: stable.clone(),
             replicas: 3,
+            url: plan.target.url.clone(),
+            health: plan
+                .phases
+                .iter()
+                .flat_map(|p| p.steps.iter())
+                .find_map(|s| match &s.action {
+                    Action::HealthCheck { url, expect } => Some((url.clone(), *expect)),
+                    _ => None,
+                }),
         }),
         Some(TargetProvider::Kubernetes(target)) => {
             Box::new(rt.block_on(kube::KubeProvider::connect(plan, target, &base))?)

@@ -142,6 +142,13 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "rollback incomplete".to_string()
             }),
             Event::Resumed { .. } => deviations.push(format!("resumed at {}", e.at)),
+            // What the rollback left serving: the stable version's health and guarded metrics.
+            Event::Action {
+                what, ok, detail, ..
+            } if what == "verify stable" => deviations.push(format!(
+                "verify stable after the rollback: {} ({detail})",
+                if *ok { "healthy" } else { "NOT healthy" }
+            )),
             Event::MessagePending { channel, event, .. } => messages.push(serde_json::json!({
                 "at": e.at, "channel": channel, "event": event, "ok": false,
                 "detail": "not delivered when the run ended",

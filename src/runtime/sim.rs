@@ -261,9 +261,12 @@ impl Provider for SimProvider {
         Box::pin(std::future::ready(self.0.result(d)))
     }
     fn traffic_to_stable(&self) -> BoxFuture<'_, Done> {
+        self.rollback_to_stable("rollback")
+    }
+    fn rollback_to_stable<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, Done> {
         let d = self
             .0
-            .command("rollback", &[("reason", "rollback".into())])
+            .command("rollback", &[("reason", reason.to_string())])
             .or_else(|| self.0.command("weight", &[("weight", "0".into())]))
             .or_else(|| self.0.kube(Op::TrafficToStable))
             .unwrap_or_else(|| "send all traffic to the stable version".to_string());

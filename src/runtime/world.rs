@@ -58,6 +58,13 @@ pub(crate) trait Provider: Send + Sync {
     fn promote(&self) -> BoxFuture<'_, Done>;
     /// Returns all traffic to the stable version.
     fn traffic_to_stable(&self) -> BoxFuture<'_, Done>;
+    /// Puts all traffic back on the stable version for a rollback, saying why: providers
+    /// whose rollback takes a reason (the `command` provider's `rollback` action, `{reason}`)
+    /// are given the real one.
+    fn rollback_to_stable<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, Done> {
+        let _ = reason;
+        self.traffic_to_stable()
+    }
     /// Stops (scales down) the new version.
     fn stop_new(&self) -> BoxFuture<'_, Done>;
     /// Checks the health of the instances serving traffic.
