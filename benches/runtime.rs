@@ -58,7 +58,8 @@ fn main() {
         proxy();
     }
     if wanted("breach") {
-        breach();
+        breach(false);
+        breach(true);
     }
 }
 
@@ -447,21 +448,46 @@ fn at(e: &serde_json::Value) -> jiff::Timestamp {
     e["at"].as_str().unwrap().parse().unwrap()
 }
 
-fn breach() {
+/// A webhook that accepts connections and never answers: the channel a control loop must not
+/// wait on. Its thread ends with the process.
+fn hanging_webhook() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("http://{addr}/hook")
+}
+
+/// Breach to rollback, and to traffic back on the stable version, on real runs of the
+/// quickstart's bad release; with `hanging`, every message also goes to a webhook that never
+/// answers (it must change nothing).
+fn breach(hanging: bool) {
     let runs: usize = env_num("DEPLOYC_BENCH_RUNS").unwrap_or(5);
-    let dir = scratch("breach");
-    std::fs::copy(
-        root().join("examples/quickstart.deploy"),
-        dir.join("quickstart.deploy"),
-    )
-    .unwrap();
+    let dir = scratch(if hanging { "breach-hanging" } else { "breach" });
+    let mut program = std::fs::read_to_string(root().join("examples/quickstart.deploy")).unwrap();
+    let hook = hanging_webhook();
+    if hanging {
+        program = program
+            .replace(
+                "channel terminal = stdout",
+                "channel terminal = stdout\nchannel hang = webhook env DEPLOYC_BENCH_HANG",
+            )
+            .replace("notify terminal", "notify hang, terminal");
+    }
+    std::fs::write(dir.join("quickstart.deploy"), program).unwrap();
     let mut from_eval = Vec::new();
     let mut from_traffic = Vec::new();
+    let mut to_stable = Vec::new();
     let mut interval = None;
     for i in 0..runs {
         let state = dir.join(format!("state-{i}"));
         let out = Command::new(DEPLOYC)
             .current_dir(&dir)
+            .env("DEPLOYC_BENCH_HANG", &hook)
             .args([
                 "run",
                 "quickstart.deploy",
@@ -504,6 +530,7 @@ fn breach() {
         let mut visible = None;
         let mut traffic = None;
         let mut rollback = None;
+        let mut stable = None;
         for e in &entries {
             match e["type"].as_str().unwrap() {
                 "sample" if eval_start.is_none() => eval_start = Some(at(e)),
@@ -516,14 +543,21 @@ fn breach() {
                 {
                     traffic = Some(at(e));
                 }
-                "rollback_started" => {
-                    rollback = Some(at(e));
+                "rollback_started" if rollback.is_none() => rollback = Some(at(e)),
+                // The journal records an action when it is done: traffic is back then.
+                "action" if rollback.is_some() && e["what"] == "traffic to stable" => {
+                    stable = Some(at(e));
                     break;
                 }
                 _ => {}
             }
         }
         let (visible, rollback) = (visible.unwrap(), rollback.unwrap());
+        if let Some(s) = stable {
+            to_stable.push(Duration::from_secs_f64(
+                s.duration_since(visible).as_secs_f64().max(0.0),
+            ));
+        }
         let since = |t: jiff::Timestamp| {
             Duration::from_secs_f64(rollback.duration_since(t).as_secs_f64().max(0.0))
         };
@@ -534,12 +568,18 @@ fn breach() {
     }
     from_eval.sort();
     from_traffic.sort();
+    to_stable.sort();
     let interval = Duration::from_millis(interval.unwrap_or(0));
     let target = interval + Duration::from_millis(100);
     let med = pct(&from_eval, 50.0);
     println!(
-        "breach to rollback start (quickstart 1.2.0-bad, analysis every {}, {runs} real runs):\n  \
+        "breach to rollback start (quickstart 1.2.0-bad{}, analysis every {}, {runs} real runs):\n  \
          from the evaluation that saw the breach: median {}, min {}, max {}  [target ≤ {}: {}]",
+        if hanging {
+            ", every message also to a webhook that never answers"
+        } else {
+            ""
+        },
         ms(interval),
         ms(med),
         ms(from_eval[0]),
@@ -554,6 +594,17 @@ fn breach() {
             ms(m),
             ms(from_traffic[0]),
             ms(from_traffic[from_traffic.len() - 1]),
+            ms(target),
+            met(m <= target)
+        );
+    }
+    if !to_stable.is_empty() {
+        let m = pct(&to_stable, 50.0);
+        println!(
+            "  breach to traffic back on the stable version: median {}, min {}, max {}  [target ≤ {}: {}]",
+            ms(m),
+            ms(to_stable[0]),
+            ms(to_stable[to_stable.len() - 1]),
             ms(target),
             met(m <= target)
         );
