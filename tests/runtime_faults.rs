@@ -474,6 +474,54 @@ fn a_journal_that_cannot_be_written_rolls_back_and_exits_3() {
     assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
 }
 
+/// The same failure on a real full file system: the state directory is a small tmpfs that the
+/// plan fits in and the journal of a 30 s hold does not. Mounting needs privileges; where the
+/// mount is refused the test says so and stops (the `ulimit` test above covers the behaviour).
+#[test]
+fn a_full_file_system_under_the_journal_rolls_back_and_exits_3() {
+    let dir = scratch("journal-tmpfs");
+    let env = command_program(&dir, "30s");
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs"])
+        .arg(&state)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipped: mounting a tmpfs was refused here ({})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: no `mount` here ({e})");
+            return;
+        }
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(state.clone());
+    let o = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
+        .arg("--state-dir")
+        .arg(&state)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("cannot write the journal"), "{out}");
+    assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
+}
+
 #[test]
 fn sigint_with_on_signal_pause_stops_to_be_resumed() {
     let dir = scratch("sigint-pause");
