@@ -96,12 +96,16 @@ fn is_hostile(c: char) -> bool {
 impl<'s> Shown<'s> {
     fn new(map: &'s SourceMap, diags: &[Diagnostic]) -> Shown<'s> {
         let mut clean = std::collections::HashMap::new();
+        // Each file is scanned once, however many labels point into it: many findings in a
+        // large file must not cost a scan of the file each.
+        let mut scanned = std::collections::HashSet::new();
         for l in diags.iter().flat_map(|d| d.labels.iter()) {
             let id = l.span.file;
+            if !scanned.insert(id) {
+                continue;
+            }
             let Some(f) = map.get(id) else { continue };
-            if clean.contains_key(&id)
-                || !(f.text.chars().any(is_hostile) || f.name.chars().any(char::is_control))
-            {
+            if !(f.text.chars().any(is_hostile) || f.name.chars().any(char::is_control)) {
                 continue;
             }
             let text: String = f

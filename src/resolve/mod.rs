@@ -528,8 +528,11 @@ pub struct Program {
     pub errors: Vec<Error>,
 }
 
+/// The names of one kind visible from a module, shared by every lookup that asks.
+type VisibleNames = std::sync::Arc<Vec<String>>;
+
 /// What a name can denote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Channel,
     Metric,
@@ -634,6 +637,13 @@ pub struct Names<'a> {
     /// are hashed, not scans, because lowering a plan looks up every metric of every
     /// condition, and programs have hundreds of metrics.
     index: HashMap<(ModuleId, &'a str), Vec<Def<'a>>>,
+    /// The names of each kind visible from a module, made on first use: an unknown name
+    /// asks for them to suggest one, and a program with many unknown names must not scan
+    /// every item once per name.
+    visible: std::sync::Mutex<HashMap<(ModuleId, Kind), VisibleNames>>,
+    /// The team's roles by name (the first of a name): every role reference is looked up
+    /// here rather than by a scan of the program's items.
+    roles_by_name: HashMap<&'a str, &'a Role>,
 }
 
 impl<'a> Names<'a> {
@@ -656,11 +666,19 @@ impl<'a> Names<'a> {
                 index.entry((id, name)).or_default().push(def);
             }
         }
-        Names {
+        let mut names = Names {
             session,
             program,
             index,
+            visible: std::sync::Mutex::default(),
+            roles_by_name: HashMap::new(),
+        };
+        let mut roles_by_name = HashMap::new();
+        for r in names.roles() {
+            roles_by_name.entry(r.name.name.as_str()).or_insert(r);
         }
+        names.roles_by_name = roles_by_name;
+        names
     }
 
     fn items(&self, m: ModuleId) -> &'a [Item] {
@@ -780,9 +798,9 @@ impl<'a> Names<'a> {
                         return Some(d);
                     }
                 }
-                self.roles()
-                    .find(|r| r.name.name == *name)
-                    .map(Def::Role)
+                self.roles_by_name
+                    .get(*name)
+                    .map(|r| Def::Role(r))
                     .filter(|d| fits(d))
             }
             ["std", module_name, name] => {
@@ -822,6 +840,19 @@ impl<'a> Names<'a> {
             .filter(|p| Def::Param(p).kind() == kind)
             .map(|p| p.name.name.clone())
             .collect();
+        out.extend(self.module_names(module, kind).iter().cloned());
+        out
+    }
+
+    /// The names of `kind` visible from `module` (its items, its imports, the stdlib),
+    /// computed once per module and kind.
+    fn module_names(&self, module: ModuleId, kind: Kind) -> VisibleNames {
+        if let Ok(cache) = self.visible.lock()
+            && let Some(names) = cache.get(&(module, kind))
+        {
+            return names.clone();
+        }
+        let mut out = Vec::new();
         let add_module = |m: ModuleId, prefix: &str, out: &mut Vec<String>| {
             for (n, d) in self.items(m).iter().filter_map(item_def) {
                 if d.kind() == kind {
@@ -846,6 +877,10 @@ impl<'a> Names<'a> {
         if kind == Kind::Role {
             out.extend(self.roles().map(|r| r.name.name.clone()));
         }
-        out
+        let names = std::sync::Arc::new(out);
+        if let Ok(mut cache) = self.visible.lock() {
+            cache.insert((module, kind), names.clone());
+        }
+        names
     }
 }
