@@ -468,7 +468,12 @@ fn a_journal_that_cannot_be_written_rolls_back_and_exits_3() {
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
-    let out = text(&o);
+    journal_failure_rolled_back(&o, &dir);
+}
+
+/// A run whose journal could not be written: exit 3, said so, and the migration rolled back.
+fn journal_failure_rolled_back(o: &std::process::Output, dir: &Path) {
+    let out = text(o);
     assert_eq!(o.status.code(), Some(3), "{out}");
     assert!(out.contains("cannot write the journal"), "{out}");
     assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
@@ -516,10 +521,7 @@ fn a_full_file_system_under_the_journal_rolls_back_and_exits_3() {
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
-    let out = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{out}");
-    assert!(out.contains("cannot write the journal"), "{out}");
-    assert!(!table_exists(&dir.join("app.db"), "a"), "{out}");
+    journal_failure_rolled_back(&o, &dir);
 }
 
 #[test]
