@@ -237,3 +237,47 @@ fn control_characters_in_messages_are_escaped() {
         }
     }
 }
+
+/// The entry points of the `runtime_readers` fuzz target read real plans, scenarios and
+/// journals as `deployc run` does (the simulation ends as the command's does), and cut or
+/// corrupted copies of them are errors, never a panic.
+#[test]
+fn the_runtime_readers_fuzz_entry_points_agree_with_the_command() {
+    use deployc::runtime::fuzz;
+    let plan = deployc()
+        .args(["plan", "examples/checkout.deploy", "--release", "2.1.0"])
+        .args(["--env", "production", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let fails = std::fs::read_to_string("tests/runtime/checkout-canary-fails.toml").unwrap();
+    let succeeds = std::fs::read_to_string("tests/runtime/checkout-success.toml").unwrap();
+    assert_eq!(fuzz::plan_and_scenario(&plan.stdout, &fails), Ok(1));
+    assert_eq!(fuzz::plan_and_scenario(&plan.stdout, &succeeds), Ok(0));
+    let err = fuzz::plan_and_scenario(&plan.stdout, "metrics = 3").unwrap_err();
+    assert!(err.contains("metrics"), "{err}");
+    for cut in [0, 1, plan.stdout.len() / 2, plan.stdout.len() - 2] {
+        assert!(fuzz::plan_and_scenario(&plan.stdout[..cut], &succeeds).is_err());
+    }
+
+    let dir = scratch("fuzz-journal");
+    let run = deployc()
+        .current_dir(&dir)
+        .arg("run")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quickstart.deploy"))
+        .args(["--release", "1.1.0", "--env", "local", "--dry-run"])
+        .args(["--log-format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let lines = run.stdout.iter().filter(|b| **b == b'\n').count();
+    assert!(lines > 10, "{}", text(&run));
+    assert_eq!(fuzz::journal(&run.stdout), Ok(lines));
+    // A torn last line is left out; a broken line in the middle is an error.
+    let torn = &run.stdout[..run.stdout.len() - 5];
+    assert_eq!(fuzz::journal(torn), Ok(lines - 1));
+    let mut broken = run.stdout.clone();
+    let middle = broken.len() / 2;
+    broken[middle] = b'\x01';
+    assert!(fuzz::journal(&broken).is_err());
+}

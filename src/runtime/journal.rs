@@ -301,7 +301,7 @@ impl Journal {
 /// The entries of the complete lines at the start of `bytes`, and the length of that part: a
 /// last line that is cut short (no newline, or not a whole entry) is left out. A line in the
 /// middle that does not parse is an error: that is not a torn write.
-fn parse_prefix(bytes: &[u8], path: &Path) -> Result<(Vec<Entry>, usize), String> {
+pub(super) fn parse_prefix(bytes: &[u8], path: &Path) -> Result<(Vec<Entry>, usize), String> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut good = 0;

@@ -20,6 +20,8 @@ pub(crate) mod control;
 pub mod db;
 mod edges;
 pub(crate) mod executor;
+#[doc(hidden)]
+pub mod fuzz;
 pub(crate) mod journal;
 mod kube;
 mod local;
@@ -57,6 +59,8 @@ pub(crate) enum Mode {
 pub(crate) enum LogFormat {
     Text,
     Json,
+    /// Nothing printed; the text lines are still made (the fuzz targets exercise them).
+    Discard,
 }
 
 /// Everything `deployc run` was asked.
@@ -242,6 +246,10 @@ fn printer<'a>(format: LogFormat, t0: jiff::Timestamp) -> Box<dyn FnMut(&Entry) 
         let line = match format {
             LogFormat::Json => serde_json::to_string(e).ok(),
             LogFormat::Text => progress::line(e, t0),
+            LogFormat::Discard => {
+                let _ = progress::line(e, t0);
+                None
+            }
         };
         if let Some(l) = line {
             println!("{l}");

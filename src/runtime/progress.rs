@@ -162,6 +162,10 @@ pub(crate) fn printer(
             let line = match format {
                 LogFormat::Json => serde_json::to_string(e).ok(),
                 LogFormat::Text => line(e, t0),
+                LogFormat::Discard => {
+                    let _ = line(e, t0);
+                    None
+                }
             };
             if let Some(l) = line {
                 println!("{l}");
