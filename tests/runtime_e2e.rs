@@ -874,3 +874,79 @@ fn prometheus_source_drives_the_canary_and_its_rollback() {
         "{events:?}"
     );
 }
+
+/// A latency in seconds, as Prometheus histograms give it, against a threshold in
+/// milliseconds: the reading is brought into the condition's unit (0.45 s is 450 ms), so the
+/// trigger fires. Read as 0.45 ms, no latency threshold could ever fire.
+const PROM_LATENCY_PROGRAM: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  metrics  = prometheus env PROMETHEUS_URL timeout 2s
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+metric latency_p95: duration = prometheus "max(app_latency_seconds{track=\"{track}\"})"
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 500ms, no_data fail after 3
+    step 50% for 3s
+    step 100%
+  }
+  rollback {
+    auto when latency_p95 > 300ms for 1s
+  }
+}
+"#;
+
+#[test]
+fn prometheus_seconds_are_compared_as_durations() {
+    let Some(binary) = prometheus_binary() else {
+        return;
+    };
+    let app = loopback::Server::start(move |path| {
+        if path == "/metrics" {
+            (
+                200,
+                "# TYPE app_latency_seconds gauge\napp_latency_seconds{track=\"stable\"} 0.1\napp_latency_seconds{track=\"canary\"} 0.45\n".to_string(),
+            )
+        } else {
+            (404, String::new())
+        }
+    });
+    let prom = start_prometheus(&binary, &app.addr.to_string());
+    wait_for(
+        &prom.addr,
+        "max(app_latency_seconds{track=\"canary\"})",
+        0.45,
+    );
+
+    let dir = scratch("prometheus-latency");
+    std::fs::write(dir.join("app.deploy"), PROM_LATENCY_PROGRAM).unwrap();
+    allow_rules(&dir);
+    let url = format!("http://{}", prom.addr);
+    let env = [("PROMETHEUS_URL", url.as_str())];
+    let bad = run(&dir, &env, &["--release", "1.0.0", "--env", "ci"]);
+    let out = text(&bad);
+    assert_eq!(bad.status.code(), Some(1), "{out}");
+    let events = last_journal(&dir);
+    assert_eq!(count(&events, "rollback_started"), 1, "{events:?}");
+    let values: Vec<f64> = events
+        .iter()
+        .filter(|e| e["type"] == "sample" && e["metric"] == "latency_p95")
+        .filter_map(|e| e["value"].as_f64())
+        .collect();
+    assert!(
+        !values.is_empty() && values.iter().all(|v| *v == 450.0),
+        "{values:?}"
+    );
+}

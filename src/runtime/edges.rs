@@ -246,6 +246,8 @@ pub(crate) struct Metrics {
     service: String,
     release: String,
     stable: Option<String>,
+    /// Kind and rate unit of each metric, to bring readings into the units of conditions.
+    units: std::collections::HashMap<String, (String, Option<String>)>,
 }
 
 const PROMETHEUS_TIMEOUT_MS: u64 = 10_000;
@@ -279,6 +281,11 @@ impl Metrics {
             service: plan.service.clone(),
             release: plan.release.clone(),
             stable,
+            units: plan
+                .metrics
+                .iter()
+                .map(|m| (m.name.clone(), (m.kind.clone(), m.per.clone())))
+                .collect(),
         }))
     }
 }
@@ -318,7 +325,10 @@ impl Metrics {
             }
         };
         match reading {
-            Reading::Value(v) => Ok(v),
+            Reading::Value(v) => Ok(match self.units.get(metric) {
+                Some((kind, per)) => super::metrics::normalise(kind, per.as_deref(), v),
+                None => v,
+            }),
             Reading::NoData(n) => Err(Some(n.to_string())),
         }
     }

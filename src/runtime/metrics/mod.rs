@@ -125,6 +125,21 @@ impl NoDataReason {
     }
 }
 
+/// A value as Prometheus and command sources report it, in the units the analysis compares:
+/// sources follow Prometheus's convention of base units — a `duration` in seconds (the
+/// `_seconds` histograms), a `rate` per the metric's `per` unit (per second by default) — while
+/// conditions hold milliseconds and rates per second (`latency_p95 < 300ms` is `300`,
+/// `100/h` is `0.0278`). Without this a Prometheus latency of 0.45 s read as 0.45 ms, and no
+/// latency threshold could ever fire. Percentages, counts and numbers are taken as they are.
+pub(crate) fn normalise(kind: &str, per: Option<&str>, value: f64) -> f64 {
+    match (kind, per) {
+        ("duration", _) => value * 1000.0,
+        ("rate", Some("minute")) => value / 60.0,
+        ("rate", Some("hour")) => value / 3600.0,
+        _ => value,
+    }
+}
+
 /// A duration as Prometheus writes it, in the largest unit that divides it (`300s` → `5m`),
 /// so that range selectors stay readable in logs.
 pub fn prometheus_duration(d: Duration) -> String {
@@ -172,6 +187,17 @@ mod tests {
         assert_eq!(prometheus_duration(Duration::from_secs(90)), "90s");
         assert_eq!(prometheus_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(prometheus_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn base_units_become_the_units_of_conditions() {
+        assert_eq!(normalise("duration", None, 0.45), 450.0);
+        assert_eq!(normalise("rate", Some("hour"), 360.0), 0.1);
+        assert_eq!(normalise("rate", Some("minute"), 6.0), 0.1);
+        assert_eq!(normalise("rate", Some("second"), 6.0), 6.0);
+        assert_eq!(normalise("rate", None, 6.0), 6.0);
+        assert_eq!(normalise("percent", None, 2.5), 2.5);
+        assert_eq!(normalise("count", None, 7.0), 7.0);
     }
 
     #[test]
