@@ -13,6 +13,7 @@ pub mod export;
 pub mod history;
 pub mod lint;
 pub mod lower;
+pub mod lsp;
 mod parallel;
 pub mod resolve;
 pub mod runtime;

@@ -51,12 +51,23 @@ enum Command {
     Approve(operate::DecideArgs),
     /// Reject the gate a live run waits at, for a role
     Reject(operate::DecideArgs),
+    /// Run the language server on stdin and stdout (for editors; see docs/lsp.md)
+    Lsp(LspArgs),
     /// The demo application (`--port P --version V`) used by the quickstart and the tests
     #[command(hide = true)]
     DemoApp {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `deployc lsp`.
+#[derive(clap::Args, Debug)]
+struct LspArgs {
+    /// Talk over stdin and stdout (the only transport; accepted because editors' clients
+    /// pass it)
+    #[arg(long)]
+    stdio: bool,
 }
 
 /// When to colour human output.
@@ -120,6 +131,10 @@ pub fn run() -> i32 {
         Command::Promote(args) => operate::promote(args),
         Command::Approve(args) => operate::approve(args),
         Command::Reject(args) => operate::reject(args),
+        Command::Lsp(_) => match crate::lsp::run() {
+            Ok(()) => Ok(0),
+            Err(e) => Err(miette::miette!("the language server stopped: {e}")),
+        },
         Command::DemoApp { args } => Ok(crate::demo::main(&args)),
     };
     match result {
