@@ -10,6 +10,7 @@ pub mod compile;
 pub mod demo;
 pub mod diagnostics;
 pub mod export;
+pub mod fmt;
 pub mod history;
 pub mod lint;
 pub mod lower;

@@ -6,6 +6,7 @@
 
 mod check;
 mod export;
+mod fmt;
 mod operate;
 mod plan;
 mod rules;
@@ -29,6 +30,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Export the plan of one release in one environment as another tool's objects
     Export(export::ExportArgs),
+    /// Format `.deploy` files in place (`--check`, `--diff`: change nothing)
+    Fmt(fmt::FmtArgs),
     /// Print the documentation of a lint rule
     Explain(rules::ExplainArgs),
     /// List every lint rule with its level
@@ -120,6 +123,7 @@ pub fn run() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Export(args) => export::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Explain(args) => rules::explain(args),
         Command::Rules(args) => rules::rules(args),
         Command::Run(args) => run::run(*args),
