@@ -54,7 +54,7 @@ async def test_initialize_announces_every_feature(lsp):
     assert caps.completion_provider is not None
     assert caps.document_symbol_provider and caps.folding_range_provider
     assert caps.semantic_tokens_provider is not None
-    assert caps.code_action_provider
+    assert caps.code_action_provider and caps.document_formatting_provider
     # The client can watch files: the server asks it to report configuration changes (right
     # after the handshake).
     for _ in range(100):
@@ -390,3 +390,32 @@ async def test_configuration_changes_are_picked_up(lsp, workspace):
     )
     diags = await lsp.diagnostics(uri)
     assert "sql/require-concurrent-index-creation" not in [d.code for d in diags]
+
+
+async def test_formatting_goes_through_deployc_fmt(lsp, workspace):
+    path = workspace / "messy.deploy"
+    messy = path.parent.joinpath("quickstart.deploy").read_text().replace(
+        "channel terminal = stdout", "channel   terminal=stdout"
+    )
+    uri, _ = await lsp.open(path, messy)
+    options = types.FormattingOptions(tab_size=2, insert_spaces=True)
+    edits = await lsp.client.text_document_formatting_async(
+        types.DocumentFormattingParams(text_document=doc(uri), options=options)
+    )
+    assert len(edits) == 1
+    assert "channel terminal = stdout" in edits[0].new_text
+    await lsp.apply(uri, edits)
+    # Formatted now: nothing more to do.
+    again = await lsp.client.text_document_formatting_async(
+        types.DocumentFormattingParams(text_document=doc(uri), options=options)
+    )
+    assert not again
+    # A document that does not parse is left alone, and the request says why.
+    await lsp.edit(uri, (0, 0), (0, 0), "release {\n")
+    try:
+        await lsp.client.text_document_formatting_async(
+            types.DocumentFormattingParams(text_document=doc(uri), options=options)
+        )
+        raise AssertionError("formatting a file that does not parse succeeded")
+    except Exception as e:  # pygls raises the server's error response
+        assert "1:9: error[E1" in str(e), e

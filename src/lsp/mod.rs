@@ -18,6 +18,7 @@ mod actions;
 mod analysis;
 mod completion;
 mod diagnostics;
+mod formatting;
 mod hover;
 mod index;
 mod navigation;
@@ -114,6 +115,7 @@ fn capabilities() -> ServerCapabilities {
             },
         )),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
+        document_formatting_provider: Some(OneOf::Left(true)),
         ..ServerCapabilities::default()
     }
 }
@@ -324,11 +326,15 @@ impl Server {
             .files()
             .filter_map(|(_, f)| f.path.as_deref().map(crate::resolve::normalize))
             .collect();
+        // The diagnostics go out first: they are what the user waits for after an edit; the
+        // index only serves the requests that follow.
+        self.publish(uri.clone(), diagnostics, Some(version));
         if result.ast().is_some() {
             let index = index::build(&result);
-            doc.good = Some((Rc::new(result), Rc::new(index)));
+            if let Some(doc) = self.documents.get_mut(uri) {
+                doc.good = Some((Rc::new(result), Rc::new(index)));
+            }
         }
-        self.publish(uri.clone(), diagnostics, Some(version));
     }
 
     fn publish(&self, uri: Url, diagnostics: Vec<lsp_types::Diagnostic>, version: Option<i32>) {
@@ -458,6 +464,16 @@ impl Server {
                     .map(lsp_types::CodeActionOrCommand::CodeAction)
                     .collect();
                 json(actions)
+            }
+            req::Formatting::METHOD => {
+                let p: lsp_types::DocumentFormattingParams = params(r.params)?;
+                let Some(doc) = self.document(&p.text_document.uri, true) else {
+                    return Ok(Value::Null);
+                };
+                match formatting::format(&doc.text) {
+                    Ok(edits) => json(edits),
+                    Err(message) => Err((ErrorCode::RequestFailed, message)),
+                }
             }
             _ => Err((
                 ErrorCode::MethodNotFound,
