@@ -419,3 +419,28 @@ async def test_formatting_goes_through_deployc_fmt(lsp, workspace):
         raise AssertionError("formatting a file that does not parse succeeded")
     except Exception as e:  # pygls raises the server's error response
         assert "1:9: error[E1" in str(e), e
+
+
+async def test_file_imports_navigate_and_follow_unsaved_edits(lsp, workspace):
+    shared = workspace / "shared.deploy"
+    shared_text = 'metric failures: percent = prometheus "sum(rate(failures[{window}]))"\n'
+    shared.write_text(shared_text)
+    main = workspace / "main.deploy"
+    main_text = (
+        'import "./shared.deploy" as shared\n'
+        "rollback guard { auto when shared.failures > 5% }\n"
+    )
+    main.write_text(main_text)
+    main_uri, diags = await lsp.open(main)
+    assert not [d for d in diags if d.severity == types.DiagnosticSeverity.Error]
+    shared_uri, _ = await lsp.open(shared)
+    d = await definition(lsp, main_uri, main_text, "shared.failures")
+    assert d.uri == shared_uri
+    assert d.range.start == position_of(shared_text, "failures")
+    d = await definition(lsp, main_uri, main_text, "import")
+    assert d.uri == shared_uri and d.range.start.line == 0
+    # Rename the metric in the open, unsaved import: the importer is checked again with it.
+    lsp.published.clear()
+    await lsp.edit(shared_uri, (0, 7), (0, 15), "errors")
+    diags = await lsp.diagnostics(main_uri)
+    assert [d.code for d in diags if d.severity == types.DiagnosticSeverity.Error] == ["E201"]
