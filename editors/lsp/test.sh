@@ -14,6 +14,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 if [ ! -x "$deployc" ]; then
   (cd "$root" && cargo build --bin deployc)
 fi
+# The tests run from this directory: the binary's path must not depend on where we were.
+deployc="$(cd "$(dirname "$deployc")" && pwd)/$(basename "$deployc")"
 if ! python3 -c 'import pytest_lsp' >/dev/null 2>&1; then
   python3 -m pip install --quiet 'pytest-lsp>=1,<2'
 fi
