@@ -41,6 +41,9 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
+if ! command -v unzip >/dev/null 2>&1; then
+  apt_install unzip
+fi
 tree-sitter --version
 vim --version | head -n 1
 echo "node $(node --version), npm $(npm --version)"
@@ -108,11 +111,20 @@ step "vscode-tmgrammar-snap (snapshots of the project's .deploy files)"
 npm run --silent test:snap
 
 step "vsce package"
-npx --no-install vsce package --no-dependencies --out "$tmp/deploy-language.vsix"
+# With its production dependencies (vscode-languageclient), which the extension loads.
+npx --no-install vsce package --out "$tmp/deploy-language.vsix"
+if ! unzip -l "$tmp/deploy-language.vsix" | grep -q 'node_modules/vscode-languageclient/'; then
+  echo "the package lacks vscode-languageclient" >&2
+  exit 1
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "Vim (headless)"
 cd "$root"
 vim -Es -N -u NONE -i NONE -S "$editors/vim/test/run.vim"
+
+# ---------------------------------------------------------------------------------------------
+step "language server: pytest-lsp and Neovim headless"
+"$editors/lsp/test.sh"
 
 step "all editor tests passed"

@@ -89,6 +89,12 @@ const ARGO: &[Spec] = &[
     spec("timeout", Value::Duration, false),
 ];
 
+/// The settings a cluster provider takes, in the order the docs list them (completion offers
+/// them).
+pub(crate) fn setting_names(kind: ClusterKind) -> impl Iterator<Item = &'static str> {
+    specs(kind).iter().map(|s| s.name)
+}
+
 fn specs(kind: ClusterKind) -> &'static [Spec] {
     match kind {
         ClusterKind::Kubernetes => KUBERNETES,

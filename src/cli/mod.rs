@@ -6,6 +6,7 @@
 
 mod check;
 mod export;
+mod fmt;
 mod operate;
 mod plan;
 mod rules;
@@ -29,6 +30,8 @@ enum Command {
     Plan(plan::PlanArgs),
     /// Export the plan of one release in one environment as another tool's objects
     Export(export::ExportArgs),
+    /// Format `.deploy` files in place (`--check`, `--diff`: change nothing)
+    Fmt(fmt::FmtArgs),
     /// Print the documentation of a lint rule
     Explain(rules::ExplainArgs),
     /// List every lint rule with its level
@@ -51,12 +54,23 @@ enum Command {
     Approve(operate::DecideArgs),
     /// Reject the gate a live run waits at, for a role
     Reject(operate::DecideArgs),
+    /// Run the language server on stdin and stdout (for editors; see docs/lsp.md)
+    Lsp(LspArgs),
     /// The demo application (`--port P --version V`) used by the quickstart and the tests
     #[command(hide = true)]
     DemoApp {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `deployc lsp`.
+#[derive(clap::Args, Debug)]
+struct LspArgs {
+    /// Talk over stdin and stdout (the only transport; accepted because editors' clients
+    /// pass it)
+    #[arg(long)]
+    stdio: bool,
 }
 
 /// When to colour human output.
@@ -109,6 +123,7 @@ pub fn run() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Export(args) => export::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Explain(args) => rules::explain(args),
         Command::Rules(args) => rules::rules(args),
         Command::Run(args) => run::run(*args),
@@ -120,6 +135,10 @@ pub fn run() -> i32 {
         Command::Promote(args) => operate::promote(args),
         Command::Approve(args) => operate::approve(args),
         Command::Reject(args) => operate::reject(args),
+        Command::Lsp(_) => match crate::lsp::run() {
+            Ok(()) => Ok(0),
+            Err(e) => Err(miette::miette!("the language server stopped: {e}")),
+        },
         Command::DemoApp { args } => Ok(crate::demo::main(&args)),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Syntax: the pest grammar (`grammar/deploy.pest`) and the typed AST built from it.
 //!
-//! Invariant: this is the only module that touches pest pairs. Its output is a [`Module`]
+//! Invariant: this is the only module that touches pest pairs (`cst` hands the formatter the
+//! concrete tokens, comments included, without them). Its output is a [`Module`]
 //! whose every node is spanned, or one E1xx error (pest stops at the first syntax error of a
 //! file; other files still report).
 //!
@@ -10,6 +11,7 @@
 //! (`tests/fast_parser.rs`).
 
 pub mod ast;
+pub(crate) mod cst;
 mod errors;
 mod fast;
 mod parser;
