@@ -29,6 +29,20 @@
 //! and column type changes), from memory: the cost of checking must grow linearly with the
 //! migrations of a release.
 //!
+//! An SQL-heavy service history (one SQL statement per 8 lines, [`history::program`]):
+//!
+//! * `history::deployc_check_process`: the `deployc` binary (`deployc check FILE`, as a user
+//!   runs it) on histories of 2,500 to 20,000 lines, reported in bytes per second;
+//! * `history::squawk_linter` and `history::deployc_sql`: the 1,250 SQL texts of the
+//!   10,000-line history in one process, through squawk's linter crate directly (parse, its
+//!   syntax errors, its rules) and through deployc's SQL path (parse, syntax errors, the
+//!   schema-effect model, the same rules), for the side-by-side ratio.
+//!
+//! `DEPLOYC_BENCH_HISTORY=DIR cargo bench --bench lint` writes the histories to
+//! `DIR/history-LINES.deploy` and exits, to time or profile `deployc check` on them;
+//! `DEPLOYC_BENCH_ONCE=history-sql` (or `history-squawk`) runs the in-process SQL path once
+//! over the statements and exits, for callgrind.
+//!
 //! For instruction counts (steadier than time on a shared machine), run the bench binary
 //! once under callgrind with `DEPLOYC_BENCH_ONCE=check` or `DEPLOYC_BENCH_ONCE=lint` (and
 //! `DEPLOYC_BENCH_INPUT`): it compiles the program, lints it too for `lint`, and exits.
@@ -48,6 +62,28 @@ const FILES: usize = 240;
 const STATEMENTS_PER_FILE: usize = 5;
 
 fn main() {
+    if let Some(dir) = std::env::var_os("DEPLOYC_BENCH_HISTORY") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for releases in history::SIZES {
+            let text = history::program(releases);
+            let path = dir.join(format!("history-{}.deploy", text.lines().count()));
+            std::fs::write(&path, &text).unwrap();
+            println!("wrote {} ({} bytes)", path.display(), text.len());
+        }
+        return;
+    }
+    match std::env::var("DEPLOYC_BENCH_ONCE").as_deref() {
+        Ok("history-sql") => {
+            println!("{} findings", history::deployc_sql_once());
+            return;
+        }
+        Ok("history-squawk") => {
+            println!("{} findings", history::squawk_linter_once());
+            return;
+        }
+        _ => {}
+    }
     if let Some(what) = std::env::var_os("DEPLOYC_BENCH_ONCE") {
         let dir = std::env::var_os("DEPLOYC_BENCH_INPUT").expect("DEPLOYC_BENCH_INPUT");
         let src = std::fs::read(Path::new(&dir).join("program.deploy")).unwrap();
@@ -351,5 +387,186 @@ mod release_size {
             )
             .len()
         });
+    }
+}
+
+mod history {
+    use super::*;
+
+    /// Releases in the histories of the process benchmark: 2,500 to 20,000 lines.
+    pub(super) const SIZES: [usize; 4] = [63, 125, 250, 500];
+    /// Releases of the history whose statements the in-process benchmarks read (10,022
+    /// lines, 1,250 statements).
+    const SIDE_BY_SIDE: usize = 250;
+
+    /// A service's history of `releases` releases, about 40 lines each with five SQL
+    /// statements (one per 8 lines): a column added, backfilled in batches and indexed
+    /// concurrently, each with its `down`, under a canary with triggers and comms. It checks
+    /// with no findings, so the process measures checking, not rendering findings.
+    pub(super) fn program(releases: usize) -> String {
+        let mut s = String::from(
+            "import std.http\nimport std.comms\n\n\
+             service billing {\n  health = http \"http://localhost:{port}/health\" expect 200 timeout 1s\n}\n\n\
+             environment production {\n  provider = local { command = \"billing --port {port} --version {version}\", replicas = 4 }\n  database = postgres env DATABASE_URL\n  backup   = pg_dump\n  metrics  = probe every 10s\n  window   = mon..thu 09:00..16:00 \"Europe/Berlin\"\n}\n\n\
+             team {\n  lead    = \"lead@example.com\"\n  monitor = \"oncall@example.com\"\n  rollback_decision = lead\n}\n\n\
+             channel ops = stdout\n",
+        );
+        for r in 0..releases {
+            let t = format!("ledger_{}", r % 23);
+            let _ = write!(
+                s,
+                r#"
+# 1.{r}.0: notes on {t}, filled in batches and indexed without blocking writes.
+# The canary holds each step for ten minutes; rollback is automatic on errors
+# and on latency, and the on-call decides on the manual trigger.
+release "1.{r}.0" {{
+  strategy = canary {{
+    analysis every 1m, no_data fail after 3
+    step 5%   for 10m require error_rate < 1%
+    step 25%  for 10m require error_rate < 1% and latency_p95 < 400ms
+    step 50%  for 20m require error_rate < 1% and latency_p95 < 400ms
+    step 100%         require error_rate < 0.5%
+  }}
+  migrations {{
+    expand add_note_{r} {{
+      up   = sql "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS note_{r} text"
+      down = sql "ALTER TABLE {t} DROP COLUMN IF EXISTS note_{r}"
+    }}
+    data fill_note_{r} after add_note_{r} {{
+      up   = sql "UPDATE {t} SET note_{r} = '' WHERE note_{r} IS NULL"
+      down = noop "the down of add_note_{r} drops the copies"
+      batch 5_000
+    }}
+    index note_{r}_idx after fill_note_{r} {{
+      up   = sql "CREATE INDEX CONCURRENTLY IF NOT EXISTS {t}_note_{r}_idx ON {t} (note_{r})"
+      down = sql "DROP INDEX CONCURRENTLY IF EXISTS {t}_note_{r}_idx"
+    }}
+  }}
+  rollback {{
+    auto when error_rate > 5% for 5m
+    auto when latency_p95 > 800ms for 5m
+    manual when error_rate > 2% for 10m timeout 30m else rollback
+  }}
+  comms {{
+    at T-0      notify ops std.comms.starting
+    on step     notify ops "{{service}} {{version}}: {{weight}} of traffic"
+    on done     notify ops std.comms.done
+    on rollback notify ops std.comms.rolling_back
+  }}
+  monitor 30m
+}}
+"#
+            );
+        }
+        s
+    }
+
+    /// The SQL texts of the history, as written in its `sql "…"` strings.
+    fn statements(releases: usize) -> Vec<String> {
+        program(releases)
+            .split("sql \"")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(sql, _)| sql.to_string()))
+            .collect()
+    }
+
+    static STATEMENTS: LazyLock<Vec<String>> = LazyLock::new(|| statements(SIDE_BY_SIDE));
+
+    /// The file of one history, written once per size.
+    fn file(releases: usize) -> (PathBuf, usize) {
+        let dir =
+            std::env::temp_dir().join(format!("deployc-bench-history-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = program(releases);
+        let path = dir.join(format!("history-{releases}.deploy"));
+        std::fs::write(&path, &text).unwrap();
+        (path, text.len())
+    }
+
+    fn check_process(path: &Path) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_deployc"))
+            .arg("check")
+            .arg(path)
+            .output()
+            .unwrap()
+    }
+
+    #[divan::bench(args = SIZES, sample_count = 10)]
+    fn deployc_check_process(bencher: Bencher, releases: usize) {
+        let (path, bytes) = file(releases);
+        let out = check_process(&path);
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("no problems"),
+            "the history does not check cleanly: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        bencher
+            .counter(divan::counter::BytesCount::new(bytes))
+            .bench(|| check_process(divan::black_box(&path)).status.success());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// squawk's linter crate as its CLI runs it on one text: parse, collect the syntax
+    /// errors, lint with the rules deployc runs by default.
+    fn squawk_one(text: &str, rules: &[squawk_linter::Rule]) -> usize {
+        let parse = squawk_syntax::SourceFile::parse(text);
+        let errors = parse.errors().len();
+        let mut linter = squawk_linter::Linter::from(rules.iter().copied());
+        errors + linter.lint(&parse, text).len()
+    }
+
+    fn squawk_rules() -> Vec<squawk_linter::Rule> {
+        default_sql_rules()
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect()
+    }
+
+    /// deployc's SQL path on one text: parse with syntax errors (as the checker does), then
+    /// the model and the rules on the same tree (as the lint does).
+    fn deployc_one(text: &str, rules: &[&str]) -> usize {
+        let parsed = deployc::sql::parse(text);
+        let errors = parsed.errors.len();
+        errors
+            + deployc::sql::lint::analyze_parsed(text, parsed.tree.as_ref(), rules, None)
+                .violations
+                .len()
+    }
+
+    pub(super) fn squawk_linter_once() -> usize {
+        let rules = squawk_rules();
+        STATEMENTS.iter().map(|t| squawk_one(t, &rules)).sum()
+    }
+
+    pub(super) fn deployc_sql_once() -> usize {
+        let rules = default_sql_rules();
+        STATEMENTS.iter().map(|t| deployc_one(t, &rules)).sum()
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn squawk_linter(bencher: Bencher) {
+        let rules = squawk_rules();
+        bencher
+            .counter(ItemsCount::new(STATEMENTS.len()))
+            .bench(|| {
+                STATEMENTS
+                    .iter()
+                    .map(|t| squawk_one(divan::black_box(t), &rules))
+                    .sum::<usize>()
+            });
+    }
+
+    #[divan::bench(sample_count = 30)]
+    fn deployc_sql(bencher: Bencher) {
+        let rules = default_sql_rules();
+        bencher
+            .counter(ItemsCount::new(STATEMENTS.len()))
+            .bench(|| {
+                STATEMENTS
+                    .iter()
+                    .map(|t| deployc_one(divan::black_box(t), &rules))
+                    .sum::<usize>()
+            });
     }
 }

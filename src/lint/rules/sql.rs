@@ -56,7 +56,7 @@ struct Info {
 
 /// Rules whose drops and renames M203 reports with the plan's context outside contracts,
 /// for the statements whose effect M203 knows (see [`covered_by_m203`]).
-const M203_COVERS: &[&str] = &[
+pub(crate) const M203_COVERS: &[&str] = &[
     "ban-drop-column",
     "ban-drop-table",
     "ban-drop-view",
