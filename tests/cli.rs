@@ -306,7 +306,7 @@ fn sarif_output_validates_against_the_schema() {
     let loc = &result["locations"][0]["physicalLocation"];
     // Repository-relative, so the same on every machine.
     assert_eq!(loc["artifactLocation"]["uri"], M204);
-    assert_eq!(loc["region"]["startLine"], 79);
+    assert_eq!(loc["region"]["startLine"], 83);
     assert_eq!(
         result["relatedLocations"][0]["message"]["text"],
         "expanded here"

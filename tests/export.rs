@@ -453,8 +453,8 @@ fn write_fixture(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string("examples/storefront-argo.deploy")
         .unwrap()
         .replace(
-            "metrics  = prometheus \"http://prometheus.monitoring:9090\"\n  window",
-            "metrics  = prometheus env STOREFRONT_PROMETHEUS\n  window",
+            "metrics = prometheus \"http://prometheus.monitoring:9090\"\n  window",
+            "metrics = prometheus env STOREFRONT_PROMETHEUS\n  window",
         );
     assert!(text.contains("STOREFRONT_PROMETHEUS"));
     let path = dir.join("storefront.deploy");

@@ -55,6 +55,13 @@ pub fn format_source(source: &str) -> Result<String, FormatError> {
 /// [`format_source`] for a file of a [`crate::source::SourceMap`], so that the error's spans
 /// point into that file.
 pub fn format_file(file: FileId, source: &str) -> Result<String, FormatError> {
+    // The parser proper first: besides the grammar it rejects literals that cannot be read
+    // (a number too large, a bad escape), and a file it rejects is not formatted. Valid
+    // files take its fast path.
+    let (_, errors) = crate::syntax::parse(file, source);
+    if let Some(error) = errors.into_iter().next() {
+        return Err(FormatError { error });
+    }
     let tree = crate::syntax::cst::parse(file, source).map_err(|error| FormatError { error })?;
     Ok(printer::print(source, &tree))
 }

@@ -30,6 +30,11 @@ struct Line {
 }
 
 impl Line {
+    /// A line holding only a comment.
+    fn is_comment(&self) -> bool {
+        self.text.starts_with('#')
+    }
+
     /// The column the line's code ends at (its last line, for a triple-quoted string).
     fn width(&self) -> usize {
         match self.text.rfind('\n') {
@@ -428,17 +433,49 @@ fn has_comment_tree(tree: &Tree<'_>) -> bool {
     tree.children.iter().any(has_comment)
 }
 
+/// The runs of lines that align together: lines with the same `key(line)` at one indent,
+/// with only comment lines between them and no blank line from the first to the last.
+fn runs<K: PartialEq>(lines: &[Line], key: impl Fn(&Line) -> Option<K>) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut run: Vec<usize> = Vec::new();
+    let mut run_key: Option<(K, usize)> = None;
+    for (i, line) in lines.iter().enumerate() {
+        let k = key(line);
+        let continues = !line.blank_before
+            && match (&run_key, &k) {
+                (Some((rk, indent)), Some(k)) => rk == k && *indent == line.indent,
+                // A comment line neither ends a run nor takes part in it.
+                (Some(_), None) => line.is_comment(),
+                (None, _) => false,
+            };
+        if k.is_none() {
+            if !continues {
+                out.push(std::mem::take(&mut run));
+                run_key = None;
+            }
+            continue;
+        }
+        if !continues {
+            out.push(std::mem::take(&mut run));
+        }
+        run.push(i);
+        run_key = k.map(|k| (k, line.indent));
+    }
+    out.push(run);
+    out.retain(|r| r.len() > 1);
+    out
+}
+
 /// Pads the names of consecutive one-line settings at one indent so their `=` line up; a
-/// blank line, a comment line or any other line ends the run.
+/// blank line or any line but a comment ends the run.
 fn align_keys(lines: &mut [Line]) {
-    for run in lines.chunk_by_mut(|a, b| {
-        a.key.is_some() && b.key.is_some() && a.indent == b.indent && !b.blank_before
-    }) {
-        let Some(max) = run.iter().filter_map(|l| l.key).max() else {
+    for run in runs(lines, |l| l.key.map(|_| ())) {
+        let Some(max) = run.iter().filter_map(|i| lines.get(*i)?.key).max() else {
             continue;
         };
-        for line in run.iter_mut() {
-            if let Some(k) = line.key
+        for i in run {
+            if let Some(line) = lines.get_mut(i)
+                && let Some(k) = line.key
                 && k < max
                 && line.text.is_char_boundary(k)
             {
@@ -452,16 +489,11 @@ fn align_keys(lines: &mut [Line]) {
 /// steps, rollback triggers, comms entries, flag days): each clause is padded to the widest
 /// of its column; a clause an entry does not have is left blank.
 fn align_rows(lines: &mut [Line]) {
-    let same = |a: &Line, b: &Line| {
-        matches!((&a.row, &b.row), (Some((x, _)), Some((y, _))) if x == y)
-            && a.indent == b.indent
-            && !b.blank_before
-    };
-    for run in lines.chunk_by_mut(same) {
-        if run.len() < 2 {
-            continue;
-        }
-        let split: Vec<Vec<(usize, String)>> = run.iter().map(cells).collect();
+    for run in runs(lines, |l| l.row.as_ref().map(|(kind, _)| *kind)) {
+        let split: Vec<Vec<(usize, String)>> = run
+            .iter()
+            .map(|i| lines.get(*i).map(cells).unwrap_or_default())
+            .collect();
         let columns = split
             .iter()
             .flatten()
@@ -474,7 +506,7 @@ fn align_rows(lines: &mut [Line]) {
                 *w = (*w).max(text.chars().count());
             }
         }
-        for (line, row) in run.iter_mut().zip(&split) {
+        for (i, row) in run.iter().zip(&split) {
             let mut text = String::new();
             for (c, width) in widths.iter().enumerate() {
                 if *width == 0 {
@@ -490,7 +522,9 @@ fn align_rows(lines: &mut [Line]) {
                 text.push_str(cell);
                 text.push_str(&" ".repeat(width - cell.chars().count()));
             }
-            line.text = text.trim_end().to_string();
+            if let Some(line) = lines.get_mut(*i) {
+                line.text = text.trim_end().to_string();
+            }
         }
     }
 }

@@ -176,10 +176,19 @@ fn push_pair<'s>(src: &'s str, pair: Pair<'s, Rule>, out: &mut Vec<Node<'s>>) {
         push_pair(src, child, &mut children);
     }
     gap_tokens(src, at, span.end(), &mut children);
+    // Pest puts the comments after a rule's last token inside the rule when the rule ends
+    // with an optional part (it skips trivia before trying it): they belong after it.
+    let trailing = children
+        .iter()
+        .rev()
+        .take_while(|n| matches!(n, Node::Token(t) if t.kind == TokenKind::Comment))
+        .count();
+    let comments = children.split_off(children.len() - trailing);
     out.push(Node::Tree(Tree {
         kind: kind_of(rule),
         children,
     }));
+    out.extend(comments);
 }
 
 /// The literal tokens in `src[from..to]`, which holds only blanks and bare grammar literals.
