@@ -420,6 +420,18 @@ impl LineChart {
                 for (px, py) in &run {
                     let _ = write!(d, "{:.1},{:.1} ", x(*px), y(*py));
                 }
+                // A few readings are each marked too: a short line alone is easily missed.
+                if run.len() <= 12 {
+                    for (px, py) in &run {
+                        let _ = write!(
+                            s,
+                            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
+                            x(*px),
+                            y(*py),
+                            series.colour
+                        );
+                    }
+                }
                 let _ = write!(
                     s,
                     "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"/>",

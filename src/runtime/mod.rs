@@ -355,7 +355,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         gates: Box::new(sim::SimGates(shared.clone())),
         flags: Some(Box::new(sim::SimFlags(shared.clone()))),
     };
-    let run_id = if dry { "dry-run" } else { "simulation" }.to_string();
+    let run_id = if dry { "dry-run" } else { report::SIMULATION }.to_string();
     let settings = Settings {
         run: run_id.clone(),
         stable,

@@ -40,6 +40,9 @@ pub(crate) struct Report {
     detail: Detail,
 }
 
+/// The run id of a simulation: its report has no state directory run to add notes to.
+pub(crate) const SIMULATION: &str = "simulation";
+
 /// A note added to the report after the run.
 #[derive(Debug, Serialize, Clone)]
 struct Note {
@@ -459,7 +462,9 @@ pub(crate) fn markdown(r: &Report) -> String {
         ("Lessons learned", &r.lessons, " --lesson"),
     ] {
         out.push_str(&format!("\n## {title}\n\n"));
-        if notes.is_empty() {
+        if notes.is_empty() && r.run == SIMULATION {
+            out.push_str("None recorded (a simulation takes no notes).\n");
+        } else if notes.is_empty() {
             out.push_str(&format!(
                 "None recorded (add one with `deployc report {} --note \"…\"{section}`).\n",
                 r.run

@@ -548,7 +548,9 @@ pub(super) fn render(plan: &Plan, r: &Report) -> String {
         ("Lessons learned", &r.lessons, " --lesson"),
     ] {
         let _ = writeln!(b, "<section>\n<h2>{title}</h2>");
-        if notes.is_empty() {
+        if notes.is_empty() && r.run == super::SIMULATION {
+            b.push_str("<p class=\"empty\">None recorded: a simulation takes no notes.</p>\n");
+        } else if notes.is_empty() {
             let _ = writeln!(
                 b,
                 "<p class=\"empty\">None recorded. Add one with <code>deployc report {} --note \"…\"{flag}</code>.</p>",
@@ -576,4 +578,142 @@ pub(super) fn render(plan: &Plan, r: &Report) -> String {
         ),
         &b,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::build;
+    use super::*;
+    use crate::runtime::journal::{Entry, Event};
+
+    fn plan() -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "format": crate::lower::PLAN_FORMAT,
+            "service": "quickstart", "release": "1.1.0", "environment": "local",
+            "source": "quickstart.deploy", "risk": null, "strategy": "canary", "start": null,
+            "production": false, "team": [], "rollback_decision": [], "channels": [],
+            "metrics": [
+                { "name": "error_rate", "kind": "percent", "source": "probe", "query": null, "per": null },
+                { "name": "latency_p95", "kind": "duration", "source": "probe", "query": null, "per": null }
+            ],
+            "phases": [{ "name": "deploy", "steps": [{
+                "id": "deploy.canary-1", "title": "canary", "after": [], "timeout_ms": null,
+                "action": { "type": "canary_step", "weight": 10.0, "hold_ms": 10000 },
+                "guards": [
+                    { "condition": "error_rate < 1% and 200ms > latency_p95", "kind": "require" },
+                    { "condition": "auto when latency_p95 > 2x baseline for 5s", "kind": "trigger" }
+                ],
+                "starts_at_ms": 0, "expected_ms": 10000, "starts_at": null, "rollback": [],
+                "point_of_no_return": false, "source": null
+            }]}],
+            "triggers": [], "comms": [], "point_of_no_return": null,
+            "timeline": { "expected_ms": 10000, "worst_case_detection_ms": 0,
+                          "worst_case_rollback_ms": 0, "schedule_end_ms": 0,
+                          "analysis_interval_ms": 1000 },
+            "notes": []
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn entry(seq: u64, at: &str, event: Event) -> Entry {
+        Entry {
+            seq,
+            at: format!("2026-01-05T09:00:{at}Z"),
+            event,
+        }
+    }
+
+    #[test]
+    fn thresholds_come_from_the_conditions_seen_from_the_metric_and_the_baseline() {
+        let plan = plan();
+        let without = build(&plan, "r", &[], "succeeded");
+        let found = guarded(&plan, &without);
+        let names: Vec<&str> = found.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(names, ["error_rate", "latency_p95"]);
+        // `200ms > latency_p95` is `latency_p95 < 200ms`; without a captured baseline the
+        // relative threshold has no line.
+        let labels = |g: &Guarded| g.thresholds.clone();
+        assert_eq!(labels(&found[0].1), [("require < 1%".to_string(), 1.0)]);
+        assert_eq!(
+            labels(&found[1].1),
+            [("require < 200ms".to_string(), 200.0)]
+        );
+        let entries = [entry(
+            1,
+            "01",
+            Event::Baseline {
+                metric: "latency_p95".into(),
+                value: Some(4.5),
+            },
+        )];
+        let with = build(&plan, "r", &entries, "succeeded");
+        let found = guarded(&plan, &with);
+        assert_eq!(
+            labels(&found[1].1),
+            [
+                ("require < 200ms".to_string(), 200.0),
+                ("rollback > 2x baseline".to_string(), 9.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_page_escapes_what_the_journal_says_and_draws_what_it_sampled() {
+        let plan = plan();
+        let sample = |seq, at: &str, track: &str, value| {
+            entry(
+                seq,
+                at,
+                Event::Sample {
+                    step: "deploy.canary-1".into(),
+                    metric: "error_rate".into(),
+                    track: track.into(),
+                    value,
+                    no_data: None,
+                },
+            )
+        };
+        let entries = [
+            entry(
+                1,
+                "00",
+                Event::StepStarted {
+                    step: "deploy.canary-1".into(),
+                    title: "canary <10%>".into(),
+                },
+            ),
+            sample(2, "01", "new", Some(0.5)),
+            sample(3, "02", "new", None),
+            sample(4, "03", "new", Some(0.7)),
+            entry(
+                5,
+                "04",
+                Event::Note {
+                    section: "issues".into(),
+                    text: "<script>alert(1)</script>".into(),
+                    by: "sam".into(),
+                },
+            ),
+        ];
+        let r = build(&plan, "r", &entries, "succeeded");
+        let page = render(&plan, &r);
+        assert!(!page.contains("<script"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("canary &lt;10%&gt;"));
+        // Two readings around a gap: two dots, no line across the gap.
+        let chart = page
+            .split_once("error_rate: new and stable over time")
+            .and_then(|(_, rest)| rest.split_once("</svg>"))
+            .map(|(svg, _)| svg)
+            .unwrap_or_default();
+        assert_eq!(chart.matches("<circle").count(), 2);
+        assert_eq!(chart.matches("<polyline").count(), 0);
+        assert!(
+            page.contains(
+                "new: last 0.700%, min 0.500%, max 0.700% over 2 samples (1 without data)"
+            )
+        );
+        // The note does not end the run: its end is the last event before the notes.
+        assert_eq!(r.finished_at, "2026-01-05T09:00:03Z");
+    }
 }
