@@ -4,6 +4,7 @@
 //! structure) → `lower` (one release × one environment to a [`lower::Plan`]). Every stage is
 //! pure: no IO besides reading source files through a [`resolve::Loader`].
 
+mod chart;
 pub mod check;
 pub mod cli;
 pub mod compile;

@@ -506,6 +506,156 @@ fn row(environment: &str, week: &str, f: &Figures) -> [String; 9] {
     ]
 }
 
+/// Every ISO week from `from` to `to` (labels `2026-W45`), quiet weeks included, so that a
+/// chart's gaps are the weeks without a run; bounded to ten years.
+fn weeks_between(from: &str, to: &str) -> Vec<String> {
+    let parse = |label: &str| -> Option<jiff::civil::Date> {
+        let (y, w) = label.split_once("-W")?;
+        jiff::civil::ISOWeekDate::new(
+            y.parse().ok()?,
+            w.parse().ok()?,
+            jiff::civil::Weekday::Monday,
+        )
+        .ok()
+        .map(|d| d.date())
+    };
+    let (Some(mut d), Some(end)) = (parse(from), parse(to)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    while d <= end && out.len() < 520 {
+        let w = d.iso_week_date();
+        out.push(week_label((w.year(), w.week())));
+        match d.checked_add(jiff::Span::new().days(7)) {
+            Ok(next) => d = next,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// The figures as one HTML page (`--stats --html`): per environment a chart of its runs per
+/// ISO week (deployments, failed changes, aborted runs stacked) and the table of its
+/// figures, then every environment together and the failures still open. Self-contained: no
+/// script, nothing fetched.
+pub fn render_html(stats: &Stats) -> String {
+    use crate::chart::{self, BarGroup, colour, escape};
+    use std::fmt::Write;
+
+    let scope = match (&stats.environment, &stats.since) {
+        (Some(e), Some(s)) => format!("environment {e}, runs ended since {s}"),
+        (Some(e), None) => format!("environment {e}"),
+        (None, Some(s)) => format!("every environment, runs ended since {s}"),
+        (None, None) => "every environment".to_string(),
+    };
+    let mut b = String::new();
+    let _ = writeln!(b, "<header>\n<h1>Delivery figures</h1>");
+    let (Some(overall), Some(from), Some(to)) = (&stats.overall, &stats.from_week, &stats.to_week)
+    else {
+        let _ = writeln!(
+            b,
+            "<p class=\"empty\">No runs to count ({}).</p>\n</header>",
+            escape(&scope)
+        );
+        return chart::page("Delivery figures", &b);
+    };
+    let _ = writeln!(
+        b,
+        "<p>{} runs, {}, {} to {} ({} {}). Deployments are successful runs; the change failure rate is the rolled back and rollback incomplete runs over the runs that changed something (aborted runs count in runs only); time to restore runs from a failure's end to the next success of the service in that environment.</p>\n</header>",
+        overall.runs,
+        escape(&scope),
+        escape(from),
+        escape(to),
+        overall.weeks,
+        if overall.weeks == 1 { "week" } else { "weeks" }
+    );
+    let weeks = weeks_between(from, to);
+    let header = "<thead><tr><th scope=\"col\">week</th><th scope=\"col\">runs</th><th scope=\"col\">deploys</th><th scope=\"col\">per week</th><th scope=\"col\">per day</th><th scope=\"col\">change failure rate</th><th scope=\"col\">time to restore (median / worst)</th><th scope=\"col\">median duration</th></tr></thead>";
+    let table_row = |cells: [String; 9]| -> String {
+        let mut r = String::from("<tr>");
+        for (i, c) in cells.iter().enumerate().skip(1) {
+            let _ = write!(
+                r,
+                "<td{}>{}</td>",
+                if i > 1 { " class=\"num\"" } else { "" },
+                escape(c)
+            );
+        }
+        r.push_str("</tr>");
+        r
+    };
+    for env in &stats.environments {
+        let _ = writeln!(b, "<section>\n<h2>{}</h2>", escape(&env.environment));
+        let groups: Vec<BarGroup> = weeks
+            .iter()
+            .map(|w| {
+                let f = env.weeks.iter().find(|x| &x.week == w).map(|x| &x.figures);
+                BarGroup {
+                    label: w.clone(),
+                    values: vec![
+                        f.map_or(0.0, |f| f.succeeded as f64),
+                        f.map_or(0.0, |f| (f.rolled_back + f.rollback_incomplete) as f64),
+                        f.map_or(0.0, |f| f.aborted as f64),
+                    ],
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            b,
+            "<figure>\n{}\n<figcaption>Runs of {} per ISO week: deployments, failed changes and aborted runs.</figcaption>\n</figure>",
+            chart::stacked_bars(
+                &format!("{}: runs per ISO week", env.environment),
+                "runs per week",
+                &[
+                    ("deployments", colour::SUCCEEDED),
+                    ("failed changes", colour::FAILED),
+                    ("aborted", colour::ABORTED),
+                ],
+                &groups,
+            ),
+            escape(&env.environment)
+        );
+        let _ = writeln!(b, "<table>\n{header}\n<tbody>");
+        for w in &env.weeks {
+            let _ = writeln!(
+                b,
+                "{}",
+                table_row(row(&env.environment, &w.week, &w.figures))
+            );
+        }
+        let _ = writeln!(
+            b,
+            "{}\n</tbody>\n</table>\n</section>",
+            table_row(row(&env.environment, "period", &env.period))
+        );
+    }
+    let _ = writeln!(
+        b,
+        "<section>\n<h2>Every environment</h2>\n<table>\n{header}\n<tbody>\n{}\n</tbody>\n</table>",
+        table_row(row("all", "period", overall))
+    );
+    if stats.open_failures.is_empty() {
+        b.push_str(
+            "<p>No failure is open: every failure has been restored by a later success.</p>\n",
+        );
+    } else {
+        b.push_str("<h3>Failures still open</h3>\n<ul>\n");
+        for f in &stats.open_failures {
+            let _ = writeln!(
+                b,
+                "<li>{} in {} failed at {} (run <code>{}</code>) and no successful run has restored it yet</li>",
+                escape(&f.service),
+                escape(&f.environment),
+                escape(&f.failed_at),
+                escape(&f.run)
+            );
+        }
+        b.push_str("</ul>\n");
+    }
+    b.push_str("</section>\n");
+    chart::page("Delivery figures", &b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

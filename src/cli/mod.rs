@@ -9,6 +9,7 @@ mod export;
 mod fmt;
 mod operate;
 mod plan;
+mod report;
 mod rules;
 mod run;
 
@@ -38,8 +39,10 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Execute a plan: deploy for real, simulate, or show what would be done
     Run(Box<run::RunArgs>),
-    /// A run's state from its journal, or the list of runs
+    /// A run's state from its journal, or the list of runs (`--watch`: follow a live run)
     Status(run::StatusArgs),
+    /// Write a run's reports again, adding a note to its issues or lessons learned
+    Report(report::ReportArgs),
     /// Finished runs recorded in the state directory
     History(run::HistoryArgs),
     /// Roll a live run back now, through its plan's rollback
@@ -128,6 +131,7 @@ pub fn run() -> i32 {
         Command::Rules(args) => rules::rules(args),
         Command::Run(args) => run::run(*args),
         Command::Status(args) => run::status(args),
+        Command::Report(args) => report::report(args),
         Command::History(args) => run::history(args),
         Command::Abort(args) => operate::abort(args),
         Command::Pause(args) => operate::pause(args),

@@ -83,6 +83,11 @@ pub(super) struct StatusArgs {
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
     state_dir: PathBuf,
+    /// Follow the run as its journal grows, with the live view `deployc run` shows, until it
+    /// ends; exits as `deployc run` would have (0, 1 rolled back, 3 rollback incomplete, 2 when
+    /// no process works on the run and it has not ended)
+    #[arg(long, requires = "run")]
+    watch: bool,
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +108,12 @@ pub(super) struct HistoryArgs {
     /// Figures for people or machines
     #[arg(long, value_enum, default_value_t = Format::Text, requires = "stats")]
     format: Format,
+    /// The figures as one HTML page with a chart per environment (runs per ISO week)
+    #[arg(long, requires = "stats", conflicts_with = "format")]
+    html: bool,
+    /// Write the HTML page to this file instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE", requires = "html")]
+    output: Option<PathBuf>,
 }
 
 fn dir_of(file: &Path) -> PathBuf {
@@ -234,11 +245,14 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             }
         }
         Some(id) => {
-            let id = &if id == "latest" {
+            let id = &if id == "latest" || args.watch {
                 runtime::control::resolve_run(&args.state_dir, id).map_err(|e| miette!("{e}"))?
             } else {
                 id.clone()
             };
+            if args.watch {
+                return super::report::watch(&args.state_dir, id);
+            }
             let entries =
                 journal::read(&runs.join(id).join("journal.jsonl")).map_err(|e| miette!("{e}"))?;
             let t0 = entries
@@ -392,6 +406,23 @@ fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
     } else {
         None
     };
+    if args.html {
+        let page = stats::render_html(&figures);
+        return match &args.output {
+            None => {
+                print!("{page}");
+                Ok(0)
+            }
+            Some(path) => {
+                write_whole(path, &page).map_err(|e| miette!("{e}"))?;
+                if let Some(line) = nothing {
+                    eprintln!("{line}");
+                }
+                println!("figures: {}", path.display());
+                Ok(0)
+            }
+        };
+    }
     match args.format {
         Format::Text => match nothing {
             Some(line) => println!("{line}"),
@@ -408,4 +439,19 @@ fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Writes `text` to `path` whole or not at all: written beside it, then renamed over it.
+fn write_whole(path: &Path, text: &str) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("`{}` is not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write `{}`: {e}", path.display())
+        })
 }

@@ -183,6 +183,13 @@ pub(crate) enum Event {
         roles: Vec<String>,
         question: String,
     },
+    /// A note the team added to the report (`deployc report RUN --note`): `section` is
+    /// `issues` or `lessons`.
+    Note {
+        section: String,
+        text: String,
+        by: String,
+    },
 }
 
 /// Where journal lines go.

@@ -363,9 +363,9 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         gates: Box::new(sim::SimGates(shared.clone())),
         flags: Some(Box::new(sim::SimFlags(shared.clone()))),
     };
-    let run_id = if dry { "dry-run" } else { "simulation" }.to_string();
+    let run_id = if dry { "dry-run" } else { report::SIMULATION }.to_string();
     let settings = Settings {
-        run: run_id,
+        run: run_id.clone(),
         stable,
         history,
         describe_only: dry,
@@ -378,6 +378,35 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
     let end = rt.block_on(ex.run())?;
     if req.log_format == LogFormat::Text && !dry {
         summary(&ex, &plan);
+    }
+    if !dry {
+        // A simulation has a report like a real run, in a directory of its own per release
+        // and environment (the next simulation of the same pair replaces it): it is how a
+        // plan's rollback is reviewed before it is run.
+        let dir = req
+            .state_dir
+            .join("simulations")
+            .join(format!("{}-{}", plan.release, plan.environment));
+        let written = private_dir(&req.state_dir)
+            .and_then(|()| private_dir(&req.state_dir.join("simulations")))
+            .and_then(|()| private_dir(&dir))
+            .and_then(|()| {
+                report::write(
+                    &dir,
+                    &plan,
+                    &run_id,
+                    ex.journal().entries(),
+                    end.name(),
+                    &Redactor::default(),
+                )
+            });
+        match written {
+            Ok(path) if req.log_format == LogFormat::Text => {
+                println!("report: {}", path.display())
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("{e}"),
+        }
     }
     Ok(exit_code(&end))
 }
@@ -551,18 +580,10 @@ fn run_real(req: Request) -> Result<i32, String> {
             // The run's outcome is its exit code: a history or report that cannot be
             // written is said, and changes nothing about what happened.
             let written = append_history(&req.state_dir, &entry).and_then(|()| {
-                let r = report::build(&plan, &run_id, entries, end.name());
-                let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
-                std::fs::write(run_dir.join("report.json"), redactor.apply(&json) + "\n")
-                    .map_err(|e| format!("cannot write the report: {e}"))?;
-                std::fs::write(
-                    run_dir.join("report.md"),
-                    redactor.apply(&report::markdown(&r)),
-                )
-                .map_err(|e| format!("cannot write the report: {e}"))
+                report::write(&run_dir, &plan, &run_id, entries, end.name(), &redactor)
             });
             match written {
-                Ok(()) => println!("report: {run_dir_shown}/report.md"),
+                Ok(_) => println!("report: {run_dir_shown}/report.md"),
                 Err(e) => println!("{:>10}  {}", "", redactor.apply(&e)),
             }
         }
@@ -572,6 +593,74 @@ fn run_real(req: Request) -> Result<i32, String> {
     drop(ex);
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
     Ok(exit_code(&end))
+}
+
+/// Which part of the report a note goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoteSection {
+    Issues,
+    Lessons,
+}
+
+/// `deployc report RUN [--note TEXT]`: journals a note for the run's report (its section,
+/// its text, who wrote it), then, when the run has ended, writes its reports again from the
+/// journal. Returns the report written, if the run has ended. A live run is refused: its
+/// process is the journal's only writer, and it writes the report itself.
+pub(crate) fn report_run(
+    state_dir: &Path,
+    run: &str,
+    note: Option<(NoteSection, &str, &str)>,
+) -> Result<Option<PathBuf>, String> {
+    if control::is_live(state_dir, run) {
+        return Err(format!(
+            "run `{run}` is live: its report is written when it ends (`deployc status {run} --watch` follows it)"
+        ));
+    }
+    let run_dir = state_dir.join("runs").join(run);
+    let plan_text = std::fs::read_to_string(run_dir.join("plan.json"))
+        .map_err(|e| format!("cannot read the plan of run `{run}`: {e}"))?;
+    let plan: Plan = serde_json::from_str(&plan_text)
+        .map_err(|e| format!("the plan of run `{run}` cannot be read: {e}"))?;
+    // The same secrets as the run's: a note that quotes one is redacted like the journal.
+    let redactor = Redactor::from_plan_text(&plan_text);
+    let journal_path = run_dir.join("journal.jsonl");
+    let entries = match note {
+        None => journal::read(&journal_path)?,
+        Some((section, text, by)) => {
+            let text = text.trim();
+            if text.is_empty() {
+                return Err("the note is empty: `--note` needs the text to add".into());
+            }
+            let mut journal = Journal::open(&journal_path, redactor.clone())?;
+            let now = jiff::Timestamp::now();
+            if let Some(dropped_bytes) = journal.take_repaired() {
+                journal.append(now, journal::Event::JournalRepaired { dropped_bytes })?;
+            }
+            journal.append(
+                now,
+                journal::Event::Note {
+                    section: match section {
+                        NoteSection::Issues => "issues",
+                        NoteSection::Lessons => "lessons",
+                    }
+                    .into(),
+                    text: text.to_string(),
+                    by: by.to_string(),
+                },
+            )?;
+            journal.entries().to_vec()
+        }
+    };
+    let outcome = entries.iter().rev().find_map(|e| match &e.event {
+        journal::Event::RunFinished { outcome } => Some(outcome.clone()),
+        _ => None,
+    });
+    match outcome {
+        Some(outcome) => {
+            report::write(&run_dir, &plan, run, &entries, &outcome, &redactor).map(Some)
+        }
+        None => Ok(None),
+    }
 }
 
 fn append_history(state_dir: &Path, entry: &HistoryEntry) -> Result<(), String> {

@@ -136,6 +136,14 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
                 .unwrap_or_default(),
             if *ok { "" } else { "refused: " }
         ),
+        Event::Note { section, text, by } => format!(
+            "  ✎ {} by {by}: {text}",
+            if section == "lessons" {
+                "lesson learned"
+            } else {
+                "issue"
+            }
+        ),
         Event::GateWaiting { step, roles, .. } => format!(
             "  ? {step} waits for {} (`deployc approve RUN --as ROLE` from another terminal)",
             roles.join(" or ")

@@ -1,14 +1,20 @@
-//! The run report, `report.json` and `report.md` next to the journal, written from the
-//! journal alone: what ran when and for how long against the plan's estimate, the metrics
-//! seen at each step, the decisions and who made them, the messages sent, and the deviations
-//! from the plan.
+//! The run report, `report.json`, `report.md` and `report.html` next to the journal, written
+//! from the plan and the journal alone: what ran when and for how long against the plan's
+//! estimate, the metrics seen at each step (with their units), the decisions and who made
+//! them, the messages sent, the deviations from the plan, and the issues and lessons the team
+//! added afterwards (`deployc report RUN --note`, journaled as `note`). The HTML report draws
+//! the guarded metrics over time ([`html`]).
+
+mod html;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::journal::{Entry, Event};
 use super::progress::offset;
+use super::redact::Redactor;
 use crate::lower::{Plan, fmt_ms};
 
 #[derive(Debug, Serialize)]
@@ -24,6 +30,49 @@ pub(crate) struct Report {
     decisions: Vec<serde_json::Value>,
     messages: Vec<serde_json::Value>,
     deviations: Vec<String>,
+    /// metric → its unit (`%`, `ms`, `/s`, or empty for counts and plain numbers).
+    units: BTreeMap<String, String>,
+    /// Notes the team added: `issues`, then `lessons` learned.
+    issues: Vec<Note>,
+    lessons: Vec<Note>,
+    /// What only the charts need: every sample with its time, and the moments to mark.
+    #[serde(skip)]
+    detail: Detail,
+}
+
+/// The run id of a simulation: its report has no state directory run to add notes to.
+pub(crate) const SIMULATION: &str = "simulation";
+
+/// A note added to the report after the run.
+#[derive(Debug, Serialize, Clone)]
+struct Note {
+    at: String,
+    by: String,
+    text: String,
+}
+
+/// One track's samples: (time, value or no data).
+type Track = Vec<(String, Option<f64>)>;
+
+/// The journal's facts the HTML report draws.
+#[derive(Debug, Default)]
+struct Detail {
+    /// T-0 (the run's, else its first entry's time).
+    t0: jiff::Timestamp,
+    /// The version serving before the run, when there was one.
+    stable: Option<String>,
+    /// metric → track → (time, value or no data), in journal order.
+    samples: BTreeMap<String, BTreeMap<String, Track>>,
+    /// The last baseline captured per metric.
+    baselines: BTreeMap<String, f64>,
+    /// (time, step, condition) of each failed `require` check.
+    failed_checks: Vec<(String, String, String)>,
+    /// (time, condition, breach since) of each trigger that fired.
+    triggers: Vec<(String, String, String)>,
+    /// When the rollback started and ended (`None`: it had not ended when the journal did).
+    rollback: Option<(String, Option<String>)>,
+    /// (time, step, roles, question) of each gate the run waited at.
+    gates: Vec<(String, String, Vec<String>, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -53,7 +102,49 @@ fn ms_between(a: &str, b: &str) -> Option<u64> {
     u64::try_from(b.duration_since(a).as_millis()).ok()
 }
 
+/// The unit a metric's values are in, from its kind: what the metric sources report
+/// (percent as a number of percent, durations in milliseconds, rates per second).
+pub(crate) fn unit(plan: &Plan, metric: &str) -> &'static str {
+    match plan
+        .metrics
+        .iter()
+        .find(|m| m.name == metric)
+        .map(|m| m.kind.as_str())
+    {
+        Some("percent") => "%",
+        Some("duration") => "ms",
+        Some("rate") => "/s",
+        _ => "",
+    }
+}
+
+/// A value with its unit: `0.452 ms`, `31.2%`.
+fn with_unit(v: f64, unit: &str) -> String {
+    match unit {
+        "" => format!("{v:.3}"),
+        "%" | "/s" => format!("{v:.3}{unit}"),
+        _ => format!("{v:.3} {unit}"),
+    }
+}
+
 pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) -> Report {
+    let mut detail = Detail {
+        t0: entries
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::RunStarted { t0, .. } => t0.parse().ok(),
+                _ => None,
+            })
+            .or_else(|| entries.first().and_then(|e| e.at.parse().ok()))
+            .unwrap_or_default(),
+        stable: entries.iter().find_map(|e| match &e.event {
+            Event::RunStarted { stable, .. } => stable.clone(),
+            _ => None,
+        }),
+        ..Detail::default()
+    };
+    let mut issues = Vec::new();
+    let mut lessons = Vec::new();
     let mut steps: Vec<StepReport> = Vec::new();
     let mut decisions = Vec::new();
     let mut messages = Vec::new();
@@ -91,12 +182,31 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 }
             }
             Event::Sample {
+                metric,
+                track,
+                value: None,
+                ..
+            } => detail
+                .samples
+                .entry(metric.clone())
+                .or_default()
+                .entry(track.clone())
+                .or_default()
+                .push((e.at.clone(), None)),
+            Event::Sample {
                 step,
                 metric,
                 track,
                 value: Some(v),
                 ..
             } => {
+                detail
+                    .samples
+                    .entry(metric.clone())
+                    .or_default()
+                    .entry(track.clone())
+                    .or_default()
+                    .push((e.at.clone(), Some(*v)));
                 if let Some(s) = steps.iter_mut().rev().find(|s| &s.id == step) {
                     let m = s
                         .metrics
@@ -134,13 +244,62 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "at": e.at, "channel": channel, "event": event, "text": text, "ok": ok, "detail": detail,
             })),
             Event::TriggerFired {
-                condition, step, ..
-            } => deviations.push(format!("trigger `{condition}` fired during `{step}`")),
-            Event::RollbackFinished { complete } => deviations.push(if *complete {
-                "rolled back".to_string()
-            } else {
-                "rollback incomplete".to_string()
-            }),
+                condition,
+                step,
+                breach_since,
+                ..
+            } => {
+                detail
+                    .triggers
+                    .push((e.at.clone(), condition.clone(), breach_since.clone()));
+                deviations.push(format!("trigger `{condition}` fired during `{step}`"))
+            }
+            Event::Check {
+                step,
+                condition,
+                kind,
+                result,
+            } if kind == "require" && result == "fail" => {
+                detail
+                    .failed_checks
+                    .push((e.at.clone(), step.clone(), condition.clone()))
+            }
+            Event::Baseline {
+                metric,
+                value: Some(v),
+            } => {
+                detail.baselines.insert(metric.clone(), *v);
+            }
+            Event::RollbackStarted { .. } => detail.rollback = Some((e.at.clone(), None)),
+            Event::GateWaiting {
+                step,
+                roles,
+                question,
+            } => detail
+                .gates
+                .push((e.at.clone(), step.clone(), roles.clone(), question.clone())),
+            Event::Note { section, text, by } => {
+                let note = Note {
+                    at: e.at.clone(),
+                    by: by.clone(),
+                    text: text.clone(),
+                };
+                if section == "lessons" {
+                    lessons.push(note)
+                } else {
+                    issues.push(note)
+                }
+            }
+            Event::RollbackFinished { complete } => {
+                if let Some((_, end)) = &mut detail.rollback {
+                    *end = Some(e.at.clone());
+                }
+                deviations.push(if *complete {
+                    "rolled back".to_string()
+                } else {
+                    "rollback incomplete".to_string()
+                })
+            }
             Event::Resumed { .. } => deviations.push(format!("resumed at {}", e.at)),
             // What the rollback left serving: the stable version's health and guarded metrics.
             Event::Action {
@@ -199,18 +358,32 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
         environment: plan.environment.clone(),
         outcome: outcome.to_string(),
         started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
-        finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
+        // The run's end, not a note added later.
+        finished_at: entries
+            .iter()
+            .rev()
+            .find(|e| !matches!(e.event, Event::Note { .. }))
+            .map(|e| e.at.clone())
+            .unwrap_or_default(),
         steps,
         decisions,
         messages,
         deviations,
+        units: plan
+            .metrics
+            .iter()
+            .map(|m| (m.name.clone(), unit(plan, &m.name).to_string()))
+            .collect(),
+        issues,
+        lessons,
+        detail,
     }
 }
 
 pub(crate) fn markdown(r: &Report) -> String {
     let t0: jiff::Timestamp = r.started_at.parse().unwrap_or_default();
     let mut out = format!(
-        "# Deployment report: {} {} to {}\n\nRun `{}`: **{}**, {} → {}.\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
+        "# Deployment report: {} {} to {}\n\nRun `{}`: **{}**, {} → {}.\n\nWith charts of the guarded metrics: [report.html](report.html).\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
         r.service, r.release, r.environment, r.run, r.outcome, r.started_at, r.finished_at
     );
     for s in &r.steps {
@@ -228,11 +401,16 @@ pub(crate) fn markdown(r: &Report) -> String {
     let mut any = false;
     for s in &r.steps {
         for (m, tracks) in &s.metrics {
+            let unit = r.units.get(m).map(String::as_str).unwrap_or("");
             for (t, v) in tracks {
                 any = true;
                 out.push_str(&format!(
-                    "* `{}` {m} ({t}): last {:.3}, min {:.3}, max {:.3} over {} samples\n",
-                    s.id, v.last, v.min, v.max, v.samples
+                    "* `{}` {m} ({t}): last {}, min {}, max {} over {} samples\n",
+                    s.id,
+                    with_unit(v.last, unit),
+                    with_unit(v.min, unit),
+                    with_unit(v.max, unit),
+                    v.samples
                 ));
             }
         }
@@ -279,5 +457,54 @@ pub(crate) fn markdown(r: &Report) -> String {
     for d in &r.deviations {
         out.push_str(&format!("* {d}\n"));
     }
+    for (title, notes, section) in [
+        ("Issues", &r.issues, ""),
+        ("Lessons learned", &r.lessons, " --lesson"),
+    ] {
+        out.push_str(&format!("\n## {title}\n\n"));
+        if notes.is_empty() && r.run == SIMULATION {
+            out.push_str("None recorded (a simulation takes no notes).\n");
+        } else if notes.is_empty() {
+            out.push_str(&format!(
+                "None recorded (add one with `deployc report {} --note \"…\"{section}`).\n",
+                r.run
+            ));
+        }
+        for n in notes {
+            out.push_str(&format!("* {} — {}, {}\n", n.text, n.by, n.at));
+        }
+    }
     out
+}
+
+/// Writes `report.json`, `report.md` and `report.html` into `dir`, each whole or not at all
+/// (written beside, then renamed: a reader never sees half a report, and a failure leaves the
+/// previous one). Secrets are redacted from every one. Returns the path of `report.md`.
+pub(crate) fn write(
+    dir: &Path,
+    plan: &Plan,
+    run: &str,
+    entries: &[Entry],
+    outcome: &str,
+    redactor: &Redactor,
+) -> Result<PathBuf, String> {
+    let r = build(plan, run, entries, outcome);
+    let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())? + "\n";
+    let files = [
+        ("report.json", json),
+        ("report.html", html::render(plan, &r)),
+        ("report.md", markdown(&r)),
+    ];
+    for (name, text) in files {
+        let path = dir.join(name);
+        // Named by the process: two simulations of one release may write at once.
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, redactor.apply(&text))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                format!("cannot write the report `{}`: {e}", path.display())
+            })?;
+    }
+    Ok(dir.join("report.md"))
 }
