@@ -149,6 +149,28 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "verify stable after the rollback: {} ({detail})",
                 if *ok { "healthy" } else { "NOT healthy" }
             )),
+            // A restore overwrites the database: the report names the copy of what it held.
+            Event::Action {
+                what, ok, detail, ..
+            } if what == "snapshot before restore" => deviations.push(if *ok {
+                format!("before the restore, {detail}")
+            } else {
+                format!("no snapshot before the restore: {detail}")
+            }),
+            Event::Action {
+                what, ok, detail, ..
+            } if what == "restore from backup" => deviations.push(format!(
+                "restore from this run's backup: {} ({detail})",
+                if *ok { "done" } else { "FAILED" }
+            )),
+            Event::Action {
+                what,
+                ok: false,
+                detail,
+                ..
+            } if what == "verify migration" => {
+                deviations.push(format!("a migration's verify failed: {detail}"))
+            }
             Event::MessagePending { channel, event, .. } => messages.push(serde_json::json!({
                 "at": e.at, "channel": channel, "event": event, "ok": false,
                 "detail": "not delivered when the run ended",
