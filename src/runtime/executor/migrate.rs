@@ -220,7 +220,7 @@ impl Executor<'_> {
                     .shell
                     .run(&c, 3_600_000)
                     .await
-                    .map(|out| format!("restored from {file} by `{c}` ({out})"))
+                    .map(|out| format!("restored from {file}: {out}"))
             }
             (None, Some(db)) => db.restore().await,
             (None, None) => Err("the environment has no database".to_string()),
