@@ -14,9 +14,8 @@ use serde::Deserialize;
 use super::kube::objects::Op;
 use super::shell;
 use super::world::{
-    Applied, ApplyFailure, BatchOutcome, BatchProgress, BoxFuture, Channel, Clock, Database,
-    Decision, Done, Flags, GateRequest, Gates, Message, MetricSource, Migration, Provider, Shell,
-    Track,
+    Applied, ApplyFailure, BatchOutcome, BoxFuture, Channel, Clock, Database, Decision, Done,
+    Flags, GateRequest, Gates, Message, MetricSource, Migration, Provider, Shell, Track,
 };
 use crate::lower::{MigrationVerify, Plan, TargetProvider};
 
@@ -352,14 +351,14 @@ impl Database for SimDatabase {
         &'a self,
         m: &'a Migration,
     ) -> BoxFuture<'a, Result<BatchOutcome, ApplyFailure>> {
-        // The simulated database has no rows: the whole walk is one described batch.
+        // The simulated database has no rows: the whole walk is described at once.
         let (size, key) = m.batch.clone().unwrap_or((0, String::new()));
         let d = format!(
             "apply `{}` in batches of {size} rows by `{key}`: {}",
             m.name,
             m.up.lines().next().unwrap_or("")
         );
-        let r = self.sim.result(d).map(|_| {
+        let r = self.sim.result(d).map(|d| {
             if let Ok(mut l) = self.ledger.lock() {
                 l.push(Applied {
                     name: m.name.clone(),
@@ -367,13 +366,7 @@ impl Database for SimDatabase {
                     reverted: false,
                 });
             }
-            BatchOutcome::Ran(BatchProgress {
-                batch: 1,
-                rows: 0,
-                total_rows: 0,
-                last_key: None,
-                finished: true,
-            })
+            BatchOutcome::Described(d)
         });
         Box::pin(std::future::ready(r.map_err(ApplyFailure::from)))
     }

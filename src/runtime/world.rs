@@ -110,6 +110,8 @@ pub(crate) enum BatchOutcome {
     Ran(BatchProgress),
     /// The ledger already has the migration: nothing ran (the detail says so).
     Already(String),
+    /// A simulated database described the whole walk instead of running it.
+    Described(String),
 }
 
 /// A row of the migration ledger.

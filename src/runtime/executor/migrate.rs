@@ -105,7 +105,9 @@ impl Executor<'_> {
                 }
             };
             match step {
-                BatchOutcome::Already(detail) => return Ok(Ok(detail)),
+                BatchOutcome::Already(detail) | BatchOutcome::Described(detail) => {
+                    return Ok(Ok(detail));
+                }
                 BatchOutcome::Ran(b) => {
                     self.log(Event::MigrationBatch {
                         step: id.to_string(),
