@@ -731,3 +731,113 @@ fn a_pg_dump_restore_takes_a_pg_dump_snapshot_first() {
     assert_eq!(names, [["apple"], ["pear"]]);
     pg(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lock timeouts
+
+const LOCKED: &str = r#"
+    expand add_note {
+      up   = sql "ALTER TABLE items ADD COLUMN note text"
+      down = sql "ALTER TABLE items DROP COLUMN note"
+      lock_timeout = 100ms
+    }
+"#;
+
+/// While `hold` keeps a lock on `items`, the migration gives up after its own lock timeout
+/// on each attempt (retried with backoff) instead of queueing behind the lock.
+fn over_the_lock_timeout(
+    dir: &Path,
+    database: &str,
+    env: &[(&str, &str)],
+    hold: &dyn Fn(&dyn Fn()),
+) {
+    std::fs::write(
+        dir.join("app.deploy"),
+        program(
+            database,
+            &format!("{}{}", release("1.0.0", VERIFIED), release("1.1.0", LOCKED)),
+        ),
+    )
+    .unwrap();
+    allow_rules(dir);
+    let first = run(dir, env, &["--release", "1.0.0", "--env", "ci"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    hold(&|| {
+        let started = Instant::now();
+        let out = run(dir, env, &["--release", "1.1.0", "--env", "ci"]);
+        let printed = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{printed}");
+        assert!(
+            printed.contains("migration `add_note`: lock timeout on each of 5 attempt(s)"),
+            "{printed}"
+        );
+        // Five waits of 100 ms and the backoff between them (0.5 + 1 + 2 + 4 s), not the
+        // environment's 3 s per attempt.
+        assert!(
+            started.elapsed() < Duration::from_secs(14),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+#[test]
+fn sqlite_migration_gives_up_after_its_lock_timeout() {
+    let dir = scratch("sqlite-lock");
+    let db = dir.join("app.db");
+    over_the_lock_timeout(
+        &dir,
+        "database = sqlite \"app.db\"\n  backup = none",
+        &[],
+        &|run| {
+            let conn = rusqlite::Connection::open(&db).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            run();
+            conn.execute_batch("ROLLBACK").unwrap();
+        },
+    );
+}
+
+#[test]
+fn postgres_migration_gives_up_after_its_lock_timeout() {
+    let Some(schema) = fresh_schema("deployc_lock") else {
+        return;
+    };
+    let dir = scratch("postgres-lock");
+    let url = pg_url(&schema);
+    let admin = std::env::var("DEPLOYC_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into());
+    over_the_lock_timeout(
+        &dir,
+        "database = postgres env DATABASE_URL\n  backup = none",
+        &[("DATABASE_URL", url.as_str())],
+        &|run| {
+            let (locked_tx, locked) = std::sync::mpsc::channel();
+            let (release_tx, release) = std::sync::mpsc::channel::<()>();
+            let admin = admin.clone();
+            let table = format!("{schema}.items");
+            let holder = std::thread::spawn(move || {
+                block_on(async move {
+                    let (mut client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                    tokio::spawn(conn);
+                    let tx = client.transaction().await.unwrap();
+                    tx.batch_execute(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+                        .await
+                        .unwrap();
+                    locked_tx.send(()).unwrap();
+                    tokio::task::spawn_blocking(move || release.recv())
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    tx.rollback().await.unwrap();
+                });
+            });
+            locked.recv().unwrap();
+            run();
+            release_tx.send(()).unwrap();
+            holder.join().unwrap();
+        },
+    );
+    pg(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
+}

@@ -273,7 +273,8 @@ impl Sqlite {
         op: impl Fn(&mut Connection) -> Result<Attempt<T>, DbError> + Send + Sync + 'static,
     ) -> Result<(T, u32), DbError> {
         let name = m.name.as_str();
-        let busy = m.lock_timeout.unwrap_or(self.options.busy_timeout);
+        let default_busy = self.options.busy_timeout;
+        let busy = m.lock_timeout.unwrap_or(default_busy);
         let op = Arc::new(op);
         let retry = self.options.retry;
         let mut attempt = 0u32;
@@ -284,7 +285,10 @@ impl Sqlite {
             let out = blocking(move || {
                 let mut conn = lock(&conn)?;
                 conn.busy_timeout(busy).map_err(other)?;
-                op(&mut conn)
+                let out = op(&mut conn);
+                // The ledger reads between migrations wait as long as the database's default.
+                conn.busy_timeout(default_busy).map_err(other)?;
+                out
             })
             .await?;
             match out {
