@@ -841,3 +841,67 @@ fn postgres_migration_gives_up_after_its_lock_timeout() {
     );
     pg(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
 }
+
+#[test]
+fn a_failed_batch_leaves_the_batches_before_it_and_the_next_run_goes_on_from_them() {
+    let dir = scratch("sqlite-batch-fails");
+    let db = dir.join("app.db");
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE people (person_id INTEGER PRIMARY KEY, name TEXT,
+                                  shout TEXT CHECK (shout IS NOT 'P2500'));
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)
+             INSERT INTO people (person_id, name) SELECT i, 'p' || i FROM n;",
+        )
+        .unwrap();
+    }
+    let migration = r#"
+    data shout_names {
+      up    = sql "UPDATE people SET shout = upper(name) WHERE shout IS NULL"
+      down  = noop "the shouted copies are harmless"
+      batch 1_000 by person_id
+    }
+"#;
+    std::fs::write(
+        dir.join("app.deploy"),
+        program(
+            "database = sqlite \"app.db\"\n  backup = none",
+            &release("1.0.0", migration),
+        ),
+    )
+    .unwrap();
+    allow_rules(&dir);
+    let failed = run(&dir, &[], &["--release", "1.0.0", "--env", "ci"]);
+    let out = text(&failed);
+    // The rollback cannot take committed batches back: a person must know.
+    assert_eq!(failed.status.code(), Some(3), "{out}");
+    let events = journal_of(run_dirs(&dir).last().unwrap());
+    let partial = action(&events, "partial migration").unwrap();
+    assert_eq!(
+        partial["detail"],
+        "batches 1 to 2 of migration `shout_names` (2000 rows) stay committed: the rollback cannot undo them, a person must"
+    );
+    assert_eq!(
+        sqlite(&db, "SELECT count(*) FROM people WHERE shout IS NOT NULL"),
+        [["2000"]]
+    );
+
+    // Fixed, the release runs again from the third batch: the first two are not redone.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("UPDATE people SET name = 'q2500' WHERE person_id = 2500")
+        .unwrap();
+    let again = run(&dir, &[], &["--release", "1.0.0", "--env", "ci"]);
+    let out = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("migration `shout_names`: batch 3 committed, 1000 rows (3000 in all"),
+        "{out}"
+    );
+    assert!(!out.contains("batch 1 committed"), "{out}");
+    assert_eq!(
+        sqlite(&db, "SELECT count(*) FROM people WHERE shout = upper(name)"),
+        [["3000"]]
+    );
+}
