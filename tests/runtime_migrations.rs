@@ -102,6 +102,32 @@ fn sqlite(path: &Path, sql: &str) -> Vec<Vec<String>> {
     rows.map(Result::unwrap).collect()
 }
 
+/// The report's deviations, with what changes from run to run (the run id, file sizes)
+/// replaced by placeholders.
+fn deviations(report: &str, run: &Path) -> String {
+    let id = run.file_name().unwrap().to_string_lossy().into_owned();
+    let section = report
+        .split("## Deviations")
+        .nth(1)
+        .unwrap_or("")
+        .split("\n## ")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .replace(&id, "RUN");
+    let mut out = String::new();
+    let mut rest = section.as_str();
+    while let Some(at) = rest.find(" bytes") {
+        let head = &rest[..at];
+        let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        out.push_str(&head[..head.len() - digits]);
+        out.push_str("N bytes");
+        rest = &rest[at + " bytes".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL
 
@@ -669,6 +695,7 @@ fn a_run_backup_is_restored_by_its_command_after_a_snapshot() {
         [["apple"], ["pear"]]
     );
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    insta::assert_snapshot!("run_backup_restore_deviations", deviations(&report, &run));
     assert!(
         report.lines().any(|l| l
             .starts_with("* before the restore, saved the database as it was to ")
