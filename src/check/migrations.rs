@@ -443,6 +443,10 @@ impl<'a> Checker<'a, '_> {
             let Some(loaded) = self.sql.get(&src.span()) else {
                 continue;
             };
+            // SQL that does not parse is E407 already; its shape says nothing more.
+            if loaded.tree.as_ref().is_none_or(|t| !t.errors().is_empty()) {
+                continue;
+            }
             let Err(e) = crate::sql::batch::shape(&loaded.text, key) else {
                 continue;
             };
