@@ -913,6 +913,13 @@ fn a_failed_batch_leaves_the_batches_before_it_and_the_next_run_goes_on_from_the
         sqlite(&db, "SELECT count(*) FROM people WHERE shout IS NOT NULL"),
         [["2000"]]
     );
+    let report = std::fs::read_to_string(run_dirs(&dir).last().unwrap().join("report.md")).unwrap();
+    assert!(
+        report.contains(
+            "* left applied: batches 1 to 2 of migration `shout_names` (2000 rows) stay committed"
+        ),
+        "{report}"
+    );
 
     // Fixed, the release runs again from the third batch: the first two are not redone.
     rusqlite::Connection::open(&db)

@@ -163,6 +163,10 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "restore from this run's backup: {} ({detail})",
                 if *ok { "done" } else { "FAILED" }
             )),
+            // What a failed migration left applied: the rollback could not undo it.
+            Event::Action {
+                what, detail, ..
+            } if what == "partial migration" => deviations.push(format!("left applied: {detail}")),
             Event::Action {
                 what,
                 ok: false,
