@@ -417,6 +417,28 @@ fn simulate_checkout_canary_failure() {
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
 }
 
+/// The accounts example's migrations on a virtual clock: a backfill whose verify fails rolls
+/// back; a failed irreversible contract stops at the manual gate, whose approval saves the
+/// database as it is before restoring the backup.
+#[test]
+fn simulate_a_failed_verify_and_a_restore() {
+    for (scenario, release) in [
+        ("accounts-verify-fails", "3.1.0"),
+        ("accounts-restore", "3.2.0"),
+    ] {
+        let out = deployc()
+            .args(["run", "examples/accounts-history.deploy"])
+            .args(["--release", release, "--env", "production"])
+            .args(["--simulate", &format!("tests/runtime/{scenario}.toml")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        insta::with_settings!({ snapshot_suffix => scenario, omit_expression => true }, {
+            insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+        });
+    }
+}
+
 #[test]
 fn dry_run_of_the_quickstart() {
     let out = deployc()

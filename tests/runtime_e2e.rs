@@ -249,7 +249,10 @@ fn postgres_migrations_with_the_ledger_exactly_once_and_reverted_on_rollback() {
     ))
     .unwrap();
     let tables: Vec<String> = tables.iter().map(|r| r.get(0)).collect();
-    assert_eq!(tables, ["deployc_migrations", "items"]);
+    assert_eq!(
+        tables,
+        ["deployc_migration_batches", "deployc_migrations", "items"]
+    );
     pg_rows(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).unwrap();
 }
 

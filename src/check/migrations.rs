@@ -399,6 +399,15 @@ impl<'a> Checker<'a, '_> {
                 });
             }
         }
+        self.repeated(&m.verify, "verify", |x| x.1);
+        self.repeated(&m.statement_timeout, "statement_timeout", |x| x.span);
+        self.repeated(&m.lock_timeout, "lock_timeout", |x| x.span);
+        for t in &m.statement_timeout {
+            self.duration(t, true, "`statement_timeout`");
+        }
+        for t in &m.lock_timeout {
+            self.duration(t, true, "`lock_timeout`");
+        }
         for (src, _) in &m.up {
             self.sql(src);
         }
@@ -406,6 +415,50 @@ impl<'a> Checker<'a, '_> {
             if let Down::Sql(src) = down {
                 self.sql(src);
             }
+        }
+        for (v, _) in &m.verify {
+            self.sql(&v.query);
+        }
+        self.batchable(m);
+    }
+
+    /// A batched migration must be a statement the runtime can restrict to a key range
+    /// (see [`crate::sql::batch`]); anything else would change rows twice or not at all.
+    fn batchable(&mut self, m: &Migration) {
+        let Some(batch) = m.batch.first() else {
+            return;
+        };
+        if m.phase.value != Phase::Data {
+            self.err(Error::Unbatchable {
+                span: batch.span,
+                reason: "only a `data` migration runs in batches".into(),
+            });
+            return;
+        }
+        let key = m
+            .batch_key
+            .as_ref()
+            .map_or(crate::sql::batch::DEFAULT_KEY, |k| k.name.as_str());
+        for (src, _) in &m.up {
+            let Some(loaded) = self.sql.get(&src.span()) else {
+                continue;
+            };
+            // SQL that does not parse is E407 already; its shape says nothing more.
+            if loaded.tree.as_ref().is_none_or(|t| !t.errors().is_empty()) {
+                continue;
+            }
+            let Err(e) = crate::sql::batch::shape(&loaded.text, key) else {
+                continue;
+            };
+            let span = match (src, loaded.file) {
+                (SqlSource::Inline(lit), _) => lit.sub_span(e.range.start, e.range.end),
+                (_, Some(file)) => Span::new(file, e.range.start, e.range.end),
+                (SqlSource::File(lit), None) => lit.span,
+            };
+            self.err(Error::Unbatchable {
+                span,
+                reason: e.reason,
+            });
         }
     }
 

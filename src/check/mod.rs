@@ -465,14 +465,33 @@ impl<'a> Checker<'a, '_> {
         }
         for b in &e.backup {
             if let Backup::Run {
-                command, verify, ..
+                command,
+                verify,
+                restore,
+                span,
             } = b
             {
                 self.placeholders(command, Context::BackupCommand, scope);
-                if let Some(v) = verify {
+                for v in verify.iter().chain(restore) {
                     self.placeholders(v, Context::BackupCommand, scope);
                 }
+                // The restore-or-fix-forward gate offers to restore every backup it took; a
+                // command's backup is a file only its own tool can put back.
+                if restore.is_none() {
+                    // From `run` to its last string: the setting's own span runs on over
+                    // the blank space after it.
+                    let last = verify.as_ref().unwrap_or(command);
+                    self.err(Error::BackupWithoutRestore {
+                        span: Span::new(span.file, span.start as usize, last.span.end as usize),
+                    });
+                }
             }
+        }
+        for t in &e.statement_timeout {
+            self.duration(t, true, "`statement_timeout`");
+        }
+        for t in &e.lock_timeout {
+            self.duration(t, true, "`lock_timeout`");
         }
         for m in &e.metrics {
             match m {

@@ -225,6 +225,15 @@ pub enum Error {
         previous: String,
         previous_span: Span,
     },
+    /// `batch N` on a migration the runtime cannot restrict to a key range.
+    Unbatchable {
+        span: Span,
+        reason: String,
+    },
+    /// `backup = run "…"` without `restore "…"`.
+    BackupWithoutRestore {
+        span: Span,
+    },
 
     // E5xx — targets: what an environment's provider can do
     ClusterValueKind {
@@ -338,6 +347,8 @@ impl Error {
             Error::AfterOtherRelease { .. } => "E414",
             Error::DownAndIrreversible { .. } => "E415",
             Error::ReleaseOutOfOrder { .. } => "E416",
+            Error::Unbatchable { .. } => "E417",
+            Error::BackupWithoutRestore { .. } => "E418",
             Error::ClusterValueKind { .. } => "E601",
             Error::InvalidKubernetesName { .. } => "E602",
             Error::ImageWithoutVersion { .. } => "E603",
@@ -603,6 +614,18 @@ impl Error {
                 .with_label(Label::primary(*span, "`after` names a migration of another release"))
                 .with_label(Label::secondary(*target_span, "defined here"))
                 .with_help("migrations of earlier releases have already run; drop this edge"),
+            Error::Unbatchable { span, reason } => d
+                .with_label(Label::primary(*span, reason.clone()))
+                .with_help(
+                    "write one `UPDATE` or `DELETE` of one table whose rows the key range can \
+                     choose (`batch N by KEY`, default `id`), or remove `batch`",
+                ),
+            Error::BackupWithoutRestore { span } => d
+                .with_label(Label::primary(*span, "no `restore` command"))
+                .with_help(
+                    "add `restore \"CMD {file}\"`: past the point of no return the rollback \
+                     offers to restore this backup",
+                ),
             Error::DownAndIrreversible { down, irreversible } => d
                 .with_label(Label::primary(*irreversible, "marked irreversible here"))
                 .with_label(Label::secondary(*down, "but it has a `down` here"))
@@ -773,6 +796,8 @@ impl Error {
             Error::DownAndIrreversible { .. } => {
                 "migration has a `down` and is marked irreversible".into()
             }
+            Error::Unbatchable { .. } => "this migration cannot run in batches".into(),
+            Error::BackupWithoutRestore { .. } => "a `run` backup without `restore`".into(),
             Error::ReleaseOutOfOrder {
                 version, previous, ..
             } => format!("release `{version}` is listed after the newer `{previous}`"),

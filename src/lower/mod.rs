@@ -896,16 +896,20 @@ impl<'a> Lowering<'a, '_> {
             .iter()
             .any(|m| m.down.is_empty() || !m.irreversible.is_empty());
         if let Some(b) = self.env.backup.first() {
-            let (method, command, verify) = match b {
-                Backup::PgDump(_) => ("pg_dump", None, None),
-                Backup::Snapshot(_) => ("snapshot", None, None),
-                Backup::None(_) => ("none", None, None),
+            let (method, command, verify, restore) = match b {
+                Backup::PgDump(_) => ("pg_dump", None, None, None),
+                Backup::Snapshot(_) => ("snapshot", None, None, None),
+                Backup::None(_) => ("none", None, None, None),
                 Backup::Run {
-                    command, verify, ..
+                    command,
+                    verify,
+                    restore,
+                    ..
                 } => (
                     "command",
                     Some(command.value.clone()),
                     verify.as_ref().map(|v| v.value.clone()),
+                    restore.as_ref().map(|v| v.value.clone()),
                 ),
             };
             if method != "none" && !self.rel.migrations.is_empty() {
@@ -920,6 +924,7 @@ impl<'a> Lowering<'a, '_> {
                         method: method.into(),
                         command,
                         verify,
+                        restore,
                     },
                     Some(b.span()),
                 );
@@ -967,6 +972,13 @@ impl<'a> Lowering<'a, '_> {
             Down::Sql(s) => Some(text(s)),
             Down::Noop(_) => None,
         });
+        let verify = m.verify.first().map(|(v, _)| plan::MigrationVerify {
+            query: text(&v.query),
+            expect: match &v.expect.value {
+                ast::Expected::Int(n) => plan::VerifyValue::Int(*n),
+                ast::Expected::Text(t) => plan::VerifyValue::Text(t.clone()),
+            },
+        });
         let reversible = !m.down.is_empty() && m.irreversible.is_empty();
         // A statement that cannot run in a transaction (`CONCURRENTLY`) makes the whole
         // migration run outside one; read from the syntax tree, not the text.
@@ -995,6 +1007,23 @@ impl<'a> Lowering<'a, '_> {
                 reversible,
                 transactional,
                 batch: m.batch.first().map(|b| b.value),
+                batch_key: m.batch.first().map(|_| {
+                    m.batch_key.as_ref().map_or_else(
+                        || crate::sql::batch::DEFAULT_KEY.to_string(),
+                        |k| k.name.clone(),
+                    )
+                }),
+                verify,
+                statement_timeout_ms: m
+                    .statement_timeout
+                    .first()
+                    .or(self.env.statement_timeout.first())
+                    .map_or(plan::DEFAULT_STATEMENT_TIMEOUT_MS, |d| ms(d.value)),
+                lock_timeout_ms: m
+                    .lock_timeout
+                    .first()
+                    .or(self.env.lock_timeout.first())
+                    .map_or(plan::DEFAULT_LOCK_TIMEOUT_MS, |d| ms(d.value)),
                 irreversible_reason: m.irreversible.first().map(|(w, _)| w.value.clone()),
             },
             Some(m.span),

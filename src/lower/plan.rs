@@ -169,6 +169,9 @@ pub enum Action {
         method: String,
         command: Option<String>,
         verify: Option<String>,
+        /// What copies a `run` backup's file back (the restore-or-fix-forward gate runs it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restore: Option<String>,
     },
     Checklist {
         items: Vec<ChecklistItem>,
@@ -187,6 +190,18 @@ pub enum Action {
         /// Runs in one transaction unless a statement cannot (`CONCURRENTLY`).
         transactional: bool,
         batch: Option<u64>,
+        /// The key column a batched migration walks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        batch_key: Option<String>,
+        /// The query run once the migration has, and the value it must give.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verify: Option<MigrationVerify>,
+        /// How long one statement may run: the migration's, else the environment's, else 10 min.
+        #[serde(default = "default_statement_timeout")]
+        statement_timeout_ms: u64,
+        /// How long a statement may wait for a lock: the same precedence, else 5 s.
+        #[serde(default = "default_lock_timeout")]
+        lock_timeout_ms: u64,
         irreversible_reason: Option<String>,
     },
     StartStable {
@@ -446,4 +461,42 @@ pub struct TargetMetrics {
 pub struct TargetFlags {
     pub kind: String,
     pub value: String,
+}
+
+/// A migration's `verify`: a query whose one value must equal `expect`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationVerify {
+    pub query: String,
+    pub expect: VerifyValue,
+}
+
+/// The value a `verify` query must give: a number, or a text compared as the database prints
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VerifyValue {
+    Int(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for VerifyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyValue::Int(n) => write!(f, "{n}"),
+            VerifyValue::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+/// Migrations' `statement_timeout` when neither they nor their environment set one.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 600_000;
+/// Migrations' `lock_timeout` when neither they nor their environment set one.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5_000;
+
+fn default_statement_timeout() -> u64 {
+    DEFAULT_STATEMENT_TIMEOUT_MS
+}
+
+fn default_lock_timeout() -> u64 {
+    DEFAULT_LOCK_TIMEOUT_MS
 }

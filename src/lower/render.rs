@@ -49,6 +49,7 @@ fn action_detail(a: &Action) -> Vec<String> {
             method,
             command,
             verify,
+            restore,
         } => {
             let mut v = vec![format!("method: {method}")];
             if let Some(c) = command {
@@ -56,6 +57,9 @@ fn action_detail(a: &Action) -> Vec<String> {
             }
             if let Some(c) = verify {
                 v.push(format!("verify: `{c}`"));
+            }
+            if let Some(c) = restore {
+                v.push(format!("restore: `{c}`"));
             }
             v
         }
@@ -88,6 +92,10 @@ fn action_detail(a: &Action) -> Vec<String> {
             reversible,
             transactional,
             batch,
+            batch_key,
+            verify,
+            statement_timeout_ms,
+            lock_timeout_ms,
             irreversible_reason,
             ..
         } => {
@@ -103,9 +111,13 @@ fn action_detail(a: &Action) -> Vec<String> {
             if !transactional {
                 v.push("runs outside a transaction, statement by statement".into());
             }
-            if let Some(b) = batch {
-                v.push(format!("in batches of {b} rows"));
-            }
+            v.extend(migration_limits(
+                *batch,
+                batch_key.as_deref(),
+                verify.as_ref(),
+                *statement_timeout_ms,
+                *lock_timeout_ms,
+            ));
             v
         }
         Action::StartStable { version } => {
@@ -162,6 +174,37 @@ fn when_line(m: &PlanMessage) -> String {
 }
 
 /// The plan for a terminal.
+/// How a migration runs beyond its SQL: its batches, its verify, its timeouts. Both the text
+/// and the markdown plan show them: they decide whether a long backfill finishes.
+fn migration_limits(
+    batch: Option<u64>,
+    batch_key: Option<&str>,
+    verify: Option<&MigrationVerify>,
+    statement_timeout_ms: u64,
+    lock_timeout_ms: u64,
+) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(b) = batch {
+        let key = batch_key.unwrap_or(crate::sql::batch::DEFAULT_KEY);
+        v.push(format!(
+            "in batches of {b} rows by `{key}`, each committed; resumes after the last batch committed"
+        ));
+    }
+    if let Some(check) = verify {
+        v.push(format!(
+            "verify: `{}` = {} (else the migration fails)",
+            one_line(&check.query),
+            check.expect
+        ));
+    }
+    v.push(format!(
+        "statement timeout {}, lock timeout {}",
+        fmt_ms(statement_timeout_ms),
+        fmt_ms(lock_timeout_ms)
+    ));
+    v
+}
+
 pub fn text(plan: &Plan) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -204,6 +247,25 @@ pub fn text(plan: &Plan) -> String {
             );
             for g in &s.guards {
                 let _ = writeln!(o, "             {:<32}   {}: {}", "", g.kind, g.condition);
+            }
+            if let Action::Migrate {
+                batch,
+                batch_key,
+                verify,
+                statement_timeout_ms,
+                lock_timeout_ms,
+                ..
+            } = &s.action
+            {
+                for line in migration_limits(
+                    *batch,
+                    batch_key.as_deref(),
+                    verify.as_ref(),
+                    *statement_timeout_ms,
+                    *lock_timeout_ms,
+                ) {
+                    let _ = writeln!(o, "             {:<32}   {line}", "");
+                }
             }
             // The rollback is shown where it changes; it holds for the steps below it.
             if last_rollback != Some(&s.rollback) {

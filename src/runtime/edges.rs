@@ -17,7 +17,10 @@ use super::db::{self, DbError};
 use super::local::stats::Stats;
 use super::metrics::{CommandSource, Prometheus, QueryContext, Reading};
 use super::shell::{self, RealShell};
-use super::world::{self, Applied, ApplyFailure, BoxFuture, Done, Migration, Shell, Track};
+use super::world::{
+    self, Applied, ApplyFailure, BatchOutcome, BatchProgress, BoxFuture, Done, Migration, Shell,
+    Track,
+};
 use crate::lower::{Plan, PlanChannel, TargetDatabase, TargetFlags, TargetMetrics};
 
 /// `env VAR` → the variable's value; anything else is the value itself.
@@ -46,6 +49,8 @@ pub(crate) struct Database {
     engine: Engine,
     /// Where this run's backup goes (in the run directory).
     backup_to: PathBuf,
+    /// Where the database as it was goes before a restore overwrites it.
+    snapshot_to: PathBuf,
 }
 
 impl Database {
@@ -63,6 +68,7 @@ impl Database {
                 Ok(Database {
                     engine: Engine::Sqlite(engine),
                     backup_to: run_dir.join("backup.sqlite"),
+                    snapshot_to: run_dir.join("before-restore.sqlite"),
                 })
             }
             TargetDatabase::Postgres { url } => {
@@ -77,6 +83,7 @@ impl Database {
                 Ok(Database {
                     engine: Engine::Postgres(Box::new(engine)),
                     backup_to: run_dir.join("backup.pgdump"),
+                    snapshot_to: run_dir.join("before-restore.pgdump"),
                 })
             }
         }
@@ -105,6 +112,24 @@ fn to_db(m: &Migration) -> db::Migration {
         phase: m.phase.clone(),
         up: m.up.clone(),
         down: m.down.clone(),
+        statement_timeout: Some(Duration::from_millis(m.statement_timeout_ms)),
+        lock_timeout: Some(Duration::from_millis(m.lock_timeout_ms)),
+        batch: m.batch.as_ref().map(|(size, key)| db::Batch {
+            size: *size,
+            key: key.clone(),
+        }),
+    }
+}
+
+/// Whether a verify query's value (as the database prints it) is the expected one; a number
+/// is compared as a number (`0` equals `0.0`), a text exactly.
+fn is_expected(value: &str, expected: &crate::lower::VerifyValue) -> bool {
+    match expected {
+        crate::lower::VerifyValue::Int(n) => value
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && v.fract() == 0.0 && v == *n as f64),
+        crate::lower::VerifyValue::Text(t) => value == t,
     }
 }
 
@@ -206,6 +231,69 @@ impl world::Database for Database {
             .map_err(describe_db)?;
             Ok(format!(
                 "backed up to {} ({} bytes; verified: {})",
+                b.path.display(),
+                b.bytes,
+                b.verified
+            ))
+        })
+    }
+
+    fn apply_batch<'a>(
+        &'a self,
+        m: &'a Migration,
+    ) -> BoxFuture<'a, Result<BatchOutcome, ApplyFailure>> {
+        Box::pin(async move {
+            let dm = to_db(m);
+            let r = match &self.engine {
+                Engine::Sqlite(d) => d.apply_batch(&dm).await,
+                Engine::Postgres(d) => d.apply_batch(&dm).await,
+            };
+            Ok(match r.map_err(apply_failure)? {
+                db::BatchStep::Ran(b) => BatchOutcome::Ran(BatchProgress {
+                    batch: b.batch,
+                    rows: b.rows,
+                    total_rows: b.total_rows,
+                    last_key: b.last_key,
+                    finished: b.finished,
+                }),
+                db::BatchStep::Already(row) => BatchOutcome::Already(format!(
+                    "`{}` already applied (ledger, {}): not run again",
+                    m.name, row.applied_at
+                )),
+            })
+        })
+    }
+
+    fn verify<'a>(
+        &'a self,
+        m: &'a Migration,
+        v: &'a crate::lower::MigrationVerify,
+    ) -> BoxFuture<'a, Done> {
+        Box::pin(async move {
+            let dm = to_db(m);
+            let value = match &self.engine {
+                Engine::Sqlite(d) => d.verify(&dm, &v.query).await,
+                Engine::Postgres(d) => d.verify(&dm, &v.query).await,
+            }
+            .map_err(describe_db)?;
+            let query = v.query.split_whitespace().collect::<Vec<_>>().join(" ");
+            if is_expected(&value, &v.expect) {
+                Ok(format!("`{query}` = {value}"))
+            } else {
+                Err(format!("`{query}` gave {value}, expected {}", v.expect))
+            }
+        })
+    }
+
+    fn snapshot(&self) -> BoxFuture<'_, Done> {
+        Box::pin(async move {
+            let b = match &self.engine {
+                Engine::Sqlite(d) => d.backup(&self.snapshot_to).await,
+                Engine::Postgres(d) => d.backup(&self.snapshot_to).await,
+            }
+            .map_err(describe_db)?;
+            Ok(format!(
+                "saved the database as it was to {} ({} bytes; verified: {})",
                 b.path.display(),
                 b.bytes,
                 b.verified

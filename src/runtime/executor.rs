@@ -8,10 +8,12 @@
 //! and lets a virtual clock run a seven-day plan in milliseconds: sleeping is the only way
 //! time passes.
 
+mod migrate;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::history::{History, checksum};
+use crate::history::History;
 use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
@@ -575,6 +577,11 @@ impl<'p> Executor<'p> {
                 up,
                 down,
                 transactional,
+                batch,
+                batch_key,
+                verify,
+                statement_timeout_ms,
+                lock_timeout_ms,
                 ..
             } if n == name => Some(Migration {
                 name: n.clone(),
@@ -583,6 +590,15 @@ impl<'p> Executor<'p> {
                 up: up.clone(),
                 down: down.clone(),
                 transactional: *transactional,
+                statement_timeout_ms: *statement_timeout_ms,
+                lock_timeout_ms: *lock_timeout_ms,
+                batch: batch.map(|size| {
+                    let key = batch_key
+                        .clone()
+                        .unwrap_or_else(|| crate::sql::batch::DEFAULT_KEY.to_string());
+                    (size, key)
+                }),
+                verify: verify.clone(),
             }),
             _ => None,
         })
@@ -1102,12 +1118,13 @@ impl<'p> Executor<'p> {
                 method,
                 command,
                 verify,
+                ..
             } => match (method.as_str(), command) {
                 ("none", _) => {
                     self.action(Some(id), "backup", Ok("no backup (`backup = none`)".into()))?;
                 }
                 (_, Some(cmd)) => {
-                    let file = format!("{}-{}.backup", self.plan.service, self.settings.run);
+                    let file = self.command_backup_file("backup");
                     let v = |n: &str| (n == "file").then(|| file.clone());
                     let c = shell::render(cmd, &v);
                     let r = self.world.shell.run(&c, 3_600_000).await;
@@ -1191,56 +1208,7 @@ impl<'p> Executor<'p> {
                 )
                 .await?;
             }
-            Action::Migrate { name, .. } => {
-                let Some(m) = self.migration(name) else {
-                    return fail(format!("migration `{name}` is not in the plan"));
-                };
-                let Some(db) = &self.world.database else {
-                    return fail("the environment has no database");
-                };
-                // After a crash inside this step the ledger, not the journal, says whether the
-                // migration ran: it is committed in the same transaction as the migration.
-                let ledger = db.applied().await.map_err(|e| Failure { reason: e })?;
-                let done = ledger.iter().any(|a| a.name == m.name && !a.reverted);
-                let r = if done {
-                    Ok(format!(
-                        "`{}` already applied (ledger): not run again",
-                        m.name
-                    ))
-                } else {
-                    db.apply(&m).await.map_err(|f| {
-                        if let Some(stays) = &f.stays_applied {
-                            self.partially_applied.push(stays.clone());
-                        }
-                        f.message
-                    })
-                };
-                self.action(Some(id), "migrate", r)?;
-                if self.applied.iter().any(|a| a.name == m.name) {
-                    // Journaled before a crash; the ledger made the re-run a no-op.
-                    return Ok(());
-                }
-                // Found in the ledger on the step's first start: an earlier run applied it, so
-                // it is not this run's to record (nor to revert). On a redo after a crash it
-                // may be this run's commit, whose journal line was lost.
-                let redo = self
-                    .journal
-                    .entries()
-                    .iter()
-                    .filter(|e| matches!(&e.event, Event::StepStarted { step, .. } if step == id))
-                    .count()
-                    > 1;
-                if done && !redo {
-                    return Ok(());
-                }
-                self.log(Event::MigrationApplied {
-                    step: id.to_string(),
-                    name: m.name.clone(),
-                    phase: m.phase.clone(),
-                    checksum: checksum(&m.up),
-                })?;
-                self.applied.push(m);
-            }
+            Action::Migrate { name, .. } => self.migrate(id, name).await?,
             Action::StartStable { .. } => {
                 let v = self.settings.stable.clone();
                 let r = self.world.provider.start_stable(v.as_deref()).await;
@@ -2212,7 +2180,7 @@ impl<'p> Executor<'p> {
                     // The gate's approval is the restore: approving (`--approve ROLE`, `--yes`,
                     // `y` at the prompt) restores this run's backup; anything else leaves the
                     // database as it is for a fix forward.
-                    let can_restore = self.backed_up() && self.world.database.is_some();
+                    let can_restore = self.backed_up() && self.restorable();
                     let ask = if can_restore {
                         format!("{question}; approve to restore from this run's backup")
                     } else {
@@ -2222,24 +2190,18 @@ impl<'p> Executor<'p> {
                         .decide(&step.id, &role, None, &ask, Some(0))
                         .await
                         .map_err(|f| f.reason)?;
-                    match (&d, &self.world.database) {
-                        (Decision::Approved { by }, Some(db)) if can_restore => {
-                            let r = db.restore().await;
-                            let ok = r.is_ok();
-                            let detail = match r {
-                                Ok(d) => format!("{d} (chosen by {by})"),
-                                Err(e) => e,
-                            };
-                            if ok {
+                    match &d {
+                        Decision::Approved { by } if can_restore => {
+                            let by = by.clone();
+                            let r = self.restore_from_backup(&step.id, &by).await?;
+                            if r.is_ok() {
                                 for m in std::mem::take(&mut self.applied).iter().rev() {
                                     self.emit(Event::MigrationReverted {
                                         name: m.name.clone(),
                                     })?;
                                 }
-                                ("restore from backup", Ok(detail))
-                            } else {
-                                ("restore from backup", Err(detail))
                             }
+                            ("restore from backup", r)
                         }
                         _ => {
                             let detail = format!("a person must act: {question} ({d:?})");

@@ -129,6 +129,18 @@ pub(crate) enum Event {
     MigrationReverted {
         name: String,
     },
+    /// One batch of a batched migration committed (with its progress row).
+    MigrationBatch {
+        step: String,
+        name: String,
+        /// 1-based over every run of the migration.
+        batch: u64,
+        rows: u64,
+        total_rows: u64,
+        /// The key the batch ended at; absent for the last batch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_key: Option<String>,
+    },
     StepFinished {
         step: String,
     },

@@ -101,6 +101,21 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
             checksum.get(..15).unwrap_or(checksum)
         ),
         Event::MigrationReverted { name } => format!("  · migration `{name}` reverted"),
+        Event::MigrationBatch {
+            name,
+            batch,
+            rows,
+            total_rows,
+            last_key,
+            ..
+        } => match last_key {
+            Some(k) => format!(
+                "  · migration `{name}`: batch {batch} committed, {rows} rows ({total_rows} in all, up to key {k})"
+            ),
+            None => format!(
+                "  · migration `{name}`: last batch {batch} committed, {rows} rows ({total_rows} in all)"
+            ),
+        },
         Event::StepFinished { step } => format!("✓ {step}"),
         Event::StepFailed { step, reason } => format!("✗ {step}: {reason}"),
         Event::RollbackStarted { step, reason } => format!("↩ rollback from {step}: {reason}"),

@@ -308,6 +308,32 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
                 "verify stable after the rollback: {} ({detail})",
                 if *ok { "healthy" } else { "NOT healthy" }
             )),
+            // A restore overwrites the database: the report names the copy of what it held.
+            Event::Action {
+                what, ok, detail, ..
+            } if what == "snapshot before restore" => deviations.push(if *ok {
+                format!("before the restore, {detail}")
+            } else {
+                format!("no snapshot before the restore: {detail}")
+            }),
+            Event::Action {
+                what, ok, detail, ..
+            } if what == "restore from backup" => deviations.push(format!(
+                "restore from this run's backup: {} ({detail})",
+                if *ok { "done" } else { "FAILED" }
+            )),
+            // What a failed migration left applied: the rollback could not undo it.
+            Event::Action {
+                what, detail, ..
+            } if what == "partial migration" => deviations.push(format!("left applied: {detail}")),
+            Event::Action {
+                what,
+                ok: false,
+                detail,
+                ..
+            } if what == "verify migration" => {
+                deviations.push(format!("a migration's verify failed: {detail}"))
+            }
             Event::MessagePending { channel, event, .. } => messages.push(serde_json::json!({
                 "at": e.at, "channel": channel, "event": event, "ok": false,
                 "detail": "not delivered when the run ended",

@@ -14,10 +14,10 @@ use serde::Deserialize;
 use super::kube::objects::Op;
 use super::shell;
 use super::world::{
-    Applied, ApplyFailure, BoxFuture, Channel, Clock, Database, Decision, Done, Flags, GateRequest,
-    Gates, Message, MetricSource, Migration, Provider, Shell, Track,
+    Applied, ApplyFailure, BatchOutcome, BoxFuture, Channel, Clock, Database, Decision, Done,
+    Flags, GateRequest, Gates, Message, MetricSource, Migration, Provider, Shell, Track,
 };
-use crate::lower::{Plan, TargetProvider};
+use crate::lower::{MigrationVerify, Plan, TargetProvider};
 
 /// A scenario file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -346,6 +346,39 @@ impl Database for SimDatabase {
             self.sim.plan.target.backup.as_deref().unwrap_or("snapshot")
         );
         Box::pin(std::future::ready(self.sim.result(d)))
+    }
+    fn apply_batch<'a>(
+        &'a self,
+        m: &'a Migration,
+    ) -> BoxFuture<'a, Result<BatchOutcome, ApplyFailure>> {
+        // The simulated database has no rows: the whole walk is described at once.
+        let (size, key) = m.batch.clone().unwrap_or((0, String::new()));
+        let d = format!(
+            "apply `{}` in batches of {size} rows by `{key}`: {}",
+            m.name,
+            m.up.lines().next().unwrap_or("")
+        );
+        let r = self.sim.result(d).map(|d| {
+            if let Ok(mut l) = self.ledger.lock() {
+                l.push(Applied {
+                    name: m.name.clone(),
+                    checksum: crate::history::checksum(&m.up),
+                    reverted: false,
+                });
+            }
+            BatchOutcome::Described(d)
+        });
+        Box::pin(std::future::ready(r.map_err(ApplyFailure::from)))
+    }
+    fn verify<'a>(&'a self, m: &'a Migration, v: &'a MigrationVerify) -> BoxFuture<'a, Done> {
+        let d = format!("verify `{}`: `{}` = {}", m.name, v.query, v.expect);
+        Box::pin(std::future::ready(self.sim.result(d)))
+    }
+    fn snapshot(&self) -> BoxFuture<'_, Done> {
+        Box::pin(std::future::ready(
+            self.sim
+                .result("snapshot the database before the restore".into()),
+        ))
     }
     fn restore(&self) -> BoxFuture<'_, Done> {
         Box::pin(std::future::ready(

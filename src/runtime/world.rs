@@ -84,6 +84,34 @@ pub(crate) struct Migration {
     pub(crate) up: String,
     pub(crate) down: Option<String>,
     pub(crate) transactional: bool,
+    pub(crate) statement_timeout_ms: u64,
+    pub(crate) lock_timeout_ms: u64,
+    /// `batch N by KEY`: rows per batch and the key column.
+    pub(crate) batch: Option<(u64, String)>,
+    pub(crate) verify: Option<crate::lower::MigrationVerify>,
+}
+
+/// One committed batch of a batched migration.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchProgress {
+    /// 1-based over every run of the migration.
+    pub(crate) batch: u64,
+    pub(crate) rows: u64,
+    pub(crate) total_rows: u64,
+    /// The key the batch ended at; `None` for the last one.
+    pub(crate) last_key: Option<String>,
+    /// The last batch: the migration is in the ledger.
+    pub(crate) finished: bool,
+}
+
+/// What one call of [`Database::apply_batch`] did.
+#[derive(Debug, Clone)]
+pub(crate) enum BatchOutcome {
+    Ran(BatchProgress),
+    /// The ledger already has the migration: nothing ran (the detail says so).
+    Already(String),
+    /// A simulated database described the whole walk instead of running it.
+    Described(String),
 }
 
 /// A row of the migration ledger.
@@ -122,6 +150,21 @@ pub(crate) trait Database: Send + Sync {
     fn applied(&self) -> BoxFuture<'_, Result<Vec<Applied>, String>>;
     /// Backs the database up before the first risky change.
     fn backup(&self) -> BoxFuture<'_, Done>;
+    /// Runs the next batch of a batched migration, committed with its progress.
+    fn apply_batch<'a>(
+        &'a self,
+        m: &'a Migration,
+    ) -> BoxFuture<'a, Result<BatchOutcome, ApplyFailure>>;
+    /// Runs the migration's `verify` query: `Ok` with what it read when the value is the
+    /// expected one, `Err` saying what it read otherwise.
+    fn verify<'a>(
+        &'a self,
+        m: &'a Migration,
+        v: &'a crate::lower::MigrationVerify,
+    ) -> BoxFuture<'a, Done>;
+    /// Copies the database as it is now into the run directory, before a restore overwrites
+    /// it: the writes made since the backup stay recoverable.
+    fn snapshot(&self) -> BoxFuture<'_, Done>;
     /// Copies the backup this run took back over the database (the "restore from backup"
     /// choice past the point of no return).
     fn restore(&self) -> BoxFuture<'_, Done>;

@@ -5,6 +5,7 @@
 //! Postgres reads them. Offsets here are byte offsets into the SQL text; callers map them
 //! into the `.deploy` string or the `.sql` file.
 
+pub(crate) mod batch;
 pub mod lint;
 pub mod model;
 

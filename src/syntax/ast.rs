@@ -306,6 +306,8 @@ pub enum Backup {
     Run {
         command: StrLit,
         verify: Option<StrLit>,
+        /// Copies the backup's `{file}` back over the database.
+        restore: Option<StrLit>,
         span: Span,
     },
 }
@@ -439,6 +441,10 @@ pub struct Environment {
     pub freeze: Vec<DateRange>,
     pub flags: Vec<(FlagDriver, Span)>,
     pub url: Vec<StrLit>,
+    /// The default `statement_timeout` of this environment's migrations.
+    pub statement_timeout: Vec<Spanned<Millis>>,
+    /// The default `lock_timeout` of this environment's migrations.
+    pub lock_timeout: Vec<Spanned<Millis>>,
     pub production: Option<Span>,
     /// Spans of settings given more than once: (setting name, first span, second span).
     pub repeated: Vec<(&'static str, Span, Span)>,
@@ -461,6 +467,8 @@ impl Environment {
             freeze: Vec::new(),
             flags: Vec::new(),
             url: Vec::new(),
+            statement_timeout: Vec::new(),
+            lock_timeout: Vec::new(),
             production: None,
             repeated: Vec::new(),
             doc: None,
@@ -917,9 +925,28 @@ pub struct Migration {
     pub up: Vec<(SqlSource, Span)>,
     pub down: Vec<(Down, Span)>,
     pub batch: Vec<Spanned<u64>>,
+    /// The key column a batched migration walks (`batch N by COLUMN`).
+    pub batch_key: Option<Ident>,
+    pub verify: Vec<(Verify, Span)>,
+    pub statement_timeout: Vec<Spanned<Millis>>,
+    pub lock_timeout: Vec<Spanned<Millis>>,
     pub irreversible: Vec<(StrLit, Span)>,
     pub doc: Option<String>,
     pub span: Span,
+}
+
+/// `verify = sql "query" == VALUE`.
+#[derive(Debug, Clone)]
+pub struct Verify {
+    pub query: SqlSource,
+    pub expect: Spanned<Expected>,
+}
+
+/// The value a `verify` query must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    Int(u64),
+    Text(String),
 }
 
 #[derive(Debug, Clone)]

@@ -1152,6 +1152,22 @@ impl<'s> Fast<'s> {
             e.url.push(v);
             return Some("url");
         }
+        if let Some(v) = self.attempt(|p| {
+            p.tok("statement_timeout")?;
+            p.tok("=")?;
+            p.duration()
+        }) {
+            e.statement_timeout.push(v);
+            return Some("statement_timeout");
+        }
+        if let Some(v) = self.attempt(|p| {
+            p.tok("lock_timeout")?;
+            p.tok("=")?;
+            p.duration()
+        }) {
+            e.lock_timeout.push(v);
+            return Some("lock_timeout");
+        }
         let (_, span) = self.word(&["production"])?;
         e.production = Some(span);
         Some("production")
@@ -1311,14 +1327,21 @@ impl<'s> Fast<'s> {
         if let Some(v) = self.attempt(|p| {
             p.kwt("run")?;
             let command = p.string()?;
+            // Pest skips before each optional, whether it matches or not.
             p.skip();
             let verify = p.attempt(|p| {
                 p.tok("verify")?;
                 p.string()
             });
+            p.skip();
+            let restore = p.attempt(|p| {
+                p.tok("restore")?;
+                p.string()
+            });
             Some(Backup::Run {
                 command,
                 verify,
+                restore,
                 span: p.span_from(start),
             })
         }) {
@@ -2099,6 +2122,9 @@ impl<'s> Fast<'s> {
         self.skip();
         let (mut up, mut down, mut batch, mut irreversible) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut verify, mut statement_timeout, mut lock_timeout) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut batch_key = None;
         self.block(|p| {
             let start = p.pos;
             if let Some(s) = p.attempt(|p| {
@@ -2123,11 +2149,60 @@ impl<'s> Fast<'s> {
                 down.push((d, p.span_from(start)));
                 return Some(());
             }
-            if let Some(n) = p.attempt(|p| {
+            if let Some(v) = p.attempt(|p| {
+                p.tok("verify")?;
+                p.tok("=")?;
+                let query = p.sql_source()?;
+                p.skip();
+                p.tok("==")?;
+                let expect = match p.attempt(Self::int) {
+                    Some(n) => Spanned {
+                        value: Expected::Int(n.value),
+                        span: n.span,
+                    },
+                    None => {
+                        let s = p.string()?;
+                        Spanned {
+                            value: Expected::Text(s.value),
+                            span: s.span,
+                        }
+                    }
+                };
+                Some(Verify { query, expect })
+            }) {
+                verify.push((v, p.span_from(start)));
+                return Some(());
+            }
+            if let Some((n, key)) = p.attempt(|p| {
                 p.tok("batch")?;
-                p.int()
+                let n = p.int()?;
+                p.skip();
+                let key = p.attempt(|p| {
+                    p.tok("by")?;
+                    p.ident()
+                });
+                Some((n, key))
             }) {
                 batch.push(n);
+                if key.is_some() {
+                    batch_key = key;
+                }
+                return Some(());
+            }
+            if let Some(d) = p.attempt(|p| {
+                p.tok("statement_timeout")?;
+                p.tok("=")?;
+                p.duration()
+            }) {
+                statement_timeout.push(d);
+                return Some(());
+            }
+            if let Some(d) = p.attempt(|p| {
+                p.tok("lock_timeout")?;
+                p.tok("=")?;
+                p.duration()
+            }) {
+                lock_timeout.push(d);
                 return Some(());
             }
             p.tok("irreversible")?;
@@ -2143,6 +2218,10 @@ impl<'s> Fast<'s> {
             up,
             down,
             batch,
+            batch_key,
+            verify,
+            statement_timeout,
+            lock_timeout,
             irreversible,
             doc: None,
             span: self.span_from(start),

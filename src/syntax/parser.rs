@@ -529,6 +529,14 @@ impl Builder {
                     e.url.extend(self.child_string(&c));
                     "url"
                 }
+                Rule::statement_timeout => {
+                    e.statement_timeout.extend(self.child_duration(&c));
+                    "statement_timeout"
+                }
+                Rule::lock_timeout => {
+                    e.lock_timeout.extend(self.child_duration(&c));
+                    "lock_timeout"
+                }
                 Rule::production_marker => {
                     e.production = Some(self.span(&c));
                     "production"
@@ -689,11 +697,17 @@ impl Builder {
                     });
                 }
                 Rule::backup_run => {
-                    let strings = self.strings(&c);
-                    let mut it = strings.into_iter();
+                    let command = self.child_string(&c)?;
+                    let verify = self
+                        .first(&c, Rule::backup_verify)
+                        .and_then(|v| self.child_string(&v));
+                    let restore = self
+                        .first(&c, Rule::backup_restore)
+                        .and_then(|r| self.child_string(&r));
                     return Some(Backup::Run {
-                        command: it.next()?,
-                        verify: it.next(),
+                        command,
+                        verify,
+                        restore,
                         span: self.span(&c),
                     });
                 }
@@ -1269,6 +1283,10 @@ impl Builder {
             up: Vec::new(),
             down: Vec::new(),
             batch: Vec::new(),
+            batch_key: None,
+            verify: Vec::new(),
+            statement_timeout: Vec::new(),
+            lock_timeout: Vec::new(),
             irreversible: Vec::new(),
             doc: None,
             span: self.span(p),
@@ -1292,7 +1310,39 @@ impl Builder {
                         m.down.push((Down::Sql(s), span));
                     }
                 }
-                Rule::batch => m.batch.extend(self.child_int(&c)),
+                Rule::batch => {
+                    m.batch.extend(self.child_int(&c));
+                    if let Some(key) = self.first(&c, Rule::ident) {
+                        m.batch_key = Some(self.ident(&key));
+                    }
+                }
+                Rule::verify_setting => {
+                    let mut expect = None;
+                    for v in c.clone().into_inner() {
+                        match v.as_rule() {
+                            Rule::int => {
+                                let n = self.int(&v);
+                                expect = Some(Spanned {
+                                    value: Expected::Int(n.value),
+                                    span: n.span,
+                                });
+                            }
+                            Rule::string => {
+                                let s = self.string(&v);
+                                expect = Some(Spanned {
+                                    value: Expected::Text(s.value),
+                                    span: s.span,
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                    if let (Some(query), Some(expect)) = (self.sql_source(&c), expect) {
+                        m.verify.push((Verify { query, expect }, span));
+                    }
+                }
+                Rule::statement_timeout => m.statement_timeout.extend(self.child_duration(&c)),
+                Rule::lock_timeout => m.lock_timeout.extend(self.child_duration(&c)),
                 Rule::irreversible => {
                     if let Some(why) = self.child_string(&c) {
                         m.irreversible.push((why, span));

@@ -86,6 +86,7 @@ fn migration(name: &str, up: &str, down: Option<&str>) -> Migration {
         phase: "expand".into(),
         up: up.into(),
         down: down.map(str::to_string),
+        ..Migration::default()
     }
 }
 

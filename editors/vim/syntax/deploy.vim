@@ -58,10 +58,10 @@ syn keyword deployStrategy canary blue_green rolling recreate flags_only
 syn keyword deployTrigger auto manual
 syn keyword deployLogical and or
 syn keyword deployControl when for require after of then every at on notify timeout else by
-syn keyword deployControl expect verify per as
+syn keyword deployControl expect verify restore per as
 syn keyword deployClause step analysis no_data preview switch keep_previous batch
 syn keyword deployClause max_unavailable health healthy unhealthy downtime migrations up down
-syn keyword deployClause sql noop irreversible flag initially day remove monitor checkins check
+syn keyword deployClause sql noop irreversible statement_timeout lock_timeout flag initially day remove monitor checkins check
 syn keyword deployClause confirm run approval smoke url requires provider database backup
 syn keyword deployClause metrics window freeze flags rollback_decision replicas traffic risk
 syn keyword deployBuiltin http local command sqlite postgres prometheus probe slack email webhook

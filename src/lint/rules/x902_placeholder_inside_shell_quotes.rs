@@ -78,9 +78,16 @@ fn commands<'a>(ctx: &Context<'a>) -> Vec<&'a StrLit> {
                     }
                 }
                 for b in &e.backup {
-                    if let Backup::Run { command, verify, .. } = b {
+                    if let Backup::Run {
+                        command,
+                        verify,
+                        restore,
+                        ..
+                    } = b
+                    {
                         out.push(command);
                         out.extend(verify);
+                        out.extend(restore);
                     }
                 }
                 for m in &e.metrics {
@@ -137,7 +144,11 @@ fn quoted_placeholders(cmd: &str) -> Vec<(usize, usize, String)> {
             (b'{', Some((quote, from))) => {
                 let name_len = cmd
                     .get(i + 1..)
-                    .and_then(|r| r.find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')))
+                    .and_then(|r| {
+                        r.find(|c: char| {
+                            !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                        })
+                    })
                     .unwrap_or(0);
                 let close = i + 1 + name_len;
                 if name_len > 0 && bytes.get(close) == Some(&b'}') {
@@ -166,11 +177,17 @@ mod tests {
     #[test]
     fn finds_quoted_placeholders_only() {
         let names = |s: &str| -> Vec<String> {
-            quoted_placeholders(s).into_iter().map(|(_, _, n)| n).collect()
+            quoted_placeholders(s)
+                .into_iter()
+                .map(|(_, _, n)| n)
+                .collect()
         };
         assert_eq!(names("./rb.sh '{reason}'"), ["reason"]);
         assert_eq!(names("./rb.sh \"{reason}\""), ["reason"]);
-        assert_eq!(names("./rb.sh --note \"rolled back {version}\""), ["version"]);
+        assert_eq!(
+            names("./rb.sh --note \"rolled back {version}\""),
+            ["version"]
+        );
         assert!(names("./rb.sh --reason {reason}").is_empty());
         assert!(names("ssh vm 'install.sh {version} && restart'").is_empty());
         assert!(names("echo '{{literal}}' {version}").is_empty());

@@ -47,8 +47,12 @@ pub use sqlite::Sqlite;
 /// The ledger table's name.
 pub const LEDGER_TABLE: &str = "deployc_migrations";
 
+/// The progress table of batched migrations: one row per migration under way, written in the
+/// transaction of each batch and deleted in the one that writes the ledger row.
+pub const BATCHES_TABLE: &str = "deployc_migration_batches";
+
 /// One migration, as the plan gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Migration {
     pub name: String,
     /// The release that applies it.
@@ -58,6 +62,77 @@ pub struct Migration {
     pub up: String,
     /// The SQL that undoes `up`; `None` for an irreversible migration.
     pub down: Option<String>,
+    /// This migration's `statement_timeout`; `None` keeps the database's default.
+    pub statement_timeout: Option<Duration>,
+    /// This migration's `lock_timeout` (SQLite: the busy timeout); `None` keeps the default.
+    pub lock_timeout: Option<Duration>,
+    /// `batch N by KEY`: run by [`Sqlite::apply_batch`] or [`Postgres::apply_batch`].
+    pub batch: Option<Batch>,
+}
+
+/// How a batched migration walks its table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Rows per batch (at least one).
+    pub size: u64,
+    /// The key column, in whose order the batches go.
+    pub key: String,
+}
+
+/// What one call of `apply_batch` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchStep {
+    /// One batch committed, with the progress row (or, for the last, the ledger row).
+    Ran(BatchDone),
+    /// The ledger already had the migration with the same checksum: nothing ran.
+    Already(LedgerRow),
+}
+
+/// One committed batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchDone {
+    /// 1-based, counted over every run of the migration (a resumed one goes on counting).
+    pub batch: u64,
+    /// Rows this batch changed.
+    pub rows: u64,
+    /// Rows all batches so far changed.
+    pub total_rows: u64,
+    /// The key the batch ended at; `None` for the last batch, which took the rest.
+    pub last_key: Option<String>,
+    /// Whether it was the last batch: the migration is in the ledger now.
+    pub finished: bool,
+}
+
+/// The progress of a batched migration, read at the start of each batch.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Progress {
+    pub(crate) last_key: Option<String>,
+    pub(crate) batches: u64,
+    pub(crate) rows: u64,
+}
+
+/// The statement shape of a batched migration, or why it has none (the checker's E417, in
+/// case a plan was written by hand).
+pub(crate) fn batch_shape(m: &Migration, b: &Batch) -> Result<crate::sql::batch::Shape, DbError> {
+    crate::sql::batch::shape(&m.up, &b.key).map_err(|e| DbError::Parse {
+        name: m.name.clone(),
+        message: e.reason,
+    })
+}
+
+/// The value a verify query gave, as text: its one row's one column (`NULL` for null).
+pub(crate) fn one_value(
+    name: &str,
+    rows: usize,
+    columns: usize,
+    value: Option<String>,
+) -> Result<String, DbError> {
+    if rows != 1 || columns != 1 {
+        return Err(DbError::Other(format!(
+            "migration `{name}`: the verify query must give one row of one column; it gave {rows} row(s) of {columns} column(s)"
+        )));
+    }
+    Ok(value.unwrap_or_else(|| "NULL".into()))
 }
 
 impl Migration {
@@ -142,7 +217,12 @@ pub enum DbError {
     /// The lock timeout hit on every attempt.
     LockTimeout { name: String, attempts: u32 },
     /// The statement timeout hit.
-    StatementTimeout { name: String, statement: usize },
+    StatementTimeout {
+        name: String,
+        statement: usize,
+        /// The timeout that was exceeded.
+        limit: Duration,
+    },
     /// A revert was asked of a migration without `down`.
     Irreversible { name: String },
     /// A tool the operation needs is not installed.
@@ -190,9 +270,14 @@ impl fmt::Display for DbError {
                 f,
                 "migration `{name}`: lock timeout on each of {attempts} attempt(s); a long transaction holds a lock it needs"
             ),
-            DbError::StatementTimeout { name, statement } => write!(
+            DbError::StatementTimeout {
+                name,
+                statement,
+                limit,
+            } => write!(
                 f,
-                "migration `{name}`, statement {statement}: statement timeout"
+                "migration `{name}`, statement {statement}: cancelled after its statement timeout of {}; raise `statement_timeout` for this migration or its environment, or batch it",
+                crate::lower::format::fmt_ms(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX))
             ),
             DbError::Irreversible { name } => {
                 write!(f, "migration `{name}` has no `down`: it cannot be reverted")

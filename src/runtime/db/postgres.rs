@@ -17,8 +17,8 @@
 //! and is redacted from every error.
 
 use super::{
-    Applied, Backup, DbError, LEDGER_TABLE, LedgerRow, Migration, Retry, Reverted,
-    postgres_statements,
+    Applied, BATCHES_TABLE, Backup, BatchDone, BatchStep, DbError, LEDGER_TABLE, LedgerRow,
+    Migration, Progress, Retry, Reverted, postgres_statements,
 };
 use std::path::Path;
 use std::str::FromStr;
@@ -101,6 +101,12 @@ impl Attempts for Applied {
             },
             other => other,
         }
+    }
+}
+
+impl Attempts for BatchStep {
+    fn with_attempts(self, _attempts: u32) -> Self {
+        self
     }
 }
 
@@ -206,6 +212,13 @@ impl Postgres {
                 checksum text NOT NULL,
                 applied_at timestamptz NOT NULL DEFAULT now(),
                 reverted_at timestamptz
+             );
+             CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
+                name text PRIMARY KEY,
+                checksum text NOT NULL,
+                last_key text,
+                batches bigint NOT NULL,
+                rows bigint NOT NULL
              )"
         ))
         .await
@@ -220,7 +233,7 @@ impl Postgres {
         let mut client = self.client.lock().await;
         if autocommit {
             let client: &Client = &client;
-            self.lock_session(client).await?;
+            self.lock_session(client, m).await?;
             let out = self
                 .apply_autocommit(client, m, &statements, &checksum)
                 .await;
@@ -245,7 +258,7 @@ impl Postgres {
         let mut client = self.client.lock().await;
         if autocommit {
             let client: &Client = &client;
-            self.lock_session(client).await?;
+            self.lock_session(client, m).await?;
             let out = self
                 .revert_autocommit(client, m, &statements, &checksum)
                 .await;
@@ -269,6 +282,161 @@ impl Postgres {
             .await
             .map_err(other)?;
         rows.iter().map(row_of).collect()
+    }
+
+    /// Runs the next batch of a batched migration in one transaction with its progress row;
+    /// the last batch (the one that finds fewer than `size` rows left) writes the ledger row
+    /// instead. Called again and again until it reports the last batch: a crash between two
+    /// calls loses nothing, the next call goes on after the last batch committed.
+    pub async fn apply_batch(&self, m: &Migration) -> Result<BatchStep, DbError> {
+        let Some(batch) = &m.batch else {
+            return Err(DbError::Other(format!(
+                "migration `{}` is not batched",
+                m.name
+            )));
+        };
+        let shape = super::batch_shape(m, batch)?;
+        let checksum = m.checksum();
+        let mut client = self.client.lock().await;
+        Ok(retry_lock_timeouts!(
+            self,
+            &m.name,
+            self.batch_in_tx(&mut client, m, batch, &shape, &checksum)
+        ))
+    }
+
+    async fn batch_in_tx(
+        &self,
+        client: &mut Client,
+        m: &Migration,
+        batch: &super::Batch,
+        shape: &crate::sql::batch::Shape,
+        checksum: &str,
+    ) -> Result<Attempt<BatchStep>, DbError> {
+        let tx = client.transaction().await.map_err(other)?;
+        let setup = format!(
+            "{}; SELECT pg_advisory_xact_lock({LOCK_KEY})",
+            self.timeouts("LOCAL", m)
+        );
+        if let Err(e) = tx.batch_execute(&setup).await {
+            return lock_or(e, other);
+        }
+        let row = match ledger_row(&tx, &m.name).await {
+            Ok(r) => r,
+            Err(e) => return lock_or(e, other),
+        };
+        if let Some(done) = super::decide_apply(m, checksum, row)? {
+            return Ok(Attempt::Done(BatchStep::Already(done)));
+        }
+        let progress = match tx
+            .query_opt(
+                &format!(
+                    "SELECT checksum, last_key, batches, rows FROM {BATCHES_TABLE} WHERE name = $1"
+                ),
+                &[&m.name],
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return lock_or(e, other),
+        };
+        let progress = match progress {
+            None => Progress::default(),
+            Some(r) => {
+                let recorded: String = r.try_get(0).map_err(other)?;
+                if recorded != checksum {
+                    return Err(DbError::ChecksumMismatch {
+                        name: m.name.clone(),
+                        recorded,
+                        current: checksum.to_string(),
+                    });
+                }
+                Progress {
+                    last_key: r.try_get(1).map_err(other)?,
+                    batches: u64::try_from(r.try_get::<_, i64>(2).map_err(other)?).unwrap_or(0),
+                    rows: u64::try_from(r.try_get::<_, i64>(3).map_err(other)?).unwrap_or(0),
+                }
+            }
+        };
+        let after = progress.last_key.as_deref();
+        let bound = match tx
+            .query_opt(&shape.bound_query(&batch.key, after, batch.size), &[])
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return lock_or(e, |e| self.statement_error(m, 1, 0, e)),
+        };
+        let upto: Option<String> = match bound {
+            Some(r) => r.try_get(0).map_err(other)?,
+            None => None,
+        };
+        let statement = shape.batch_statement(&batch.key, after, upto.as_deref());
+        let rows = match tx.execute(&statement, &[]).await {
+            Ok(n) => n,
+            Err(e) => return lock_or(e, |e| self.statement_error(m, 1, 0, e)),
+        };
+        let done = BatchDone {
+            batch: progress.batches.saturating_add(1),
+            rows,
+            total_rows: progress.rows.saturating_add(rows),
+            last_key: upto.clone(),
+            finished: upto.is_none(),
+        };
+        if done.finished {
+            record_applied(&tx, m, checksum).await?;
+            tx.execute(
+                &format!("DELETE FROM {BATCHES_TABLE} WHERE name = $1"),
+                &[&m.name],
+            )
+            .await
+            .map_err(other)?;
+        } else {
+            let batches = i64::try_from(done.batch).unwrap_or(i64::MAX);
+            let total = i64::try_from(done.total_rows).unwrap_or(i64::MAX);
+            tx.execute(
+                &format!(
+                    "INSERT INTO {BATCHES_TABLE} (name, checksum, last_key, batches, rows)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum,
+                       last_key = excluded.last_key, batches = excluded.batches, rows = excluded.rows"
+                ),
+                &[&m.name, &checksum, &upto, &batches, &total],
+            )
+            .await
+            .map_err(other)?;
+        }
+        tx.commit().await.map_err(other)?;
+        Ok(Attempt::Done(BatchStep::Ran(done)))
+    }
+
+    /// Runs a migration's verify query (read only, under the migration's timeouts) and gives
+    /// its one value as text, as `psql` prints it.
+    pub async fn verify(&self, m: &Migration, query: &str) -> Result<String, DbError> {
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await.map_err(other)?;
+        tx.batch_execute(&format!(
+            "SET TRANSACTION READ ONLY; {}",
+            self.timeouts("LOCAL", m)
+        ))
+        .await
+        .map_err(other)?;
+        // The simple protocol gives every value as text, whatever its type.
+        let messages = tx
+            .simple_query(query)
+            .await
+            .map_err(|e| self.statement_error(m, 1, 0, e))?;
+        let mut rows = 0;
+        let mut columns = 0;
+        let mut value = None;
+        for msg in &messages {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = msg {
+                rows += 1;
+                columns = r.len();
+                value = r.try_get(0).ok().flatten().map(str::to_string);
+            }
+        }
+        tx.rollback().await.map_err(other)?;
+        super::one_value(&m.name, rows, columns, value)
     }
 
     /// Dumps the database (or the configured schema) with `pg_dump -Fc` to `dest`, then
@@ -388,12 +556,32 @@ impl Postgres {
         Ok(())
     }
 
-    fn timeouts(&self, scope: &str) -> String {
+    /// The migration's own timeouts, else the database's.
+    fn limits(&self, m: &Migration) -> (Duration, Duration) {
+        (
+            m.lock_timeout.unwrap_or(self.options.lock_timeout),
+            m.statement_timeout
+                .unwrap_or(self.options.statement_timeout),
+        )
+    }
+
+    fn timeouts(&self, scope: &str, m: &Migration) -> String {
+        let (lock, statement) = self.limits(m);
         format!(
             "SET {scope} lock_timeout = '{}ms'; SET {scope} statement_timeout = '{}ms'",
-            self.options.lock_timeout.as_millis(),
-            self.options.statement_timeout.as_millis()
+            lock.as_millis(),
+            statement.as_millis()
         )
+    }
+
+    fn statement_error(
+        &self,
+        m: &Migration,
+        statement: usize,
+        committed: usize,
+        e: tokio_postgres::Error,
+    ) -> DbError {
+        statement_error(&m.name, statement, committed, self.limits(m).1, e)
     }
 
     async fn apply_in_tx(
@@ -407,7 +595,7 @@ impl Postgres {
         // Dropping `tx` on any early return rolls everything back, ledger included.
         let setup = format!(
             "{}; SELECT pg_advisory_xact_lock({LOCK_KEY})",
-            self.timeouts("LOCAL")
+            self.timeouts("LOCAL", m)
         );
         if let Err(e) = tx.batch_execute(&setup).await {
             return lock_or(e, other);
@@ -422,7 +610,7 @@ impl Postgres {
         }
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = tx.batch_execute(s).await {
-                return lock_or(e, |e| statement_error(&m.name, i + 1, 0, e));
+                return lock_or(e, |e| self.statement_error(m, i + 1, 0, e));
             }
         }
         record_applied(&tx, m, checksum).await?;
@@ -443,7 +631,7 @@ impl Postgres {
         let tx = client.transaction().await.map_err(other)?;
         let setup = format!(
             "{}; SELECT pg_advisory_xact_lock({LOCK_KEY})",
-            self.timeouts("LOCAL")
+            self.timeouts("LOCAL", m)
         );
         if let Err(e) = tx.batch_execute(&setup).await {
             return lock_or(e, other);
@@ -457,7 +645,7 @@ impl Postgres {
         }
         for (i, s) in statements.iter().enumerate() {
             if let Err(e) = tx.batch_execute(s).await {
-                return lock_or(e, |e| statement_error(&m.name, i + 1, 0, e));
+                return lock_or(e, |e| self.statement_error(m, i + 1, 0, e));
             }
         }
         record_reverted(&tx, &m.name).await?;
@@ -470,11 +658,14 @@ impl Postgres {
 
     /// Takes the session advisory lock and sets the session timeouts, for statements that
     /// run outside a transaction; [`Postgres::unlock_session`] undoes both.
-    async fn lock_session(&self, client: &Client) -> Result<(), DbError> {
+    async fn lock_session(&self, client: &Client, m: &Migration) -> Result<(), DbError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let setup = format!("{}; SELECT pg_advisory_lock({LOCK_KEY})", self.timeouts(""));
+            let setup = format!(
+                "{}; SELECT pg_advisory_lock({LOCK_KEY})",
+                self.timeouts("", m)
+            );
             match client.batch_execute(&setup).await {
                 Ok(()) => return Ok(()),
                 Err(e) if is_lock_timeout(&e) => {
@@ -514,7 +705,7 @@ impl Postgres {
         if let Some(done) = super::decide_apply(m, checksum, row)? {
             return Ok(Applied::Already(done));
         }
-        let attempts = self.run_one_by_one(client, &m.name, statements).await?;
+        let attempts = self.run_one_by_one(client, m, statements).await?;
         self.check_indexes(client, &m.name, statements.len())
             .await?;
         record_applied(client, m, checksum).await?;
@@ -535,7 +726,7 @@ impl Postgres {
         if let Some(done) = decide_revert(m, checksum, row)? {
             return Ok(done);
         }
-        let attempts = self.run_one_by_one(client, &m.name, statements).await?;
+        let attempts = self.run_one_by_one(client, m, statements).await?;
         record_reverted(client, &m.name).await?;
         Ok(Reverted::Now {
             transactional: false,
@@ -548,9 +739,10 @@ impl Postgres {
     async fn run_one_by_one(
         &self,
         client: &Client,
-        name: &str,
+        m: &Migration,
         statements: &[String],
     ) -> Result<u32, DbError> {
+        let name = m.name.as_str();
         let mut most = 1;
         for (i, s) in statements.iter().enumerate() {
             let mut attempt = 0;
@@ -559,7 +751,7 @@ impl Postgres {
                 match client.batch_execute(s).await {
                     Ok(()) => break,
                     Err(e) if is_lock_timeout(&e) => self.after_lock_timeout(name, attempt).await?,
-                    Err(e) => return Err(statement_error(name, i + 1, i, e)),
+                    Err(e) => return Err(self.statement_error(m, i + 1, i, e)),
                 }
             }
             most = most.max(attempt);
@@ -700,12 +892,14 @@ fn statement_error(
     name: &str,
     statement: usize,
     committed: usize,
+    limit: Duration,
     e: tokio_postgres::Error,
 ) -> DbError {
     if e.code() == Some(&SqlState::QUERY_CANCELED) {
         return DbError::StatementTimeout {
             name: name.to_string(),
             statement,
+            limit,
         };
     }
     DbError::Statement {

@@ -7,14 +7,20 @@
 //! busy database is retried with backoff like a PostgreSQL lock timeout.
 //!
 //! Statements are executed one at a time through SQLite's own parser (`rusqlite::Batch`), so
-//! an error names the statement. In SQLite only `VACUUM` cannot run inside a transaction; a
+//! an error names the statement. SQLite has no statement timeout of its own: a watchdog thread
+//! interrupts the connection (`sqlite3_interrupt`) when a statement outlives the migration's
+//! `statement_timeout`, which rolls the transaction back like PostgreSQL's. In SQLite only `VACUUM` cannot run inside a transaction; a
 //! migration that contains it runs statement by statement.
 
-use super::{Applied, Backup, DbError, LEDGER_TABLE, LedgerRow, Migration, Retry, Reverted};
+use super::{
+    Applied, BATCHES_TABLE, Backup, BatchDone, BatchStep, DbError, LEDGER_TABLE, LedgerRow,
+    Migration, Progress, Retry, Reverted,
+};
 use rusqlite::fallible_iterator::FallibleIterator;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OptionalExtension, params};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// How an SQLite database is used.
@@ -80,6 +86,13 @@ impl Sqlite {
                     checksum TEXT NOT NULL,
                     applied_at TEXT NOT NULL,
                     reverted_at TEXT
+                );
+                CREATE TABLE IF NOT EXISTS {BATCHES_TABLE} (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    checksum TEXT NOT NULL,
+                    last_key TEXT,
+                    batches INTEGER NOT NULL,
+                    rows INTEGER NOT NULL
                 )"
             ))
             .map_err(other)?;
@@ -102,7 +115,7 @@ impl Sqlite {
     pub async fn apply(&self, m: &Migration) -> Result<Applied, DbError> {
         let checksum = m.checksum();
         let m2 = m.clone();
-        self.with_retry(&m.name, move |conn| apply_once(conn, &m2, &checksum))
+        self.with_retry(m, move |conn| apply_once(conn, &m2, &checksum))
             .await
             .map(|(a, attempts)| match a {
                 Applied::Now { transactional, .. } => Applied::Now {
@@ -121,18 +134,65 @@ impl Sqlite {
             });
         };
         let checksum = m.checksum();
-        let name = m.name.clone();
-        self.with_retry(&m.name, move |conn| {
-            revert_once(conn, &name, &down, &checksum)
+        let m2 = m.clone();
+        self.with_retry(m, move |conn| revert_once(conn, &m2, &down, &checksum))
+            .await
+            .map(|(r, attempts)| match r {
+                Reverted::Now { transactional, .. } => Reverted::Now {
+                    transactional,
+                    attempts,
+                },
+                r => r,
+            })
+    }
+
+    /// Runs the next batch of a batched migration in one transaction with its progress row;
+    /// the last batch writes the ledger row instead (see [`super::postgres::Postgres::apply_batch`]).
+    pub async fn apply_batch(&self, m: &Migration) -> Result<BatchStep, DbError> {
+        let Some(batch) = m.batch.clone() else {
+            return Err(DbError::Other(format!(
+                "migration `{}` is not batched",
+                m.name
+            )));
+        };
+        let shape = super::batch_shape(m, &batch)?;
+        let checksum = m.checksum();
+        let m2 = m.clone();
+        self.with_retry(m, move |conn| {
+            batch_once(conn, &m2, &batch, &shape, &checksum)
         })
         .await
-        .map(|(r, attempts)| match r {
-            Reverted::Now { transactional, .. } => Reverted::Now {
-                transactional,
-                attempts,
-            },
-            r => r,
+        .map(|(step, _)| step)
+    }
+
+    /// Runs a migration's verify query and gives its one value as text.
+    pub async fn verify(&self, m: &Migration, query: &str) -> Result<String, DbError> {
+        let conn = self.conn.clone();
+        let m = m.clone();
+        let query = query.to_string();
+        blocking(move || {
+            let conn = lock(&conn)?;
+            let limit = m.statement_timeout;
+            let fail =
+                |e: rusqlite::Error, fired: bool| statement_failure(&m, 1, 0, limit, fired, e);
+            let mut stmt = conn.prepare(&query).map_err(|e| fail(e, false))?;
+            let columns = stmt.column_count();
+            let (rows, value) = timed(&conn, limit, || {
+                let mut rows = stmt.query([])?;
+                let mut count = 0usize;
+                let mut value = None;
+                while let Some(r) = rows.next()? {
+                    count += 1;
+                    if count == 1 && columns > 0 {
+                        value = text_of(r.get_ref(0)?);
+                    }
+                }
+                Ok((count, value))
+            })
+            .map_err(|(e, fired)| fail(e, fired))?;
+            super::one_value(&m.name, rows, columns, value)
         })
+        .await
     }
 
     /// The whole ledger, in application order.
@@ -206,11 +266,15 @@ impl Sqlite {
     }
 
     /// Runs `op` on the blocking pool, again with backoff while the database is busy.
+    /// The migration's lock timeout is the connection's busy timeout while `op` runs.
     async fn with_retry<T: Send + 'static>(
         &self,
-        name: &str,
+        m: &Migration,
         op: impl Fn(&mut Connection) -> Result<Attempt<T>, DbError> + Send + Sync + 'static,
     ) -> Result<(T, u32), DbError> {
+        let name = m.name.as_str();
+        let default_busy = self.options.busy_timeout;
+        let busy = m.lock_timeout.unwrap_or(default_busy);
         let op = Arc::new(op);
         let retry = self.options.retry;
         let mut attempt = 0u32;
@@ -220,7 +284,11 @@ impl Sqlite {
             let op = op.clone();
             let out = blocking(move || {
                 let mut conn = lock(&conn)?;
-                op(&mut conn)
+                conn.busy_timeout(busy).map_err(other)?;
+                let out = op(&mut conn);
+                // The ledger reads between migrations wait as long as the database's default.
+                conn.busy_timeout(default_busy).map_err(other)?;
+                out
             })
             .await?;
             match out {
@@ -263,7 +331,7 @@ fn apply_once(
         // The ledger was checked under the write lock; release it, run the statements on their
         // own, then record.
         rollback(conn);
-        run_statements(conn, &m.name, &m.up, false)?;
+        run_statements(conn, m, &m.up, false)?;
         record_applied(conn, m, checksum)?;
         return Ok(Attempt::Done(Applied::Now {
             transactional: false,
@@ -271,7 +339,7 @@ fn apply_once(
         }));
     }
     let result =
-        run_statements(conn, &m.name, &m.up, true).and_then(|()| record_applied(conn, m, checksum));
+        run_statements(conn, m, &m.up, true).and_then(|()| record_applied(conn, m, checksum));
     match result {
         Ok(()) => {
             commit(conn)?;
@@ -289,10 +357,11 @@ fn apply_once(
 
 fn revert_once(
     conn: &mut Connection,
-    name: &str,
+    m: &Migration,
     down: &str,
     checksum: &str,
 ) -> Result<Attempt<Reverted>, DbError> {
+    let name = m.name.as_str();
     let autocommit = outside_transaction(down);
     if let Attempt::Busy(e) = begin(conn)? {
         return Ok(Attempt::Busy(e));
@@ -325,14 +394,14 @@ fn revert_once(
     }
     if autocommit {
         rollback(conn);
-        run_statements(conn, name, down, false)?;
+        run_statements(conn, m, down, false)?;
         record_reverted(conn, name)?;
         return Ok(Attempt::Done(Reverted::Now {
             transactional: false,
             attempts: 1,
         }));
     }
-    match run_statements(conn, name, down, true).and_then(|()| record_reverted(conn, name)) {
+    match run_statements(conn, m, down, true).and_then(|()| record_reverted(conn, name)) {
         Ok(()) => {
             commit(conn)?;
             Ok(Attempt::Done(Reverted::Now {
@@ -353,25 +422,200 @@ fn outside_transaction(sql: &str) -> bool {
     !crate::sql::model::of_text(sql).transactional
 }
 
-/// Executes each statement with SQLite's parser. `in_tx` only changes the error's account of
-/// what stays committed.
-fn run_statements(conn: &Connection, name: &str, sql: &str, in_tx: bool) -> Result<(), DbError> {
+/// Executes each statement with SQLite's parser, each under the migration's statement
+/// timeout. `in_tx` only changes the error's account of what stays committed.
+fn run_statements(conn: &Connection, m: &Migration, sql: &str, in_tx: bool) -> Result<(), DbError> {
     let mut batch = rusqlite::Batch::new(conn, sql);
     let mut index = 0usize;
-    let fail = |index: usize, e: rusqlite::Error| DbError::Statement {
-        name: name.to_string(),
-        statement: index,
-        committed: if in_tx { 0 } else { index.saturating_sub(1) },
-        message: e.to_string(),
-    };
+    let limit = m.statement_timeout;
+    let committed = |index: usize| if in_tx { 0 } else { index.saturating_sub(1) };
     loop {
         index += 1;
-        let next = batch.next().map_err(|e| fail(index, e))?;
+        let next = batch
+            .next()
+            .map_err(|e| statement_failure(m, index, committed(index), limit, false, e))?;
         let Some(mut stmt) = next else {
             return Ok(());
         };
-        stmt.raw_execute().map_err(|e| fail(index, e))?;
+        timed(conn, limit, || stmt.raw_execute())
+            .map_err(|(e, fired)| statement_failure(m, index, committed(index), limit, fired, e))?;
     }
+}
+
+/// A failed statement: a statement timeout when the watchdog interrupted it.
+fn statement_failure(
+    m: &Migration,
+    statement: usize,
+    committed: usize,
+    limit: Option<Duration>,
+    fired: bool,
+    e: rusqlite::Error,
+) -> DbError {
+    let interrupted = e.sqlite_error_code() == Some(ErrorCode::OperationInterrupted);
+    match limit {
+        Some(limit) if fired && interrupted => DbError::StatementTimeout {
+            name: m.name.clone(),
+            statement,
+            limit,
+        },
+        _ => DbError::Statement {
+            name: m.name.clone(),
+            statement,
+            committed,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Runs `f` with a watchdog that interrupts the connection once `limit` has passed; the
+/// error comes with whether the watchdog fired. Without a limit `f` just runs.
+fn timed<T>(
+    conn: &Connection,
+    limit: Option<Duration>,
+    f: impl FnOnce() -> rusqlite::Result<T>,
+) -> Result<T, (rusqlite::Error, bool)> {
+    let Some(limit) = limit else {
+        return f().map_err(|e| (e, false));
+    };
+    let handle = conn.get_interrupt_handle();
+    let fired = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = mpsc::channel::<()>();
+    let flag = fired.clone();
+    let dog = std::thread::spawn(move || {
+        // A message or a hang-up means the statement ended first.
+        if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(limit) {
+            flag.store(true, Ordering::SeqCst);
+            handle.interrupt();
+        }
+    });
+    let out = f();
+    drop(stop);
+    // The watchdog ends as soon as it sees the hang-up; joining it makes sure it cannot
+    // interrupt a later statement.
+    let _ = dog.join();
+    out.map_err(|e| (e, fired.load(Ordering::SeqCst)))
+}
+
+/// A value as the text a verify compares: `None` for NULL.
+fn text_of(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+/// One batch of a batched migration (see [`Sqlite::apply_batch`]).
+fn batch_once(
+    conn: &mut Connection,
+    m: &Migration,
+    batch: &super::Batch,
+    shape: &crate::sql::batch::Shape,
+    checksum: &str,
+) -> Result<Attempt<BatchStep>, DbError> {
+    if let Attempt::Busy(e) = begin(conn)? {
+        return Ok(Attempt::Busy(e));
+    }
+    let out = batch_in_tx(conn, m, batch, shape, checksum);
+    match out {
+        Ok(BatchStep::Ran(done)) => {
+            commit(conn)?;
+            Ok(Attempt::Done(BatchStep::Ran(done)))
+        }
+        Ok(already) => {
+            rollback(conn);
+            Ok(Attempt::Done(already))
+        }
+        Err(e) => {
+            rollback(conn);
+            busy_or(e)
+        }
+    }
+}
+
+fn batch_in_tx(
+    conn: &Connection,
+    m: &Migration,
+    batch: &super::Batch,
+    shape: &crate::sql::batch::Shape,
+    checksum: &str,
+) -> Result<BatchStep, DbError> {
+    if let Some(row) = super::decide_apply(m, checksum, ledger_row(conn, &m.name)?)? {
+        return Ok(BatchStep::Already(row));
+    }
+    let progress: Option<(String, Option<String>, i64, i64)> = conn
+        .query_row(
+            &format!(
+                "SELECT checksum, last_key, batches, rows FROM {BATCHES_TABLE} WHERE name = ?1"
+            ),
+            [&m.name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(other)?;
+    let progress = match progress {
+        None => Progress::default(),
+        Some((recorded, _, _, _)) if recorded != checksum => {
+            return Err(DbError::ChecksumMismatch {
+                name: m.name.clone(),
+                recorded,
+                current: checksum.to_string(),
+            });
+        }
+        Some((_, last_key, batches, rows)) => Progress {
+            last_key,
+            batches: u64::try_from(batches).unwrap_or(0),
+            rows: u64::try_from(rows).unwrap_or(0),
+        },
+    };
+    let limit = m.statement_timeout;
+    let fail = |(e, fired): (rusqlite::Error, bool)| statement_failure(m, 1, 0, limit, fired, e);
+    let after = progress.last_key.as_deref();
+    let bound = shape.bound_query(&batch.key, after, batch.size);
+    let upto: Option<String> = timed(conn, limit, || {
+        conn.query_row(&bound, [], |r| r.get::<_, Option<String>>(0))
+            .optional()
+            .map(Option::flatten)
+    })
+    .map_err(fail)?;
+    let statement = shape.batch_statement(&batch.key, after, upto.as_deref());
+    let rows = timed(conn, limit, || conn.execute(&statement, [])).map_err(fail)?;
+    let rows = u64::try_from(rows).unwrap_or(u64::MAX);
+    let done = BatchDone {
+        batch: progress.batches.saturating_add(1),
+        rows,
+        total_rows: progress.rows.saturating_add(rows),
+        last_key: upto.clone(),
+        finished: upto.is_none(),
+    };
+    if done.finished {
+        record_applied(conn, m, checksum)?;
+        conn.execute(
+            &format!("DELETE FROM {BATCHES_TABLE} WHERE name = ?1"),
+            [&m.name],
+        )
+        .map_err(other)?;
+    } else {
+        conn.execute(
+            &format!(
+                "INSERT INTO {BATCHES_TABLE} (name, checksum, last_key, batches, rows)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum,
+                   last_key = excluded.last_key, batches = excluded.batches, rows = excluded.rows"
+            ),
+            params![
+                m.name,
+                checksum,
+                upto,
+                i64::try_from(done.batch).unwrap_or(i64::MAX),
+                i64::try_from(done.total_rows).unwrap_or(i64::MAX)
+            ],
+        )
+        .map_err(other)?;
+    }
+    Ok(BatchStep::Ran(done))
 }
 
 fn record_applied(conn: &Connection, m: &Migration, checksum: &str) -> Result<(), DbError> {
