@@ -246,18 +246,31 @@ pub fn load_history(
         .and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf))
         .unwrap_or_else(|| path.clone());
     let name = shown.to_string_lossy().into_owned();
+    Ok(history_from_text(session, name, Some(path), text, diags))
+}
+
+/// A run history's `text` (from a file or a shared state store, shown as `name`) loaded into
+/// the session for the lints; a line that cannot be read is an E502 diagnostic pointing at
+/// it, and the history is then left out.
+pub fn history_from_text(
+    session: &mut Session,
+    name: String,
+    path: Option<std::path::PathBuf>,
+    text: String,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<std::sync::Arc<crate::history::LoadedHistory>> {
     let existing = session.sources.find(&name);
     let id = match existing {
         Some(id) => id,
-        None => session.sources.add(name, Some(path.clone()), text.clone()),
+        None => session.sources.add(name, path, text.clone()),
     };
     match crate::history::History::parse(&text) {
-        Ok(h) => Ok(Some(std::sync::Arc::new(
-            crate::history::LoadedHistory::new(h, &text, id),
+        Ok(h) => Some(std::sync::Arc::new(crate::history::LoadedHistory::new(
+            h, &text, id,
         ))),
         Err(e) => {
             diags.push(e.diagnostic(&text, id));
-            Ok(None)
+            None
         }
     }
 }

@@ -105,6 +105,9 @@ pub(crate) struct Settings {
     /// T-0 of a new run: the planned start (`--start`) when it is still ahead, else the
     /// clock's now. A resumed run reads its T-0 from the journal instead.
     pub(crate) t0: Option<jiff::Timestamp>,
+    /// The deploy lease was taken over from a holder whose lease expired: journaled once the
+    /// run has started (or resumed).
+    pub(crate) takeover: Option<super::store::postgres::Held>,
 }
 
 /// An armed trigger, parsed.
@@ -657,6 +660,13 @@ impl<'p> Executor<'p> {
                 environment: self.plan.environment.clone(),
                 t0: self.t0.to_string(),
                 stable: self.settings.stable.clone(),
+            })?;
+        }
+        if let Some(held) = self.settings.takeover.take() {
+            self.emit(Event::LeaseTakenOver {
+                previous: held.holder,
+                previous_run: held.run,
+                expired_at: held.expires,
             })?;
         }
         if !self.begun() {
