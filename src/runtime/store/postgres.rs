@@ -70,13 +70,44 @@ CREATE TABLE IF NOT EXISTS deployc_leases (
 );
 ";
 
+/// The lease's acquisition: the row as it was (locked), and the insert — or the takeover of
+/// an expired row — when no live lease stands in the way. `taken` counts the rows written.
+const ACQUIRE: &str = "
+WITH prev AS (
+    SELECT holder, run, since, expires, expires > clock_timestamp() AS live
+    FROM deployc_leases
+    WHERE service = $1::text AND environment = $2::text
+    FOR UPDATE
+), taken AS (
+    INSERT INTO deployc_leases (service, environment, holder, run, since, heartbeat, expires)
+    SELECT $1::text, $2::text, $3::text, $4::text, clock_timestamp(), clock_timestamp(),
+           clock_timestamp() + $5::float8 * interval '1 millisecond'
+    WHERE NOT EXISTS (SELECT 1 FROM prev WHERE live)
+    ON CONFLICT (service, environment) DO UPDATE
+        SET holder = EXCLUDED.holder, run = EXCLUDED.run, since = EXCLUDED.since,
+            heartbeat = EXCLUDED.heartbeat, expires = EXCLUDED.expires
+        WHERE deployc_leases.expires <= clock_timestamp()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM taken),
+       prev.holder,
+       prev.run,
+       to_char(prev.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+       to_char(prev.expires AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+FROM (SELECT 1) AS one LEFT JOIN prev ON true
+";
+
 /// How long connecting may take: an unreachable store is a configuration error, said soon.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long one statement may take before the store is reported unreachable.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &Client) + Send>;
+/// The statements prepared on the connection, by their text: each is parsed and planned
+/// once, so that an append is one round trip (and its commit) rather than two.
+type Prepared = std::collections::HashMap<&'static str, tokio_postgres::Statement>;
+
+type Job = Box<dyn FnOnce(&tokio::runtime::Runtime, &Client, &mut Prepared) + Send>;
 
 /// A connection to the state store, owned by its own thread.
 pub(crate) struct PgStore {
@@ -149,9 +180,10 @@ impl PgStore {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
+                let mut prepared = Prepared::new();
                 // Ends when every sender is gone: the store was dropped.
                 while let Ok(job) = inbox.recv() {
-                    job(&rt, &client);
+                    job(&rt, &client, &mut prepared);
                 }
             })
             .map_err(|e| format!("cannot start the state store's thread: {e}"))?;
@@ -166,18 +198,20 @@ impl PgStore {
         &self.shown
     }
 
-    /// Runs `f` on the connection's thread and waits for its result. `f` gets the client and
-    /// the runtime to await on; each statement is bounded by [`STATEMENT_TIMEOUT`].
+    /// Runs `f` on the connection's thread and waits for its result. `f` gets the runtime to
+    /// await on, the client and its prepared statements.
     fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&tokio::runtime::Runtime, &Client) -> Result<T, String> + Send + 'static,
+        f: impl FnOnce(&tokio::runtime::Runtime, &Client, &mut Prepared) -> Result<T, String>
+        + Send
+        + 'static,
     ) -> Result<T, String> {
         let (tx, rx) = mpsc::sync_channel(1);
         let shown = self.shown.clone();
         self.jobs
             .send(Box::new(
-                move |rt: &tokio::runtime::Runtime, client: &Client| {
-                    let _ = tx.send(f(rt, client));
+                move |rt: &tokio::runtime::Runtime, client: &Client, prepared: &mut Prepared| {
+                    let _ = tx.send(f(rt, client, prepared));
                 },
             ))
             .map_err(|_| format!("the state store `{shown}` is no longer connected"))?;
@@ -186,17 +220,28 @@ impl PgStore {
             .map_err(|e| format!("state store `{}`: {e}", self.shown))
     }
 
-    /// Runs one query, bounded in time.
+    /// Runs one statement (prepared on first use), bounded by [`STATEMENT_TIMEOUT`].
     fn query(
         &self,
         sql: &'static str,
         params: Vec<Param>,
     ) -> Result<Vec<tokio_postgres::Row>, String> {
-        self.call(move |rt, client| {
+        self.call(move |rt, client, prepared| {
             rt.block_on(async {
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    params.iter().map(Param::as_sql).collect();
-                match tokio::time::timeout(STATEMENT_TIMEOUT, client.query(sql, &refs)).await {
+                let work = async {
+                    let statement = match prepared.get(sql) {
+                        Some(s) => s.clone(),
+                        None => {
+                            let s = client.prepare(sql).await?;
+                            prepared.insert(sql, s.clone());
+                            s
+                        }
+                    };
+                    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                        params.iter().map(Param::as_sql).collect();
+                    client.query(&statement, &refs).await
+                };
+                match tokio::time::timeout(STATEMENT_TIMEOUT, work).await {
                     Ok(r) => r.map_err(|e| describe(&e)),
                     Err(_) => Err(format!("no answer within {STATEMENT_TIMEOUT:?}")),
                 }
@@ -313,51 +358,68 @@ impl PgStore {
         rows.first().map(|r| int(r, 0)).unwrap_or(Ok(0))
     }
 
-    /// Takes the lease of `service` in `environment` for `run`, in one transaction: a lease
-    /// held and not expired refuses; an expired one is taken over and its holder returned.
-    /// Times are the server's, so that runners' clocks need not agree.
+    /// Takes the lease of `service` in `environment` for `run`, in one statement (one round
+    /// trip, one commit): a lease held and not expired refuses with its holder; an expired one
+    /// is taken over and its holder returned. Times are the server's, so that runners' clocks
+    /// need not agree.
     pub(crate) fn acquire(
         &self,
         key: &LeaseKey,
         ttl: Duration,
     ) -> Result<Result<Option<Held>, Held>, String> {
-        let key = key.clone();
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        self.call(move |rt, client| {
-            rt.block_on(async move {
-                let r =
-                    match tokio::time::timeout(STATEMENT_TIMEOUT, acquire_tx(client, &key, ttl_ms))
-                        .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => {
-                            // The transaction was left mid-way: end it before the next job.
-                            let _ = client.batch_execute("ROLLBACK").await;
-                            return Err(format!("no answer within {STATEMENT_TIMEOUT:?}"));
-                        }
-                    };
-                if r.is_err() {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                }
-                r.map_err(|e| describe(&e))
-            })
-        })
+        let ttl_ms = ttl.as_secs_f64() * 1000.0;
+        // Two runners that find no row both insert: the second waits for the first's commit,
+        // takes nothing, and saw no holder in its snapshot. Asked again, it sees the first's.
+        for _ in 0..3 {
+            let rows = self.query(
+                ACQUIRE,
+                vec![
+                    Param::Text(key.service.clone()),
+                    Param::Text(key.environment.clone()),
+                    Param::Text(key.holder.clone()),
+                    Param::Text(key.run.clone()),
+                    Param::Float(ttl_ms),
+                ],
+            )?;
+            let Some(row) = rows.first() else {
+                continue;
+            };
+            let taken: i64 = row.try_get(0).map_err(|e| describe(&e))?;
+            let previous = match row
+                .try_get::<_, Option<String>>(1)
+                .map_err(|e| describe(&e))?
+            {
+                Some(holder) => Some(Held {
+                    holder,
+                    run: opt_text(row, 2)?,
+                    since: opt_text(row, 3)?,
+                    expires: opt_text(row, 4)?,
+                }),
+                None => None,
+            };
+            match (taken > 0, previous) {
+                (true, previous) => return Ok(Ok(previous)),
+                (false, Some(held)) => return Ok(Err(held)),
+                (false, None) => {}
+            }
+        }
+        Err("the lease row changed under three attempts in a row".to_string())
     }
 
     /// Pushes the lease's expiry `ttl` ahead; `false` when the lease is no longer this
     /// holder's (another runner took it over after it expired).
     pub(crate) fn renew(&self, key: &LeaseKey, ttl: Duration) -> Result<bool, String> {
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let ttl_ms = ttl.as_secs_f64() * 1000.0;
         let rows = self.query(
             "UPDATE deployc_leases SET heartbeat = clock_timestamp(), \
-             expires = clock_timestamp() + $5 * interval '1 millisecond' \
+             expires = clock_timestamp() + $5::float8 * interval '1 millisecond' \
              WHERE service = $1 AND environment = $2 AND holder = $3 AND run = $4 RETURNING 1",
             vec![
                 Param::Text(key.service.clone()),
                 Param::Text(key.environment.clone()),
                 Param::Text(key.holder.clone()),
                 Param::Text(key.run.clone()),
-                Param::Float(ttl_ms as f64),
+                Param::Float(ttl_ms),
             ],
         )?;
         Ok(!rows.is_empty())
@@ -430,60 +492,14 @@ fn text(row: &tokio_postgres::Row, i: usize) -> Result<String, String> {
     row.try_get(i).map_err(|e| describe(&e))
 }
 
-fn int(row: &tokio_postgres::Row, i: usize) -> Result<i64, String> {
-    row.try_get(i).map_err(|e| describe(&e))
+fn opt_text(row: &tokio_postgres::Row, i: usize) -> Result<String, String> {
+    row.try_get::<_, Option<String>>(i)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| describe(&e))
 }
 
-/// The transaction of [`PgStore::acquire`].
-async fn acquire_tx(
-    client: &Client,
-    key: &LeaseKey,
-    ttl_ms: i64,
-) -> Result<Result<Option<Held>, Held>, tokio_postgres::Error> {
-    client.batch_execute("BEGIN").await?;
-    // The insert (or the row lock below) serialises two runners that arrive together: the
-    // second waits for the first's commit and then sees its row.
-    client
-        .execute(
-            "INSERT INTO deployc_leases (service, environment, holder, run, since, heartbeat, expires) \
-             VALUES ($1, $2, '', '', now(), now(), '-infinity') \
-             ON CONFLICT (service, environment) DO NOTHING",
-            &[&key.service, &key.environment],
-        )
-        .await?;
-    let row = client
-        .query_one(
-            "SELECT holder, run, \
-                    to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    to_char(expires AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    expires > clock_timestamp() \
-             FROM deployc_leases WHERE service = $1 AND environment = $2 FOR UPDATE",
-            &[&key.service, &key.environment],
-        )
-        .await?;
-    let previous = Held {
-        holder: row.try_get(0)?,
-        run: row.try_get(1)?,
-        since: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
-        expires: row.try_get::<_, Option<String>>(3)?.unwrap_or_default(),
-    };
-    let live: bool = row.try_get(4)?;
-    if live {
-        client.batch_execute("ROLLBACK").await?;
-        return Ok(Err(previous));
-    }
-    let ttl = ttl_ms as f64;
-    client
-        .execute(
-            "UPDATE deployc_leases SET holder = $3, run = $4, since = clock_timestamp(), \
-             heartbeat = clock_timestamp(), \
-             expires = clock_timestamp() + $5 * interval '1 millisecond' \
-             WHERE service = $1 AND environment = $2",
-            &[&key.service, &key.environment, &key.holder, &key.run, &ttl],
-        )
-        .await?;
-    client.batch_execute("COMMIT").await?;
-    Ok(Ok((!previous.holder.is_empty()).then_some(previous)))
+fn int(row: &tokio_postgres::Row, i: usize) -> Result<i64, String> {
+    row.try_get(i).map_err(|e| describe(&e))
 }
 
 /// The transaction of [`create_schema`]: the tables, the version row, the newest version.
