@@ -166,7 +166,21 @@ pub fn check_files(
     config: Option<&Path>,
     options: &LintOptions,
 ) -> std::io::Result<CheckRun> {
+    check_files_with_history(files, read, config, options, None)
+}
+
+/// [`check_files`], with a run history shared by every root instead of each root's
+/// `.deployc/history`: the `(name, text)` of a shared state store's history.
+pub fn check_files_with_history(
+    files: &[(String, PathBuf)],
+    read: &mut ReadFile<'_>,
+    config: Option<&Path>,
+    options: &LintOptions,
+    shared_history: Option<(String, String)>,
+) -> std::io::Result<CheckRun> {
     let (mut session, compiled, mut diags) = compile_files(files, read)?;
+    let shared = shared_history
+        .map(|(name, text)| history_from_text(&mut session, name, None, text, &mut diags));
     let mut configs: Vec<(PathBuf, Option<Config>)> = Vec::new();
     let mut config_failed = false;
     let mut jobs: Vec<(&Compiled, Config, LintOptions)> = Vec::new();
@@ -195,7 +209,10 @@ pub fn check_files(
                 }
             }
         };
-        let history = load_history(&mut session, path, read, &mut diags)?;
+        let history = match &shared {
+            Some(h) => h.clone(),
+            None => load_history(&mut session, path, read, &mut diags)?,
+        };
         let options = LintOptions {
             history: history.or_else(|| options.history.clone()),
             ..options.clone()

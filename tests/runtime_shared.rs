@@ -431,3 +431,90 @@ fn an_unreachable_state_store_is_one_line_and_changes_nothing() {
     }
     assert!(!dir.join(".deployc").exists(), "nothing written");
 }
+
+#[test]
+fn lint_m214_compares_with_the_shared_history() {
+    let Some((schema, url)) = fresh_store("m214") else {
+        return;
+    };
+    let dir = scratch("m214");
+    std::fs::write(
+        dir.join("app.deploy"),
+        r#"
+service app {}
+
+environment staging {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  database = sqlite "app.db"
+  state = postgres env DEPLOYC_STATE_URL
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 50% for 1s
+    step 100%
+  }
+  migrations {
+    expand a {
+      up   = sql "CREATE TABLE a (id INTEGER PRIMARY KEY, note TEXT)"
+      down = sql "DROP TABLE a"
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    // The store's tables, made by its first use; then a run on another machine that
+    // applied `a` as it was before someone edited it.
+    let first = deployc()
+        .current_dir(&dir)
+        .args(["history", "--state", &url])
+        .output()
+        .unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let line = serde_json::json!({
+        "format": 1, "run": "r-elsewhere", "service": "app", "release": "1.0.0",
+        "environment": "staging", "outcome": "succeeded",
+        "started_at": "2026-12-01T10:00:00Z", "finished_at": "2026-12-01T10:05:00Z",
+        "migrations": [{"name": "a", "phase": "expand", "checksum": deployc::history::checksum("CREATE TABLE a (id INTEGER PRIMARY KEY)")}]
+    });
+    pg(&format!(
+        "INSERT INTO {schema}.deployc_history (line) VALUES ('{line}')"
+    ))
+    .unwrap();
+    let check = |args: &[&str]| -> String {
+        let out = deployc()
+            .current_dir(&dir)
+            .args(["check", "app.deploy", "--exit-zero"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        text(&out)
+    };
+    assert!(
+        !check(&[]).contains("M214"),
+        "no local history, nothing to compare"
+    );
+    let shared = check(&["--state", &url]);
+    assert!(shared.contains("M214"), "{shared}");
+    // `deployc plan` reads it through the environment's `state =`.
+    let plan = deployc()
+        .current_dir(&dir)
+        .args([
+            "plan",
+            "app.deploy",
+            "--release",
+            "1.0.0",
+            "--env",
+            "staging",
+        ])
+        .env("DEPLOYC_STATE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(text(&plan).contains("M214"), "{}", text(&plan));
+}
