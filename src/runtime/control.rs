@@ -261,8 +261,10 @@ pub(crate) fn send(
     // The run takes a request within one interval; the margin covers an action under way.
     let limit = Duration::from_millis(interval.saturating_mul(2)) + Duration::from_secs(5);
     let start = Instant::now();
+    let mut seen = entries.last().map_or(0, |e| e.seq);
     loop {
-        let entries = store.read_journal(&run).unwrap_or_default();
+        let entries = store.journal_after(&run, seen).unwrap_or_default();
+        seen = entries.last().map_or(seen, |e| e.seq);
         let answer = entries.iter().find_map(|e| match &e.event {
             Event::OperatorCommand { id, ok, state, .. } if id == &request.id => Some(Answer {
                 ok: *ok,

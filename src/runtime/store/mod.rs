@@ -158,6 +158,22 @@ impl Store {
         }
     }
 
+    /// The entries of `run`'s journal after the one numbered `after` (a PostgreSQL store
+    /// sends only those: a waiting operator command polls it).
+    pub(crate) fn journal_after(&self, run: &str, after: u64) -> Result<Vec<Entry>, String> {
+        match self {
+            Store::Dir(_) => Ok(self
+                .read_journal(run)?
+                .into_iter()
+                .filter(|e| e.seq > after)
+                .collect()),
+            Store::Postgres(pg) => journal::parse_lines(
+                &pg.journal_lines(run, i64::try_from(after).unwrap_or(i64::MAX))?,
+                run,
+            ),
+        }
+    }
+
     /// The history's text (one JSON line per finished run) and where it is, for messages.
     pub(crate) fn history_text(&self) -> Result<(String, String), String> {
         match self {
