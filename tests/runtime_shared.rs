@@ -518,3 +518,44 @@ release "1.0.0" {
         .unwrap();
     assert!(text(&plan).contains("M214"), "{}", text(&plan));
 }
+
+#[test]
+fn a_run_whose_lease_is_taken_over_stops_where_it_is() {
+    let Some((schema, url)) = fresh_store("lost") else {
+        return;
+    };
+    let dir = project("lost", "30s");
+    let mut child = spawn(&dir, &url, "staging", "runner-a", &["--lease-ttl", "3s"]);
+    let run = read_until(&mut child, |e| {
+        e["type"] == "action" && e["what"] == "weight"
+    });
+    // Another run took the lease (as after this runner could not renew it for a whole TTL).
+    pg(&format!(
+        "UPDATE {schema}.deployc_leases SET holder = 'ops@elsewhere pid 1', run = 'other'"
+    ))
+    .unwrap();
+    let taken = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    // The heartbeat renews every second; the run stops at its next evaluation.
+    assert!(
+        taken.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        taken.elapsed()
+    );
+    let events = journal(&schema, &run);
+    let stopped = events
+        .iter()
+        .find(|e| e["type"] == "interrupted")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(stopped["signal"], "lease lost");
+    assert_eq!(stopped["action"], "pause");
+    assert!(
+        !events.iter().any(|e| e["type"] == "rollback_started"),
+        "nothing undone under the new holder: {events:#?}"
+    );
+    // The other run's lease is left alone.
+    let holder: String =
+        pg(&format!("SELECT holder FROM {schema}.deployc_leases")).unwrap()[0].get(0);
+    assert_eq!(holder, "ops@elsewhere pid 1");
+}

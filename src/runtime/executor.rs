@@ -318,6 +318,17 @@ impl<'p> Executor<'p> {
         self.on_signal = action;
     }
 
+    /// What a stop does: `--on-signal` for a signal; a lost deploy lease always stops where
+    /// the run is, since another run now owns the environment and a rollback would undo its
+    /// work.
+    fn stop_action(&self, signal: &str) -> OnSignal {
+        if signal == super::store::LEASE_LOST {
+            OnSignal::Pause
+        } else {
+            self.on_signal
+        }
+    }
+
     /// The signal received, if one was.
     fn signalled(&self) -> Option<String> {
         self.stop.as_ref().and_then(|rx| rx.borrow().clone())
@@ -762,7 +773,7 @@ impl<'p> Executor<'p> {
                 }
                 Err(f) => {
                     if let Some(signal) = self.signalled() {
-                        let action = match self.on_signal {
+                        let action = match self.stop_action(&signal) {
                             OnSignal::Rollback => "rollback",
                             OnSignal::Pause => "pause",
                         };
@@ -770,7 +781,7 @@ impl<'p> Executor<'p> {
                             signal: signal.clone(),
                             action: action.into(),
                         })?;
-                        if self.on_signal == OnSignal::Pause {
+                        if self.stop_action(&signal) == OnSignal::Pause {
                             // The step did not finish: `--resume` runs it again.
                             return Ok(End::Interrupted { signal });
                         }
@@ -816,7 +827,7 @@ impl<'p> Executor<'p> {
     /// A signal before T-0: nothing changed. `--on-signal pause` leaves the countdown to
     /// `--resume`; otherwise the run ends there (exit 1, as for a gate that stops it).
     async fn interrupted_before_steps(&mut self, signal: String) -> Result<End, String> {
-        let action = match self.on_signal {
+        let action = match self.stop_action(&signal) {
             OnSignal::Rollback => "stop: nothing changed",
             OnSignal::Pause => "pause",
         };
@@ -824,7 +835,7 @@ impl<'p> Executor<'p> {
             signal: signal.clone(),
             action: action.into(),
         })?;
-        match self.on_signal {
+        match self.stop_action(&signal) {
             OnSignal::Pause => Ok(End::Interrupted { signal }),
             OnSignal::Rollback => self.finish(End::Aborted).await,
         }

@@ -91,6 +91,8 @@ pub(crate) fn exit_code(end: &End) -> i32 {
         // The shell's convention for a process stopped by a signal: 128 + its number.
         End::Interrupted { signal } => match signal.as_str() {
             "SIGINT" => 130,
+            // Another run holds the environment now, as when a run is refused.
+            store::LEASE_LOST => 2,
             _ => 143,
         },
     }
@@ -178,7 +180,9 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
 
 /// Turns SIGTERM and SIGINT into a value the executor watches: the run stops gracefully
 /// instead of dying with nothing journaled. Must be called inside the runtime.
-fn watch_signals() -> Result<tokio::sync::watch::Receiver<Option<String>>, String> {
+fn watch_signals(
+    lease_lost: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<tokio::sync::watch::Receiver<Option<String>>, String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
@@ -186,9 +190,21 @@ fn watch_signals() -> Result<tokio::sync::watch::Receiver<Option<String>>, Strin
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
     let (tx, rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
+        // A lost deploy lease stops the run as a signal does (the heartbeat's thread sets it).
+        let lost = async move {
+            match lease_lost {
+                Some(flag) => {
+                    while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
+            () = lost => store::LEASE_LOST,
         };
         let _ = tx.send(Some(name.to_string()));
         // Later signals are taken (and ignored) by the handlers while they live: the
@@ -538,7 +554,7 @@ fn run_real(req: Request) -> Result<i32, String> {
     let mut ex = Executor::new(&plan, world, journal, settings, print);
     ex.operate(store.inbox(&run_id)?);
     let result = rt.block_on(async {
-        match watch_signals() {
+        match watch_signals(lease.lost()) {
             Ok(rx) => ex.on_signal(rx, req.on_signal),
             Err(e) => return (Err(e), Ok(String::new())),
         }
@@ -566,6 +582,12 @@ fn run_real(req: Request) -> Result<i32, String> {
             println!(
                 "next step due at {due} ({step}); continue with: deployc run --resume {run_id} --state-dir {}{shared}",
                 req.state_dir.display()
+            );
+        }
+        End::Interrupted { signal } if signal == store::LEASE_LOST => {
+            println!(
+                "stopped where it was: its deploy lease was lost, and the run holding it now owns `{}` in `{}`",
+                plan.service, plan.environment
             );
         }
         End::Interrupted { signal } => {

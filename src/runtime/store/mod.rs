@@ -15,8 +15,9 @@ pub(crate) mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::history::{HISTORY_FILE, History, HistoryEntry};
 use crate::lower::Plan;
@@ -25,6 +26,9 @@ use super::control::{self, COMMANDS_FILE, Request};
 use super::journal::{self, Entry, Journal};
 use super::redact::Redactor;
 use postgres::{Held, LeaseKey, PgStore};
+
+/// What stops a run whose deploy lease was taken over (journaled as its `signal`).
+pub(crate) const LEASE_LOST: &str = "lease lost";
 
 /// The journal's file name in a run's directory.
 const JOURNAL_FILE: &str = "journal.jsonl";
@@ -318,10 +322,14 @@ impl Store {
                 let (stop, stopped) = mpsc::channel::<()>();
                 let beat_store = pg.clone();
                 let beat_key = key.clone();
+                let lost = Arc::new(AtomicBool::new(false));
+                let beat_lost = lost.clone();
                 let every = (ttl / 3).max(Duration::from_millis(100));
                 let beat = std::thread::Builder::new()
                     .name("deployc-lease".into())
-                    .spawn(move || heartbeat(&beat_store, &beat_key, ttl, every, &stopped))
+                    .spawn(move || {
+                        heartbeat(&beat_store, &beat_key, ttl, every, &stopped, &beat_lost);
+                    })
                     .map_err(|e| format!("cannot start the lease's heartbeat: {e}"))?;
                 Ok((
                     Lease::Postgres {
@@ -329,6 +337,7 @@ impl Store {
                         key,
                         stop: Some(stop),
                         beat: Some(beat),
+                        lost,
                     },
                     previous,
                 ))
@@ -338,32 +347,38 @@ impl Store {
 }
 
 /// Renews the lease every `every` until told to stop (or the lease is dropped). A lease found
-/// taken over by another runner is said once: this run's process no longer holds it.
+/// taken over by another run, or not renewed for a whole `ttl` (the database unreachable: it
+/// may be taken over by now), is lost: `lost` is set, which stops the run where it is.
 fn heartbeat(
     store: &PgStore,
     key: &LeaseKey,
     ttl: Duration,
     every: Duration,
     stop: &mpsc::Receiver<()>,
+    lost: &AtomicBool,
 ) {
-    let mut lost = false;
+    let mut renewed = Instant::now();
     loop {
         match stop.recv_timeout(every) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        match store.renew(key, ttl) {
-            Ok(true) => lost = false,
-            Ok(false) if !lost => {
-                lost = true;
-                eprintln!(
-                    "warning: the lease of `{}` in `{}` was taken over by another run: this run no longer holds it",
-                    key.service, key.environment
-                );
+        let why = match store.renew(key, ttl) {
+            Ok(true) => {
+                renewed = Instant::now();
+                continue;
             }
-            // A failed renewal is retried at the next beat; the lease lasts `ttl`, three beats.
-            Ok(false) | Err(_) => {}
-        }
+            Ok(false) => "was taken over by another run".to_string(),
+            // A failed renewal is retried at the next beat, while the lease lasts.
+            Err(_) if renewed.elapsed() < ttl => continue,
+            Err(e) => format!("could not be renewed for {} s ({e})", ttl.as_secs()),
+        };
+        eprintln!(
+            "warning: the lease of `{}` in `{}` {why}: this run stops where it is",
+            key.service, key.environment
+        );
+        lost.store(true, Ordering::SeqCst);
+        return;
     }
 }
 
@@ -385,7 +400,20 @@ pub(crate) enum Lease {
         key: LeaseKey,
         stop: Option<mpsc::Sender<()>>,
         beat: Option<std::thread::JoinHandle<()>>,
+        /// Set by the heartbeat when the lease is lost.
+        lost: Arc<AtomicBool>,
     },
+}
+
+impl Lease {
+    /// The flag the heartbeat sets when the lease is lost (none for the directory's lock,
+    /// which the kernel holds until the process ends).
+    pub(crate) fn lost(&self) -> Option<Arc<AtomicBool>> {
+        match self {
+            Lease::Dir(_) => None,
+            Lease::Postgres { lost, .. } => Some(lost.clone()),
+        }
+    }
 }
 
 impl Drop for Lease {
@@ -395,6 +423,7 @@ impl Drop for Lease {
             key,
             stop,
             beat,
+            ..
         } = self
         {
             drop(stop.take());
