@@ -391,12 +391,16 @@ fn a_killed_runner_s_lease_is_taken_over_after_expiry_and_resumed_elsewhere() {
         "run_finished",
         "{events:#?}"
     );
-    // The resumed run's report is on the machine that finished it.
+    // The resumed run's report is on the machine that finished it, and says so.
+    let report =
+        std::fs::read_to_string(dir.join("runner-b/runs").join(&run).join("report.md")).unwrap();
     assert!(
-        dir.join("runner-b/runs")
-            .join(&run)
-            .join("report.md")
-            .is_file()
+        report.contains("the deploy lease was taken over at "),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("pid {pid} (run {run})")),
+        "{report}"
     );
 }
 
