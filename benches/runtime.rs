@@ -27,6 +27,13 @@
 //!   and `DEPLOYC_BENCH_SECS` (15, per path and load) change the load.
 //! * `journal`: durable appends to a run journal (serialise, redact, write, `fsync`).
 //!   Target: median ≤ 1 ms.
+//! * `shared`: the PostgreSQL state store on the machine's server (`DEPLOYC_TEST_POSTGRES_URL`,
+//!   default `postgres://postgres@127.0.0.1:5432/test`; skipped with the reason when there is
+//!   none), in a schema of its own: the deploy lease taken and given back, and a durable
+//!   journal append (committed row). Target: median ≤ 2 ms each. Then operator command to
+//!   effect: a real `deployc run` holding a canary step (analysis every 500 ms) with its state
+//!   in the store, paused and resumed from a second process; from the request's time to the
+//!   run's answer in its journal. Target: within one analysis interval + 100 ms.
 //!
 //! Run all with `cargo bench --bench runtime`, or some with `cargo bench --bench runtime --
 //! journal proxy`. `DEPLOYC_BENCH_RUNS` sets the number of real runs for `breach` (default 5).
@@ -38,6 +45,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deployc::runtime::bench::{JournalFile, LocalProxy};
+use deployc::runtime::store::bench::SharedStore;
 
 const DEPLOYC: &str = env!("CARGO_BIN_EXE_deployc");
 
@@ -50,6 +58,9 @@ fn main() {
     println!("machine: {} cores", cores());
     if wanted("journal") {
         journal();
+    }
+    if wanted("shared") {
+        shared();
     }
     if wanted("simulate") {
         simulate();
@@ -121,6 +132,194 @@ fn journal() {
         ms(t[0]),
         ms(t[t.len() - 1]),
         met(med <= Duration::from_millis(1))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// shared
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Runs SQL on the bench server; `Err` when it cannot be reached.
+fn pg(url: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, String> {
+    block_on(async {
+        let (client, conn) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_postgres::connect(url, tokio_postgres::NoTls),
+        )
+        .await
+        .map_err(|_| format!("no answer from {url}"))?
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        tokio::spawn(conn);
+        client.query(sql, &[]).await.map_err(|e| e.to_string())
+    })
+}
+
+fn summary(name: &str, t: &mut [Duration], target: Duration) {
+    t.sort();
+    let med = pct(t, 50.0);
+    println!(
+        "{name} ({} times): median {}, p90 {}, p99 {}, min {}, max {}  [target: median ≤ {}: {}]",
+        t.len(),
+        ms(med),
+        ms(pct(t, 90.0)),
+        ms(pct(t, 99.0)),
+        ms(t[0]),
+        ms(t[t.len() - 1]),
+        ms(target),
+        met(med <= target)
+    );
+}
+
+fn shared() {
+    const N: usize = 1000;
+    let base = std::env::var("DEPLOYC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("bench_shared_{}", std::process::id());
+    if let Err(e) = pg(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .and_then(|_| pg(&base, &format!("CREATE SCHEMA {schema}")))
+    {
+        println!("shared: skipped: {e}");
+        return;
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let store = SharedStore::connect(&url).unwrap();
+    for _ in 0..50 {
+        store.lease_cycle("bench", "warmup").unwrap();
+    }
+    let mut t: Vec<Duration> = (0..N)
+        .map(|_| {
+            let s = Instant::now();
+            store.lease_cycle("bench", "production").unwrap();
+            s.elapsed()
+        })
+        .collect();
+    summary(
+        "lease acquire+release (PostgreSQL)",
+        &mut t,
+        Duration::from_millis(2),
+    );
+    let mut j = store.journal("bench-run").unwrap();
+    let detail = "started 1.2.0 on ports [40123, 40125] (`deployc demo-app --port {port} \
+                  --version {version}`), proxy http://127.0.0.1:40121";
+    for _ in 0..50 {
+        j.append_action(detail).unwrap();
+    }
+    let mut t: Vec<Duration> = (0..N)
+        .map(|_| {
+            let s = Instant::now();
+            j.append_action(detail).unwrap();
+            s.elapsed()
+        })
+        .collect();
+    summary(
+        "journal append (PostgreSQL, committed)",
+        &mut t,
+        Duration::from_millis(2),
+    );
+    operator_to_effect(&url, &schema);
+    let _ = pg(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+}
+
+/// Pause and resume a live run from a second process through the store, and read how long
+/// each request took to be answered in the run's journal.
+fn operator_to_effect(url: &str, schema: &str) {
+    const ROUNDS: usize = 10;
+    let dir = scratch("shared-operate");
+    std::fs::write(
+        dir.join("app.deploy"),
+        "service app {}\n\nenvironment staging {\n  provider = command {\n    deploy = \"true\"\n    weight = \"true\"\n  }\n  state = postgres env DEPLOYC_STATE_URL\n}\n\nrelease \"1.0.0\" {\n  strategy = canary {\n    analysis every 500ms\n    step 50% for 10m\n    step 100%\n  }\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("deployc.toml"),
+        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(DEPLOYC)
+        .current_dir(&dir)
+        .args([
+            "run",
+            "app.deploy",
+            "--release",
+            "1.0.0",
+            "--env",
+            "staging",
+        ])
+        .args(["--log-format", "json", "--state-dir", "runner-a"])
+        .env("DEPLOYC_STATE_URL", url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut run = String::new();
+    for line in lines.by_ref() {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(&line.unwrap()) else {
+            continue;
+        };
+        if e["type"] == "run_started" {
+            run = e["run"].as_str().unwrap().to_string();
+        }
+        if e["type"] == "action" && e["what"] == "weight" {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    for i in 0..ROUNDS * 2 {
+        let command = if i % 2 == 0 { "pause" } else { "resume" };
+        let out = Command::new(DEPLOYC)
+            .current_dir(&dir)
+            .args([command, &run, "--state", url, "--state-dir", "runner-b"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let _ = Command::new(DEPLOYC)
+        .current_dir(&dir)
+        .args(["abort", &run, "--state", url, "--state-dir", "runner-b"])
+        .output();
+    let _ = child.wait();
+    let requests: Vec<serde_json::Value> = pg(
+        url,
+        &format!("SELECT line FROM {schema}.deployc_commands ORDER BY id"),
+    )
+    .unwrap()
+    .iter()
+    .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
+    .collect();
+    let journal: Vec<serde_json::Value> = pg(
+        url,
+        &format!("SELECT line FROM {schema}.deployc_journal WHERE run = '{run}' ORDER BY seq"),
+    )
+    .unwrap()
+    .iter()
+    .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
+    .collect();
+    let mut t: Vec<Duration> = requests
+        .iter()
+        .filter(|r| r["command"] != "abort")
+        .filter_map(|r| {
+            let answer = journal
+                .iter()
+                .find(|e| e["type"] == "operator_command" && e["id"] == r["id"])?;
+            let took = at(answer).duration_since(at(r));
+            Some(Duration::try_from(took).unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(t.len(), ROUNDS * 2);
+    summary(
+        "operator command to effect (PostgreSQL, analysis every 500 ms)",
+        &mut t,
+        Duration::from_millis(600),
     );
 }
 

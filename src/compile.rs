@@ -166,7 +166,21 @@ pub fn check_files(
     config: Option<&Path>,
     options: &LintOptions,
 ) -> std::io::Result<CheckRun> {
+    check_files_with_history(files, read, config, options, None)
+}
+
+/// [`check_files`], with a run history shared by every root instead of each root's
+/// `.deployc/history`: the `(name, text)` of a shared state store's history.
+pub fn check_files_with_history(
+    files: &[(String, PathBuf)],
+    read: &mut ReadFile<'_>,
+    config: Option<&Path>,
+    options: &LintOptions,
+    shared_history: Option<(String, String)>,
+) -> std::io::Result<CheckRun> {
     let (mut session, compiled, mut diags) = compile_files(files, read)?;
+    let shared = shared_history
+        .map(|(name, text)| history_from_text(&mut session, name, None, text, &mut diags));
     let mut configs: Vec<(PathBuf, Option<Config>)> = Vec::new();
     let mut config_failed = false;
     let mut jobs: Vec<(&Compiled, Config, LintOptions)> = Vec::new();
@@ -195,7 +209,10 @@ pub fn check_files(
                 }
             }
         };
-        let history = load_history(&mut session, path, read, &mut diags)?;
+        let history = match &shared {
+            Some(h) => h.clone(),
+            None => load_history(&mut session, path, read, &mut diags)?,
+        };
         let options = LintOptions {
             history: history.or_else(|| options.history.clone()),
             ..options.clone()
@@ -246,18 +263,31 @@ pub fn load_history(
         .and_then(|d| path.strip_prefix(d).ok().map(Path::to_path_buf))
         .unwrap_or_else(|| path.clone());
     let name = shown.to_string_lossy().into_owned();
+    Ok(history_from_text(session, name, Some(path), text, diags))
+}
+
+/// A run history's `text` (from a file or a shared state store, shown as `name`) loaded into
+/// the session for the lints; a line that cannot be read is an E502 diagnostic pointing at
+/// it, and the history is then left out.
+pub fn history_from_text(
+    session: &mut Session,
+    name: String,
+    path: Option<std::path::PathBuf>,
+    text: String,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<std::sync::Arc<crate::history::LoadedHistory>> {
     let existing = session.sources.find(&name);
     let id = match existing {
         Some(id) => id,
-        None => session.sources.add(name, Some(path.clone()), text.clone()),
+        None => session.sources.add(name, path, text.clone()),
     };
     match crate::history::History::parse(&text) {
-        Ok(h) => Ok(Some(std::sync::Arc::new(
-            crate::history::LoadedHistory::new(h, &text, id),
+        Ok(h) => Some(std::sync::Arc::new(crate::history::LoadedHistory::new(
+            h, &text, id,
         ))),
         Err(e) => {
             diags.push(e.diagnostic(&text, id));
-            Ok(None)
+            None
         }
     }
 }

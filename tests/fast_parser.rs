@@ -174,6 +174,7 @@ const VALID: &[&str] = &[
     "environment e { provider = command { deploy = \"d\" timeout 10m, weight = \"w\" } }",
     "environment e { database = sqlite \"db.sqlite\" database = postgres env DATABASE_URL }",
     "environment e { database = postgres \"postgres://x\", backup = pg_dump backup = snapshot backup = none }",
+    "environment e { state = postgres env STATE_URL, state=postgres env S # c\n database = sqlite \"a\" }",
     "environment e { backup = run \"dump\" verify \"check\" backup = run \"dump\" }",
     "environment e { metrics = prometheus env PROM timeout 5s metrics = prometheus \"http://p\" }",
     "environment e { metrics = probe every 10s metrics = probe metrics = command \"m\" timeout 1s }",

@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
-use crate::compile::{check_files, read_from_disk};
+use crate::compile::{check_files_with_history, read_from_disk};
 use crate::diagnostics::{self, Severity};
 use crate::lint::LintOptions;
 
@@ -40,6 +40,10 @@ pub(super) struct CheckArgs {
     /// Lint as planned for this T-0 (RFC 3339): windows and freezes are checked against it
     #[arg(long, value_name = "TIME")]
     start: Option<String>,
+    /// Compare released migrations (M214) with the run history of this PostgreSQL state
+    /// store (`postgres://…`) instead of each file's `.deployc/history`
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -158,9 +162,24 @@ pub(super) fn run(args: CheckArgs) -> miette::Result<i32> {
         start,
         ..LintOptions::default()
     };
-    let checked = check_files(&files, &mut read, args.config.as_deref(), &options)
-        .into_diagnostic()
-        .wrap_err("cannot read the input files")?;
+    let shared = match &args.state {
+        None => None,
+        Some(url) => {
+            match crate::runtime::store::Store::open(Some(url), Path::new("."))
+                .and_then(|s| s.history_text())
+            {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            }
+        }
+    };
+    let checked =
+        check_files_with_history(&files, &mut read, args.config.as_deref(), &options, shared)
+            .into_diagnostic()
+            .wrap_err("cannot read the input files")?;
     let (session, diags) = (&checked.session, &checked.diagnostics);
     let errors = diags
         .iter()

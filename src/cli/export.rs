@@ -60,6 +60,7 @@ fn argo_rollouts(args: ArgoArgs) -> miette::Result<i32> {
         None,
         args.color,
         args.config.as_deref(),
+        None,
     )? {
         Ok(p) => p,
         Err(code) => return Ok(code),

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::history::STATE_DIR;
 use crate::runtime::control::{self, Request};
+use crate::runtime::store::Store;
 
 /// The run and the state directory, shared by every operator command.
 #[derive(Args, Debug)]
@@ -19,6 +20,9 @@ pub(super) struct Target {
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
     state_dir: PathBuf,
+    /// The run's PostgreSQL state store (`postgres://…`), to steer it from any machine
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -79,7 +83,14 @@ fn send(
         who: control::operator(),
         why,
     };
-    match control::send(&target.state_dir, &target.run, request) {
+    let store = match Store::open(target.state.as_deref(), &target.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match control::send(&store, &target.run, request) {
         Ok((run, a)) if a.ok => {
             println!("{run}: {}", a.state);
             0

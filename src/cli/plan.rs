@@ -7,7 +7,9 @@ use clap::{Args, ValueEnum};
 use miette::{IntoDiagnostic, WrapErr, miette};
 
 use super::ColorChoice;
-use crate::compile::{compile_files, discover_config, load_config, load_history, read_from_disk};
+use crate::compile::{
+    compile_files, discover_config, history_from_text, load_config, load_history, read_from_disk,
+};
 use crate::diagnostics::Severity;
 use crate::lint::{self, Config, LintOptions};
 use crate::lower::{self, LowerOptions, render};
@@ -36,6 +38,10 @@ pub(super) struct PlanArgs {
     /// The configuration file [default: the `deployc.toml` nearest to FILE]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Read the run history from this PostgreSQL state store (`postgres://…`) instead of the
+    /// state directory; the environment's `state =` otherwise, when its variable is set
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -79,6 +85,7 @@ pub(super) fn build_plan(
     start: Option<&str>,
     color: ColorChoice,
     config: Option<&std::path::Path>,
+    state: Option<&str>,
 ) -> miette::Result<Result<lower::Plan, i32>> {
     let display = super::check::display(file);
     let meta = std::fs::metadata(file)
@@ -114,6 +121,18 @@ pub(super) fn build_plan(
         .find(|e| e.name.name == env)
         .and_then(|e| e.window.first())
         .map(|w| w.time_zone.value.clone());
+    // The history M214 compares with is the shared one when the runs keep their state in
+    // PostgreSQL (`--state`, or the environment's `state =` with its variable set).
+    let shared = state.map(str::to_string).or_else(|| {
+        names
+            .environments()
+            .find(|e| e.name.name == env)
+            .and_then(|e| e.state.first())
+            .and_then(|s| match &s.url {
+                crate::syntax::ast::ValueSource::Env { var, .. } => std::env::var(var).ok(),
+                crate::syntax::ast::ValueSource::Inline(l) => Some(l.value.clone()),
+            })
+    });
     let start = start.map(|s| parse_start(s, tz.as_deref())).transpose()?;
     // The lints of this release in this environment, at this start: a denied finding (a
     // start inside a freeze, say) means no plan, like an error.
@@ -129,9 +148,25 @@ pub(super) fn build_plan(
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read `{}`", p.display()))?,
     };
-    let history = load_history(&mut session, file, &mut read, &mut config_diags)
-        .into_diagnostic()
-        .wrap_err("cannot read the run history")?;
+    let history = match shared {
+        Some(url) => {
+            let read =
+                crate::runtime::store::Store::open(Some(url.as_str()), std::path::Path::new("."))
+                    .and_then(|s| s.history_text());
+            let (name, text) = match read {
+                Ok(r) => r,
+                Err(e) => {
+                    // One line, as `deployc run` says it: nothing is planned.
+                    eprintln!("error: {e}");
+                    return Ok(Err(2));
+                }
+            };
+            history_from_text(&mut session, name, None, text, &mut config_diags)
+        }
+        None => load_history(&mut session, file, &mut read, &mut config_diags)
+            .into_diagnostic()
+            .wrap_err("cannot read the run history")?,
+    };
     let Some(config) = config.filter(|_| config_diags.is_empty()) else {
         super::render_to_stderr(&config_diags, &session.sources, color)?;
         return Ok(Err(2));
@@ -183,6 +218,7 @@ pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
         args.start.as_deref(),
         args.color,
         args.config.as_deref(),
+        args.state.as_deref(),
     )? {
         Ok(p) => p,
         Err(code) => return Ok(code),

@@ -12,6 +12,7 @@ use miette::miette;
 
 use crate::history::STATE_DIR;
 use crate::lower::Plan;
+use crate::runtime::store::Store;
 use crate::runtime::{self, LogFormat, NoteSection, control, journal, progress};
 
 #[derive(Args, Debug)]
@@ -104,6 +105,13 @@ impl Tail {
     }
 }
 
+/// How a watched journal is followed.
+enum Follow {
+    File(Tail),
+    /// The number of the last entry read.
+    Store(u64),
+}
+
 /// Prints a journal entry as `deployc run` does.
 type Printer = Box<dyn FnMut(&journal::Entry) + Send>;
 
@@ -119,24 +127,31 @@ fn exit_code(outcome: &str) -> i32 {
 /// `deployc status RUN --watch`: the progress lines and, on a terminal, the live view that
 /// `deployc run` shows, built from the run's journal as it grows; ends when the run ends (or
 /// stops, or its process is gone). A finished run is printed whole at once.
-pub(super) fn watch(state_dir: &Path, id: &str) -> miette::Result<i32> {
-    let run_dir = state_dir.join("runs").join(id);
-    let plan_path = run_dir.join("plan.json");
-    let plan_text = std::fs::read_to_string(&plan_path)
-        .map_err(|e| miette!("cannot read the plan of run `{id}`: {e}"))?;
-    let plan: Plan = serde_json::from_str(&plan_text)
-        .map_err(|e| miette!("the plan of run `{id}` cannot be read: {e}"))?;
-    let mut tail = Tail {
-        path: run_dir.join("journal.jsonl"),
-        offset: 0,
-        line: 0,
+pub(super) fn watch(store: &Store, id: &str) -> miette::Result<i32> {
+    let plan: Plan = store.plan(id).map_err(|e| miette!("{e}"))?;
+    // A state directory is followed by the byte (the journal file only grows); a PostgreSQL
+    // store by the entry number, the server sending only the entries after it.
+    let mut tail = match store.dir() {
+        Some(dir) => Follow::File(Tail {
+            path: dir.join("runs").join(id).join("journal.jsonl"),
+            offset: 0,
+            line: 0,
+        }),
+        None => Follow::Store(0),
     };
     let mut printer: Option<Printer> = None;
     let mut seen: Vec<journal::Entry> = Vec::new();
     loop {
         // Liveness before the read: whatever the process wrote before it ended is read.
-        let live = control::is_live(state_dir, id);
-        let new = tail.read().map_err(|e| miette!("{e}"))?;
+        let live = store.live(id).is_some();
+        let new = match &mut tail {
+            Follow::File(t) => t.read(),
+            Follow::Store(after) => store.journal_after(id, *after),
+        }
+        .map_err(|e| miette!("{e}"))?;
+        if let (Follow::Store(after), Some(last)) = (&mut tail, new.last()) {
+            *after = last.seq;
+        }
         for e in new {
             let print = printer.get_or_insert_with(|| {
                 let t0 = match &e.event {

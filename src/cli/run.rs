@@ -12,6 +12,7 @@ use miette::miette;
 use super::ColorChoice;
 use crate::history::STATE_DIR;
 use crate::lower::Plan;
+use crate::runtime::store::{Live, Store};
 use crate::runtime::{self, LogFormat, Mode, Request, journal, progress};
 
 #[derive(Args, Debug)]
@@ -52,6 +53,15 @@ pub(super) struct RunArgs {
     /// The state directory (default `.deployc` beside the `.deploy` file)
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Keep the run index, journals, history, operator requests and the deploy lease in this
+    /// PostgreSQL database (`postgres://…`) instead of the state directory; overrides the
+    /// environment's `state =`
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
+    /// How long the deploy lease of a shared state store outlives its last heartbeat (a
+    /// runner killed outright holds it that long)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_ttl)]
+    lease_ttl: std::time::Duration,
     /// Progress lines for people or machines
     #[arg(long, value_enum, default_value_t = Format::Text)]
     log_format: Format,
@@ -76,6 +86,20 @@ enum Format {
     Json,
 }
 
+/// `--lease-ttl`: `30s`, `2m`, `500ms` (at least one second: the heartbeat renews it three
+/// times per period).
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    let d: jiff::SignedDuration = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as `30s` or `2m`"))?;
+    let d = std::time::Duration::try_from(d)
+        .map_err(|_| format!("`{text}` is not a positive duration"))?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err(format!("`{text}` is shorter than one second"));
+    }
+    Ok(d)
+}
+
 #[derive(Args, Debug)]
 pub(super) struct StatusArgs {
     /// The run, or `latest` (default: list the runs)
@@ -88,6 +112,9 @@ pub(super) struct StatusArgs {
     /// no process works on the run and it has not ended)
     #[arg(long, requires = "run")]
     watch: bool,
+    /// A PostgreSQL state store (`postgres://…`) instead of the state directory
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +122,9 @@ pub(super) struct HistoryArgs {
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
     state_dir: PathBuf,
+    /// A PostgreSQL state store (`postgres://…`) instead of the state directory
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
     /// Delivery figures (deployment frequency, change failure rate, time to restore, deploy
     /// duration) per environment and ISO week, instead of the list of runs
     #[arg(long)]
@@ -145,6 +175,7 @@ pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
                 args.start.as_deref(),
                 args.color,
                 None,
+                args.state.as_deref(),
             )? {
                 Ok(p) => (Some(p), dir_of(file)),
                 Err(_) => return Ok(2),
@@ -179,6 +210,8 @@ pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
         plan,
         base_dir,
         state_dir,
+        state: args.state.clone(),
+        lease_ttl: args.lease_ttl,
         mode,
         resume: args.resume.clone(),
         yes: args.yes,
@@ -193,7 +226,14 @@ pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
             SignalAction::Pause => runtime::OnSignal::Pause,
         },
     };
-    runtime::run(req).map_err(|e| miette!("{e}"))
+    // One line, however long: CI logs and operators grep for it.
+    Ok(runtime::run(req).unwrap_or_else(|e| fail(&e)))
+}
+
+/// An operational error in one line (exit 2).
+fn fail(e: &str) -> i32 {
+    eprintln!("error: {e}");
+    2
 }
 
 fn placeholder_plan() -> Plan {
@@ -228,33 +268,24 @@ fn placeholder_plan() -> Plan {
 }
 
 pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
-    let runs = args.state_dir.join("runs");
+    let store = match Store::open(args.state.as_deref(), &args.state_dir) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(&e)),
+    };
     match &args.run {
         None => {
-            let mut ids: Vec<String> = std::fs::read_dir(&runs)
-                .map_err(|e| miette!("no runs in `{}`: {e}", args.state_dir.display()))?
-                .filter_map(|d| d.ok())
-                .map(|d| d.file_name().to_string_lossy().into_owned())
-                .collect();
-            ids.sort();
-            for id in ids {
-                let entries =
-                    journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
-                let live = runtime::control::is_live(&args.state_dir, &id);
+            for id in store.runs().map_err(|e| miette!("{e}"))? {
+                let entries = store.read_journal(&id).unwrap_or_default();
+                let live = store.live(&id).is_some();
                 println!("{id}  {}", state_of(&entries, live));
             }
         }
         Some(id) => {
-            let id = &if id == "latest" || args.watch {
-                runtime::control::resolve_run(&args.state_dir, id).map_err(|e| miette!("{e}"))?
-            } else {
-                id.clone()
-            };
+            let id = &store.resolve_run(id).map_err(|e| miette!("{e}"))?;
             if args.watch {
-                return super::report::watch(&args.state_dir, id);
+                return super::report::watch(&store, id);
             }
-            let entries =
-                journal::read(&runs.join(id).join("journal.jsonl")).map_err(|e| miette!("{e}"))?;
+            let entries = store.read_journal(id).map_err(|e| miette!("{e}"))?;
             let t0 = entries
                 .iter()
                 .find_map(|e| match &e.event {
@@ -267,8 +298,11 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
                     println!("{l}");
                 }
             }
-            let live = runtime::control::is_live(&args.state_dir, id);
-            println!("state: {}", state_of(&entries, live));
+            let live = store.live(id);
+            println!("state: {}", state_of(&entries, live.is_some()));
+            if let Some(Live::Lease(holder)) = &live {
+                println!("held by {holder}");
+            }
             if let Some((who, since)) = runtime::control::paused_by(&entries) {
                 println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
             }
@@ -279,7 +313,7 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             {
                 println!("waiting at the gate of {step} for {}", roles.join(" or "));
             }
-            for r in runtime::control::pending(&runs.join(id), &entries) {
+            for r in runtime::control::pending(&store, id, &entries) {
                 println!(
                     "pending: {} by {} at {}{} (request {})",
                     r.command,
@@ -319,9 +353,13 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
     if args.stats {
         return history_stats(&args);
     }
-    let h = runtime::read_history(&args.state_dir).map_err(|e| miette!("{e}"))?;
+    let store = match Store::open(args.state.as_deref(), &args.state_dir) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(&e)),
+    };
+    let h = store.history().map_err(|e| miette!("{e}"))?;
     if h.entries.is_empty() {
-        println!("no runs recorded in `{}`", args.state_dir.display());
+        println!("no runs recorded in {}", store.shown());
     }
     for e in &h.entries {
         println!(
@@ -342,7 +380,7 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
 /// diagnostic on stderr and is left out, not a reason to print nothing), then prints the
 /// figures computed by [`crate::stats::compute`].
 fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
-    use crate::history::{HISTORY_FILE, History, HistoryError};
+    use crate::history::{History, HistoryError};
     use crate::stats;
 
     // Checked before reading anything: a typo is a usage error, not an empty result.
@@ -353,12 +391,12 @@ fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
             return Ok(2);
         }
     };
-    let path = args.state_dir.join(HISTORY_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(miette!("cannot read `{}`: {e}", path.display())),
+    let store = match Store::open(args.state.as_deref(), &args.state_dir) {
+        Ok(s) => s,
+        Err(e) => return Ok(fail(&e)),
     };
+    let (shown, text) = store.history_text().map_err(|e| miette!("{e}"))?;
+    let path = PathBuf::from(&shown);
     let (entries, mut errors) = History::parse_each(&text);
     let mut runs = Vec::new();
     for (line, entry) in &entries {
@@ -373,7 +411,7 @@ fn history_stats(args: &HistoryArgs) -> miette::Result<i32> {
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
         let mut sources = crate::source::SourceMap::new();
-        let id = sources.add(path.display().to_string(), Some(path.clone()), text.clone());
+        let id = sources.add(shown.clone(), Some(path.clone()), text.clone());
         let diags: Vec<_> = errors.iter().map(|e| e.diagnostic(&text, id)).collect();
         super::render_to_stderr(&diags, &sources, ColorChoice::Auto)?;
         eprintln!(

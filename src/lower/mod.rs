@@ -736,6 +736,11 @@ impl<'a> Lowering<'a, '_> {
             },
             ast::Database::Postgres { url, .. } => TargetDatabase::Postgres { url: value(url) },
         });
+        let state = self
+            .env
+            .state
+            .first()
+            .map(|s| TargetState::Postgres { url: value(&s.url) });
         let backup = self.env.backup.first().map(|b| {
             match b {
                 Backup::PgDump(_) => "pg_dump",
@@ -783,6 +788,7 @@ impl<'a> Lowering<'a, '_> {
         Target {
             provider,
             database,
+            state,
             backup,
             metrics_source,
             flags,

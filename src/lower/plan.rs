@@ -356,6 +356,10 @@ pub struct Timeline {
 pub struct Target {
     pub provider: Option<TargetProvider>,
     pub database: Option<TargetDatabase>,
+    /// Where runs keep their state (`state = postgres env VAR`); the state directory when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<TargetState>,
     /// `snapshot`, `pg_dump`, `none` or `run`.
     pub backup: Option<String>,
     pub metrics_source: Option<TargetMetrics>,
@@ -445,6 +449,14 @@ pub enum TargetDatabase {
     Postgres {
         url: String,
     },
+}
+
+/// A shared state store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetState {
+    /// `url` is `env VAR`: the URL holds a password, so the plan never does.
+    Postgres { url: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -110,6 +110,10 @@ impl Drop for LocalProxy {
 pub struct JournalFile(Journal);
 
 impl JournalFile {
+    pub(crate) fn from_journal(journal: Journal) -> JournalFile {
+        JournalFile(journal)
+    }
+
     pub fn open(path: &Path) -> Result<JournalFile, String> {
         Journal::open(path, Redactor::default()).map(JournalFile)
     }

@@ -1,8 +1,9 @@
 //! Operator commands on a live run: `deployc abort|pause|resume|promote|approve|reject RUN`.
 //!
-//! The state directory is the transport, so that steering a run needs no server and works
-//! wherever the state directory is reachable: a command appends one request (a JSON line,
-//! fsynced) to `RUN/commands.jsonl`; the live run reads the new lines at every analysis
+//! The state store is the transport, so that steering a run needs no server of its own and
+//! works wherever the store is reachable: a command appends one request (a JSON line, fsynced
+//! to `RUN/commands.jsonl` in a state directory, or a committed row of `deployc_commands` in
+//! PostgreSQL, from any machine); the live run reads the new lines at every analysis
 //! interval of a hold and while it waits at a gate, acts, and journals its answer as an
 //! `operator_command` event carrying the request's id; the command waits for that answer in
 //! the journal, a bounded time. A run that is not live is refused before anything is
@@ -10,11 +11,14 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::journal::{self, Event};
+use super::store::Store;
+use super::store::postgres::PgStore;
 
 /// The requests of a run, beside its journal.
 pub(crate) const COMMANDS_FILE: &str = "commands.jsonl";
@@ -40,9 +44,17 @@ pub(crate) struct Request {
 }
 
 /// The live run's side: the requests appended since it started reading.
-pub(crate) struct Inbox {
-    path: PathBuf,
-    offset: u64,
+pub(crate) enum Inbox {
+    File {
+        path: PathBuf,
+        offset: u64,
+    },
+    /// The rows of `deployc_commands` for `run` numbered after `after`.
+    Shared {
+        store: Arc<PgStore>,
+        run: String,
+        after: i64,
+    },
 }
 
 impl Inbox {
@@ -51,29 +63,57 @@ impl Inbox {
     pub(crate) fn open(run_dir: &Path) -> Inbox {
         let path = run_dir.join(COMMANDS_FILE);
         let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        Inbox { path, offset }
+        Inbox::File { path, offset }
+    }
+
+    /// The requests of `run` in a PostgreSQL store after the one numbered `after` (the last
+    /// one when the run is taken, for the same reason as [`Inbox::open`]).
+    pub(crate) fn postgres(store: Arc<PgStore>, run: &str, after: i64) -> Inbox {
+        Inbox::Shared {
+            store,
+            run: run.to_string(),
+            after,
+        }
     }
 
     /// The requests appended since the last poll. Only whole lines are taken: a line being
-    /// written is read at the next poll. A line that does not parse is skipped.
+    /// written is read at the next poll. A line that does not parse is skipped; a store that
+    /// cannot be read is asked again at the next poll.
     pub(crate) fn poll(&mut self) -> Vec<Request> {
-        let Ok(mut f) = std::fs::File::open(&self.path) else {
-            return Vec::new();
-        };
-        let mut text = String::new();
-        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_string(&mut text).is_err() {
-            return Vec::new();
+        match self {
+            Inbox::File { path, offset } => poll_file(path, offset),
+            Inbox::Shared { store, run, after } => {
+                let Ok(rows) = store.commands(run, *after) else {
+                    return Vec::new();
+                };
+                if let Some((last, _)) = rows.last() {
+                    *after = *last;
+                }
+                rows.iter()
+                    .filter_map(|(_, l)| serde_json::from_str(l).ok())
+                    .collect()
+            }
         }
-        let Some(end) = text.rfind('\n') else {
-            return Vec::new();
-        };
-        let whole = text.get(..=end).unwrap_or_default();
-        self.offset += u64::try_from(whole.len()).unwrap_or(0);
-        whole
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
     }
+}
+
+fn poll_file(path: &Path, offset: &mut u64) -> Vec<Request> {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    if f.seek(SeekFrom::Start(*offset)).is_err() || f.read_to_string(&mut text).is_err() {
+        return Vec::new();
+    }
+    let Some(end) = text.rfind('\n') else {
+        return Vec::new();
+    };
+    let whole = text.get(..=end).unwrap_or_default();
+    *offset += u64::try_from(whole.len()).unwrap_or(0);
+    whole
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// What the live run is doing on behalf of its operators.
@@ -92,34 +132,9 @@ pub(crate) struct Steering {
 /// Why a command was refused or could not be answered: a one-line message, exit 2.
 pub(crate) type Refusal = String;
 
-/// The run an operator names: its id, or `latest` for the newest run of the state directory.
-pub(crate) fn resolve_run(state_dir: &Path, run: &str) -> Result<String, Refusal> {
-    let runs = state_dir.join("runs");
-    if run != "latest" {
-        if runs.join(run).join("journal.jsonl").is_file() {
-            return Ok(run.to_string());
-        }
-        return Err(format!(
-            "no run `{run}` in `{}` (`deployc status --state-dir {}` lists them)",
-            state_dir.display(),
-            state_dir.display()
-        ));
-    }
-    // Run ids begin with their start time (`YYYYMMDDTHHMMSSZ`): the greatest is the newest.
-    std::fs::read_dir(&runs)
-        .ok()
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|d| d.path().join("journal.jsonl").is_file())
-        .map(|d| d.file_name().to_string_lossy().into_owned())
-        .max()
-        .ok_or_else(|| format!("no runs in `{}`", state_dir.display()))
-}
-
 /// The pid of the process working in the state directory for `run`, when it is alive: the
 /// lock file names the pid and the run of the process that holds it.
-fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
+pub(crate) fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
     let text = std::fs::read_to_string(state_dir.join(super::LOCK_FILE)).ok()?;
     let mut lines = text.lines();
     let pid: i32 = lines.next()?.trim().parse().ok()?;
@@ -129,12 +144,7 @@ fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
     alive(pid).then_some(pid)
 }
 
-/// Whether a process works on `run` now (for `deployc status`).
-pub(crate) fn is_live(state_dir: &Path, run: &str) -> bool {
-    live_pid(state_dir, run).is_some()
-}
-
-fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
     let r = unsafe { libc::kill(pid, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
@@ -212,17 +222,16 @@ pub(crate) struct Answer {
 /// when the run is not live, or for an `approve`/`reject` whose role does not decide the gate
 /// the run waits at.
 pub(crate) fn send(
-    state_dir: &Path,
+    store: &Store,
     run: &str,
     mut request: Request,
 ) -> Result<(String, Answer), Refusal> {
-    let run = resolve_run(state_dir, run)?;
-    let run_dir = state_dir.join("runs").join(&run);
-    let entries = journal::read(&run_dir.join("journal.jsonl"))?;
+    let run = store.resolve_run(run)?;
+    let entries = store.read_journal(&run)?;
     if let Some(why) = ended(&entries) {
         return Err(format!("run `{run}` is not live: {why}"));
     }
-    let Some(pid) = live_pid(state_dir, &run) else {
+    let Some(live) = store.live(&run) else {
         return Err(format!(
             "run `{run}` is not live: no process holds it (`deployc run --resume {run}` continues a run whose process died)"
         ));
@@ -238,9 +247,9 @@ pub(crate) fn send(
             ));
         }
     }
-    let interval = std::fs::read_to_string(run_dir.join("plan.json"))
+    let interval = store
+        .plan(&run)
         .ok()
-        .and_then(|t| serde_json::from_str::<crate::lower::Plan>(&t).ok())
         .map(|p| p.timeline.analysis_interval_ms.max(100))
         .unwrap_or(1_000);
     request.id = format!(
@@ -248,12 +257,14 @@ pub(crate) fn send(
         jiff::Timestamp::now().as_millisecond(),
         std::process::id()
     );
-    append(&run_dir.join(COMMANDS_FILE), &request)?;
+    store.send_request(&run, &request)?;
     // The run takes a request within one interval; the margin covers an action under way.
     let limit = Duration::from_millis(interval.saturating_mul(2)) + Duration::from_secs(5);
     let start = Instant::now();
+    let mut seen = entries.last().map_or(0, |e| e.seq);
     loop {
-        let entries = journal::read(&run_dir.join("journal.jsonl")).unwrap_or_default();
+        let entries = store.journal_after(&run, seen).unwrap_or_default();
+        seen = entries.last().map_or(seen, |e| e.seq);
         let answer = entries.iter().find_map(|e| match &e.event {
             Event::OperatorCommand { id, ok, state, .. } if id == &request.id => Some(Answer {
                 ok: *ok,
@@ -264,7 +275,7 @@ pub(crate) fn send(
         if let Some(a) = answer {
             return Ok((run, a));
         }
-        if !alive(pid) {
+        if !store.still_live(&run, &live) {
             return Err(format!(
                 "run `{run}` ended before it took the {} command",
                 request.command
@@ -272,7 +283,7 @@ pub(crate) fn send(
         }
         if start.elapsed() > limit {
             return Err(format!(
-                "run `{run}` did not answer within {} s; the request `{}` stays in {COMMANDS_FILE} and the run may still take it",
+                "run `{run}` did not answer within {} s; the request `{}` stays pending and the run may still take it",
                 limit.as_secs(),
                 request.id
             ));
@@ -281,7 +292,7 @@ pub(crate) fn send(
     }
 }
 
-fn append(path: &Path, request: &Request) -> Result<(), Refusal> {
+pub(crate) fn append(path: &Path, request: &Request) -> Result<(), Refusal> {
     use std::os::unix::fs::OpenOptionsExt;
     let line = serde_json::to_string(request).map_err(|e| e.to_string())? + "\n";
     let mut f = std::fs::OpenOptions::new()
@@ -297,10 +308,10 @@ fn append(path: &Path, request: &Request) -> Result<(), Refusal> {
 }
 
 /// The requests of a run that its journal has not answered (for `deployc status`).
-pub(crate) fn pending(run_dir: &Path, entries: &[journal::Entry]) -> Vec<Request> {
-    let text = std::fs::read_to_string(run_dir.join(COMMANDS_FILE)).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Request>(l).ok())
+pub(crate) fn pending(store: &Store, run: &str, entries: &[journal::Entry]) -> Vec<Request> {
+    store
+        .requests(run)
+        .into_iter()
         .filter(|r| {
             !entries
                 .iter()
@@ -388,8 +399,10 @@ mod tests {
     #[test]
     fn pending_requests_are_those_the_journal_has_not_answered() {
         let d = dir("pending");
-        append(&d.join(COMMANDS_FILE), &request("1", "pause")).unwrap();
-        append(&d.join(COMMANDS_FILE), &request("2", "resume")).unwrap();
+        let run_dir = d.join("runs").join("r1");
+        std::fs::create_dir_all(&run_dir).unwrap();
+        append(&run_dir.join(COMMANDS_FILE), &request("1", "pause")).unwrap();
+        append(&run_dir.join(COMMANDS_FILE), &request("2", "resume")).unwrap();
         let answered = journal::Entry {
             seq: 1,
             at: "2026-01-01T00:00:01Z".into(),
@@ -403,7 +416,7 @@ mod tests {
                 state: "paused".into(),
             },
         };
-        let left = pending(&d, std::slice::from_ref(&answered));
+        let left = pending(&Store::Dir(d), "r1", std::slice::from_ref(&answered));
         assert_eq!(left, vec![request("2", "resume")]);
         assert_eq!(
             paused_by(&[answered]),

@@ -107,6 +107,9 @@ pub(crate) struct Settings {
     /// T-0 of a new run: the planned start (`--start`) when it is still ahead, else the
     /// clock's now. A resumed run reads its T-0 from the journal instead.
     pub(crate) t0: Option<jiff::Timestamp>,
+    /// The deploy lease was taken over from a holder whose lease expired: journaled once the
+    /// run has started (or resumed).
+    pub(crate) takeover: Option<super::store::postgres::Held>,
 }
 
 /// An armed trigger, parsed.
@@ -315,6 +318,17 @@ impl<'p> Executor<'p> {
     ) {
         self.stop = Some(stop);
         self.on_signal = action;
+    }
+
+    /// What a stop does: `--on-signal` for a signal; a lost deploy lease always stops where
+    /// the run is, since another run now owns the environment and a rollback would undo its
+    /// work.
+    fn stop_action(&self, signal: &str) -> OnSignal {
+        if signal == super::store::LEASE_LOST {
+            OnSignal::Pause
+        } else {
+            self.on_signal
+        }
     }
 
     /// The signal received, if one was.
@@ -675,6 +689,13 @@ impl<'p> Executor<'p> {
                 stable: self.settings.stable.clone(),
             })?;
         }
+        if let Some(held) = self.settings.takeover.take() {
+            self.emit(Event::LeaseTakenOver {
+                previous: held.holder,
+                previous_run: held.run,
+                expired_at: held.expires,
+            })?;
+        }
         if !self.begun() {
             match self.countdown().await {
                 Ok(Some(end)) => return Ok(end),
@@ -768,7 +789,7 @@ impl<'p> Executor<'p> {
                 }
                 Err(f) => {
                     if let Some(signal) = self.signalled() {
-                        let action = match self.on_signal {
+                        let action = match self.stop_action(&signal) {
                             OnSignal::Rollback => "rollback",
                             OnSignal::Pause => "pause",
                         };
@@ -776,7 +797,7 @@ impl<'p> Executor<'p> {
                             signal: signal.clone(),
                             action: action.into(),
                         })?;
-                        if self.on_signal == OnSignal::Pause {
+                        if self.stop_action(&signal) == OnSignal::Pause {
                             // The step did not finish: `--resume` runs it again.
                             return Ok(End::Interrupted { signal });
                         }
@@ -822,7 +843,7 @@ impl<'p> Executor<'p> {
     /// A signal before T-0: nothing changed. `--on-signal pause` leaves the countdown to
     /// `--resume`; otherwise the run ends there (exit 1, as for a gate that stops it).
     async fn interrupted_before_steps(&mut self, signal: String) -> Result<End, String> {
-        let action = match self.on_signal {
+        let action = match self.stop_action(&signal) {
             OnSignal::Rollback => "stop: nothing changed",
             OnSignal::Pause => "pause",
         };
@@ -830,7 +851,7 @@ impl<'p> Executor<'p> {
             signal: signal.clone(),
             action: action.into(),
         })?;
-        match self.on_signal {
+        match self.stop_action(&signal) {
             OnSignal::Pause => Ok(End::Interrupted { signal }),
             OnSignal::Rollback => self.finish(End::Aborted).await,
         }

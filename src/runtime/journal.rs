@@ -2,6 +2,9 @@
 //! (`fsync`) before the side effect that follows it. It is the run's memory: `--resume` rebuilds
 //! the executor's state from it, `deployc status` reads it, and the report is written from it.
 //!
+//! In a PostgreSQL state store the lines are rows of `deployc_journal` instead, each
+//! committed before `append` returns: the same contract, shared by every machine.
+//!
 //! Order matters more than speed: a `step_started` line is durable before the step does
 //! anything, so after a crash the runtime knows which step may be half done and checks it
 //! (the migration ledger, the provider) instead of guessing.
@@ -9,10 +12,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::redact::Redactor;
+use super::store::postgres::PgStore;
 
 /// One journal line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -188,6 +193,14 @@ pub(crate) enum Event {
         ok: bool,
         state: String,
     },
+    /// The deploy lease of this service in this environment was taken over from a holder
+    /// that stopped renewing it (its process died): who held it, for which run, and when its
+    /// lease expired.
+    LeaseTakenOver {
+        previous: String,
+        previous_run: String,
+        expired_at: String,
+    },
     /// The run waits at a gate for a decision of one of `roles` (`deployc approve RUN --as
     /// ROLE` answers it from another terminal).
     GateWaiting {
@@ -207,6 +220,8 @@ pub(crate) enum Event {
 /// Where journal lines go.
 pub(crate) struct Journal {
     file: Option<(File, PathBuf)>,
+    /// The shared store's journal of this run, instead of a file.
+    shared: Option<(Arc<PgStore>, String)>,
     entries: Vec<Entry>,
     redactor: Redactor,
     /// The bytes of a torn last line cut off when the journal was opened, to be journaled.
@@ -223,6 +238,7 @@ impl Journal {
     pub(crate) fn memory(redactor: Redactor) -> Journal {
         Journal {
             file: None,
+            shared: None,
             entries: Vec::new(),
             redactor,
             repaired: None,
@@ -260,9 +276,29 @@ impl Journal {
             .map_err(cannot)?;
         Ok(Journal {
             file: Some((file, path.to_path_buf())),
+            shared: None,
             entries,
             redactor,
             repaired,
+            broken: None,
+            degraded: false,
+        })
+    }
+
+    /// The journal of `run` in a PostgreSQL state store, after reading what it holds. Rows
+    /// are whole (a row is committed or absent), so nothing is ever torn.
+    pub(crate) fn postgres(
+        store: Arc<PgStore>,
+        run: &str,
+        redactor: Redactor,
+    ) -> Result<Journal, String> {
+        let entries = parse_lines(&store.journal_lines(run, 0)?, run)?;
+        Ok(Journal {
+            file: None,
+            shared: Some((store, run.to_string())),
+            entries,
+            redactor,
+            repaired: None,
             broken: None,
             degraded: false,
         })
@@ -302,10 +338,20 @@ impl Journal {
         if let Some((file, path)) = &mut self.file
             && !self.degraded
         {
-            let mut bytes = line.into_bytes();
+            let mut bytes = line.as_bytes().to_vec();
             bytes.push(b'\n');
             if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
                 let m = format!("cannot write the journal `{}`: {e}", path.display());
+                self.broken = Some(m.clone());
+                return Err(m);
+            }
+        }
+        if let Some((store, run)) = &self.shared
+            && !self.degraded
+        {
+            let seq = i64::try_from(entry.seq).unwrap_or(i64::MAX);
+            if let Err(e) = store.append_journal(run, seq, &line) {
+                let m = format!("cannot write the journal of run `{run}`: {e}");
                 self.broken = Some(m.clone());
                 return Err(m);
             }
@@ -378,6 +424,19 @@ pub(crate) fn read(path: &Path) -> Result<Vec<Entry>, String> {
         }
     }
     Ok(out)
+}
+
+/// The entries of a journal kept as rows (one line each, in order). Every row was committed
+/// whole, so a line that does not parse is an error, wherever it is.
+pub(crate) fn parse_lines(lines: &[String], run: &str) -> Result<Vec<Entry>, String> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .map_err(|e| format!("journal of run `{run}` line {}: {e}", i + 1))
+        })
+        .collect()
 }
 
 #[cfg(test)]

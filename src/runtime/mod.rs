@@ -32,13 +32,14 @@ pub(crate) mod redact;
 pub(crate) mod report;
 pub(crate) mod shell;
 pub(crate) mod sim;
+pub mod store;
 mod window;
 pub(crate) mod world;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::history::{HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome};
+use crate::history::{HISTORY_FORMAT, History, HistoryEntry, Outcome};
 use crate::lower::{Action, Plan, TargetProvider};
 
 pub(crate) use executor::OnSignal;
@@ -46,6 +47,7 @@ use executor::{End, Executor, Settings, World};
 use journal::{Entry, Journal};
 use redact::Redactor;
 use sim::{Scenario, Sim};
+use store::Store;
 
 /// How the plan is run.
 pub(crate) enum Mode {
@@ -69,6 +71,11 @@ pub(crate) struct Request {
     /// Where relative paths of the program are resolved (the `.deploy` file's directory).
     pub(crate) base_dir: PathBuf,
     pub(crate) state_dir: PathBuf,
+    /// `--state URL`: a PostgreSQL state store instead of the state directory (the
+    /// environment's `state =` when not given).
+    pub(crate) state: Option<String>,
+    /// How long the deploy lease of a shared store lives without a heartbeat.
+    pub(crate) lease_ttl: std::time::Duration,
     pub(crate) mode: Mode,
     pub(crate) resume: Option<String>,
     pub(crate) yes: bool,
@@ -88,6 +95,8 @@ pub(crate) fn exit_code(end: &End) -> i32 {
         // The shell's convention for a process stopped by a signal: 128 + its number.
         End::Interrupted { signal } => match signal.as_str() {
             "SIGINT" => 130,
+            // Another run holds the environment now, as when a run is refused.
+            store::LEASE_LOST => 2,
             _ => 143,
         },
     }
@@ -95,7 +104,7 @@ pub(crate) fn exit_code(end: &End) -> i32 {
 
 /// The lock of a state directory, held while a real run works in it (released when the
 /// process ends, however it ends: the kernel drops an `flock` with its last descriptor).
-struct StateLock {
+pub(crate) struct StateLock {
     file: std::fs::File,
 }
 
@@ -105,10 +114,14 @@ impl StateLock {
     fn name_run(&mut self, run: &str) -> Result<(), String> {
         use std::io::{Seek, Write};
         let pid = std::process::id();
+        // The pid and the run come first (operator commands read them); who and since when
+        // follow, for the message that refuses a second run.
+        let who = control::operator();
+        let since = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ");
         self.file
             .set_len(0)
             .and_then(|()| self.file.rewind())
-            .and_then(|()| writeln!(self.file, "{pid}\n{run}"))
+            .and_then(|()| writeln!(self.file, "{pid}\n{run}\n{who} pid {pid}\n{since}"))
             .and_then(|()| self.file.sync_data())
             .map_err(|e| format!("cannot write the lock: {e}"))
     }
@@ -141,12 +154,18 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
         }
         let mut holder = String::new();
         let _ = file.read_to_string(&mut holder);
-        // The first line is the pid; the second, the run it works on.
-        let holder = holder.lines().next().unwrap_or_default().trim();
-        let who = if holder.is_empty() {
+        // The pid, the run it works on, who (`user@host pid N`) and since when.
+        let mut lines = holder.lines().map(str::trim);
+        let pid = lines.next().unwrap_or_default();
+        let run = lines.next().unwrap_or_default();
+        let by = lines.next().unwrap_or_default();
+        let since = lines.next().unwrap_or_default();
+        let who = if pid.is_empty() {
             "another process".to_string()
+        } else if by.is_empty() || since.is_empty() {
+            format!("another `deployc run` (pid {pid})")
         } else {
-            format!("another `deployc run` (pid {holder})")
+            format!("another `deployc run` ({by}, run `{run}`, since {since})")
         };
         return Err(format!(
             "{who} is running in the state directory `{}` (it holds `{}`): wait for it to end",
@@ -165,7 +184,9 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
 
 /// Turns SIGTERM and SIGINT into a value the executor watches: the run stops gracefully
 /// instead of dying with nothing journaled. Must be called inside the runtime.
-fn watch_signals() -> Result<tokio::sync::watch::Receiver<Option<String>>, String> {
+fn watch_signals(
+    lease_lost: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> Result<tokio::sync::watch::Receiver<Option<String>>, String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term =
         signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
@@ -173,9 +194,21 @@ fn watch_signals() -> Result<tokio::sync::watch::Receiver<Option<String>>, Strin
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
     let (tx, rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
+        // A lost deploy lease stops the run as a signal does (the heartbeat's thread sets it).
+        let lost = async move {
+            match lease_lost {
+                Some(flag) => {
+                    while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
         let name = tokio::select! {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
+            () = lost => store::LEASE_LOST,
         };
         let _ = tx.send(Some(name.to_string()));
         // Later signals are taken (and ignored) by the handlers while they live: the
@@ -205,13 +238,27 @@ pub(crate) fn private_dir(path: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot make `{}` private: {e}", path.display()))
 }
 
-pub(crate) fn read_history(state_dir: &Path) -> Result<History, String> {
-    let path = state_dir.join(HISTORY_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => History::parse(&text)
-            .map_err(|e| format!("`{}` line {}: {}", path.display(), e.line, e.message)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(History::default()),
-        Err(e) => Err(format!("cannot read `{}`: {e}", path.display())),
+/// The URL of the state store a new run of `plan` uses: `--state`, else the environment's
+/// `state = postgres env VAR` (read now; a variable that is not set is a configuration
+/// error), else none (the state directory).
+pub(crate) fn state_url(cli: Option<&str>, plan: Option<&Plan>) -> Result<Option<String>, String> {
+    if let Some(url) = cli {
+        return Ok(Some(url.to_string()));
+    }
+    let Some(crate::lower::TargetState::Postgres { url }) =
+        plan.and_then(|p| p.target.state.as_ref())
+    else {
+        return Ok(None);
+    };
+    match url.strip_prefix("env ") {
+        Some(var) => std::env::var(var.trim()).map(Some).map_err(|_| {
+            format!(
+                "the environment keeps its state in PostgreSQL (`state = postgres env {}`), but `{}` is not set",
+                var.trim(),
+                var.trim()
+            )
+        }),
+        None => Ok(Some(url.clone())),
     }
 }
 
@@ -371,6 +418,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         describe_only: dry,
         max_wait_ms: u64::MAX,
         t0: Some(t0),
+        takeover: None,
     };
     let journal = Journal::memory(Redactor::default());
     let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
@@ -451,61 +499,75 @@ fn summary(ex: &Executor<'_>, plan: &Plan) {
     }
 }
 
-fn new_run_id(plan: &Plan, runs: &Path) -> String {
+fn new_run_id(plan: &Plan, runs: &Path, store: &Store) -> Result<String, String> {
     let now = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
     let base = format!("{now}-{}-{}", plan.release, plan.environment);
     let mut id = base.clone();
     let mut n = 2;
-    while runs.join(&id).exists() {
+    while runs.join(&id).exists() || store.has_run(&id)? {
         id = format!("{base}-{n}");
         n += 1;
     }
-    id
+    Ok(id)
 }
 
 fn run_real(req: Request) -> Result<i32, String> {
+    // The store first: one that cannot be reached is said before anything is written.
+    let url = state_url(
+        req.state.as_deref(),
+        req.resume.is_none().then_some(&req.plan),
+    )?;
+    let store = Store::open(url.as_deref(), &req.state_dir)?;
     private_dir(&req.state_dir)?;
-    let mut lock = lock_state_dir(&req.state_dir)?;
     let runs = req.state_dir.join("runs");
-    private_dir(&runs)?;
     let (plan, run_id) = match &req.resume {
-        Some(id) => {
-            let dir = runs.join(id);
-            let text = std::fs::read_to_string(dir.join("plan.json"))
-                .map_err(|e| format!("run `{id}` in `{}`: {e}", runs.display()))?;
-            let plan: Plan = serde_json::from_str(&text).map_err(|e| format!("run `{id}`: {e}"))?;
-            (plan, id.clone())
-        }
+        Some(id) => (store.plan(id)?, id.clone()),
         None => {
-            let id = new_run_id(&req.plan, &runs);
+            let id = new_run_id(&req.plan, &runs, &store)?;
             (req.plan.clone(), id)
         }
     };
+    // One deploy at a time: nothing of this run is written before it holds the lease.
+    let (lease, takeover) = store.lease(&plan, &run_id, req.lease_ttl)?;
+    private_dir(&runs)?;
     let run_dir = runs.join(&run_id);
     private_dir(&run_dir)?;
-    lock.name_run(&run_id)?;
     let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-    if req.resume.is_none() {
-        std::fs::write(run_dir.join("plan.json"), &plan_text)
-            .map_err(|e| format!("cannot write the plan: {e}"))?;
+    let mut redactor = Redactor::from_plan_text(&plan_text);
+    if let Some(url) = &req.state {
+        redactor.add("--state", url);
     }
-    let redactor = Redactor::from_plan_text(&plan_text);
-    let history = read_history(&req.state_dir)?;
+    let history = store.history()?;
     let stable = stable_version(&plan, &history);
-    let journal = Journal::open(&run_dir.join("journal.jsonl"), redactor.clone())?;
+    let journal = if store.is_shared() || req.resume.is_some() {
+        None
+    } else {
+        // A new run's plan is on disk before its journal, as `--resume` expects.
+        store.create_run(&run_id, &plan, &plan_text)?;
+        Some(store.open_journal(&run_id, redactor.clone())?)
+    };
     let rt = runtime()?;
     let world = match real_world(&plan, &req, &rt, &run_dir, &stable) {
         Ok(w) => w,
         Err(e) => {
             // Nothing ran: a new run leaves no trace but the error (a resumed one keeps its
-            // journal).
+            // journal), and the shared store has not heard of it.
             if req.resume.is_none() {
                 drop(journal);
                 let _ = std::fs::remove_dir_all(&run_dir);
             }
             return Err(e);
+        }
+    };
+    let journal = match journal {
+        Some(j) => j,
+        None => {
+            if req.resume.is_none() {
+                store.create_run(&run_id, &plan, &plan_text)?;
+            }
+            store.open_journal(&run_id, redactor.clone())?
         }
     };
     let t0 = journal
@@ -523,12 +585,13 @@ fn run_real(req: Request) -> Result<i32, String> {
         describe_only: false,
         max_wait_ms: 60_000,
         t0: Some(t0),
+        takeover,
     };
     let print = progress::printer(req.log_format, t0, &plan);
     let mut ex = Executor::new(&plan, world, journal, settings, print);
-    ex.operate(control::Inbox::open(&run_dir));
+    ex.operate(store.inbox(&run_id)?);
     let result = rt.block_on(async {
-        match watch_signals() {
+        match watch_signals(lease.lost()) {
             Ok(rx) => ex.on_signal(rx, req.on_signal),
             Err(e) => return (Err(e), Ok(String::new())),
         }
@@ -545,16 +608,28 @@ fn run_real(req: Request) -> Result<i32, String> {
     println!("{:>10}  instances: {}", "", redactor.apply(s));
     let end = end?;
     let run_dir_shown = run_dir.display().to_string();
+    // The store's URL is a secret: the command names the flag, not its value.
+    let shared = if store.is_shared() {
+        " --state URL"
+    } else {
+        ""
+    };
     match &end {
         End::Paused { step, due } => {
             println!(
-                "next step due at {due} ({step}); continue with: deployc run --resume {run_id} --state-dir {}",
+                "next step due at {due} ({step}); continue with: deployc run --resume {run_id} --state-dir {}{shared}",
                 req.state_dir.display()
+            );
+        }
+        End::Interrupted { signal } if signal == store::LEASE_LOST => {
+            println!(
+                "stopped where it was: its deploy lease was lost, and the run holding it now owns `{}` in `{}`",
+                plan.service, plan.environment
             );
         }
         End::Interrupted { signal } => {
             println!(
-                "stopped by {signal} and paused; continue with: deployc run --resume {run_id} --state-dir {}",
+                "stopped by {signal} and paused; continue with: deployc run --resume {run_id} --state-dir {}{shared}",
                 req.state_dir.display()
             );
         }
@@ -579,7 +654,7 @@ fn run_real(req: Request) -> Result<i32, String> {
             };
             // The run's outcome is its exit code: a history or report that cannot be
             // written is said, and changes nothing about what happened.
-            let written = append_history(&req.state_dir, &entry).and_then(|()| {
+            let written = store.append_history(&entry).and_then(|()| {
                 report::write(&run_dir, &plan, &run_id, entries, end.name(), &redactor)
             });
             match written {
@@ -592,6 +667,7 @@ fn run_real(req: Request) -> Result<i32, String> {
     // of the runtime: the runtime is not waited for beyond a moment.
     drop(ex);
     rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    drop(lease);
     Ok(exit_code(&end))
 }
 
@@ -661,19 +737,6 @@ pub(crate) fn report_run(
         }
         None => Ok(None),
     }
-}
-
-fn append_history(state_dir: &Path, entry: &HistoryEntry) -> Result<(), String> {
-    use std::io::Write;
-    let path = state_dir.join(HISTORY_FILE);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
-    f.write_all(History::line(entry).as_bytes())
-        .and_then(|()| f.sync_data())
-        .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
 /// The real world of a run: its provider, database, metric source, channels and flags, set

@@ -159,6 +159,13 @@ pub(crate) fn line(e: &Entry, t0: jiff::Timestamp) -> Option<String> {
                 "issue"
             }
         ),
+        Event::LeaseTakenOver {
+            previous,
+            previous_run,
+            expired_at,
+        } => format!(
+            "lease taken over from {previous} (run {previous_run}), whose lease expired at {expired_at}"
+        ),
         Event::GateWaiting { step, roles, .. } => format!(
             "  ? {step} waits for {} (`deployc approve RUN --as ROLE` from another terminal)",
             roles.join(" or ")

@@ -345,6 +345,14 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
             Event::Interrupted { signal, action } => {
                 deviations.push(format!("{signal} at {}: {action}", e.at))
             }
+            Event::LeaseTakenOver {
+                previous,
+                previous_run,
+                expired_at,
+            } => deviations.push(format!(
+                "the deploy lease was taken over at {} from {previous} (run {previous_run}), whose lease expired at {expired_at}",
+                e.at
+            )),
             Event::OperatorCommand {
                 command,
                 who,

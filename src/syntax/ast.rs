@@ -298,6 +298,14 @@ pub enum Database {
     Postgres { url: ValueSource, span: Span },
 }
 
+/// `state = postgres env VAR`: where runs of this environment keep their state.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    /// Always `ValueSource::Env`: the grammar takes no inline URL.
+    pub url: ValueSource,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone)]
 pub enum Backup {
     PgDump(Span),
@@ -435,6 +443,7 @@ pub struct Environment {
     pub approval: Vec<Approval>,
     pub provider: Vec<Provider>,
     pub database: Vec<Database>,
+    pub state: Vec<StateStore>,
     pub backup: Vec<Backup>,
     pub metrics: Vec<MetricsSource>,
     pub window: Vec<Window>,
@@ -461,6 +470,7 @@ impl Environment {
             approval: Vec::new(),
             provider: Vec::new(),
             database: Vec::new(),
+            state: Vec::new(),
             backup: Vec::new(),
             metrics: Vec::new(),
             window: Vec::new(),

@@ -69,6 +69,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         database_setting => "`database`",
         sqlite_db => "`sqlite`",
         postgres_db => "`postgres`",
+        state_setting => "`state`",
+        state_postgres => "`postgres env VAR`",
         env_ref => "`env VAR`",
         backup_setting => "`backup`",
         backup_kind => "`pg_dump`, `snapshot` or `none`",

@@ -1113,6 +1113,10 @@ impl<'s> Fast<'s> {
             e.database.push(v);
             return Some("database");
         }
+        if let Some(v) = self.attempt(Self::state_setting) {
+            e.state.push(v);
+            return Some("state");
+        }
         if let Some(v) = self.attempt(Self::backup_setting) {
             e.backup.push(v);
             return Some("backup");
@@ -1314,6 +1318,20 @@ impl<'s> Fast<'s> {
         self.tok("postgres")?;
         let url = self.value_source()?;
         Some(Database::Postgres {
+            url,
+            span: self.span_from(start),
+        })
+    }
+
+    /// `state_setting = { "state" ~ eq ~ state_postgres }`, `state_postgres = { "postgres" ~
+    /// env_ref }`.
+    fn state_setting(&mut self) -> Option<StateStore> {
+        self.tok("state")?;
+        self.tok("=")?;
+        let start = self.pos;
+        self.tok("postgres")?;
+        let url = self.env_ref()?;
+        Some(StateStore {
             url,
             span: self.span_from(start),
         })

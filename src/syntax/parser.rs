@@ -492,6 +492,17 @@ impl Builder {
                     e.database.extend(self.database(&c));
                     "database"
                 }
+                Rule::state_setting => {
+                    if let Some(pg) = self.first(&c, Rule::state_postgres)
+                        && let Some(url) = self.value_source(&pg)
+                    {
+                        e.state.push(StateStore {
+                            url,
+                            span: self.span(&pg),
+                        });
+                    }
+                    "state"
+                }
                 Rule::backup_setting => {
                     e.backup.extend(self.backup(&c));
                     "backup"

@@ -62,7 +62,7 @@ syn keyword deployControl expect verify restore per as
 syn keyword deployClause step analysis no_data preview switch keep_previous batch
 syn keyword deployClause max_unavailable health healthy unhealthy downtime migrations up down
 syn keyword deployClause sql noop irreversible statement_timeout lock_timeout flag initially day remove monitor checkins check
-syn keyword deployClause confirm run approval smoke url requires provider database backup
+syn keyword deployClause confirm run approval smoke url requires provider database state backup
 syn keyword deployClause metrics window freeze flags rollback_decision replicas traffic risk
 syn keyword deployBuiltin http local command sqlite postgres prometheus probe slack email webhook
 syn keyword deployBuiltin stdout smtp file pg_dump snapshot kubernetes argo_rollouts

@@ -911,7 +911,7 @@ fn statement_error(
 }
 
 /// The server's message (with its SQLSTATE) rather than tokio-postgres' generic "db error".
-fn describe(e: &tokio_postgres::Error) -> String {
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut m = format!("{} ({})", db.message(), db.code().code());
@@ -948,7 +948,9 @@ fn quote_ident(s: &str) -> String {
 /// libpq, which does not verify under `require`). `sslmode=prefer`, the default, keeps libpq's
 /// meaning: encrypt when the server offers TLS, without verifying who it is, as libpq does; a
 /// server whose certificate must be verified is asked for with `require`.
-fn tls_config(mode: tokio_postgres::config::SslMode) -> Result<rustls::ClientConfig, DbError> {
+pub(crate) fn tls_config(
+    mode: tokio_postgres::config::SslMode,
+) -> Result<rustls::ClientConfig, DbError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
