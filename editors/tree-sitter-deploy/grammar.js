@@ -138,6 +138,7 @@ module.exports = grammar({
       $.approval_setting,
       $.provider_setting,
       $.database_setting,
+      $.state_setting,
       $.backup_setting,
       $.metrics_setting,
       $.window_setting,
@@ -174,6 +175,8 @@ module.exports = grammar({
     sqlite_db: $ => seq('sqlite', $.string),
     postgres_db: $ => seq('postgres', choice($.env_ref, $.string)),
     env_ref: $ => seq('env', $.env_var),
+    state_setting: $ => seq('state', '=', $.state_store),
+    state_store: $ => seq('postgres', $.env_ref),
     backup_setting: $ => seq('backup', '=', choice($.backup_run, $.backup_kind)),
     backup_kind: _ => choice('pg_dump', 'snapshot', 'none'),
     backup_run: $ => seq(

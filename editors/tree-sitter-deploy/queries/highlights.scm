@@ -67,6 +67,7 @@
 (local_replicas "replicas" @property)
 (local_traffic "traffic" @property)
 (database_setting "database" @property)
+(state_setting "state" @property)
 (backup_setting "backup" @property)
 (metrics_setting "metrics" @property)
 (window_setting "window" @property)

@@ -69,6 +69,7 @@
 (local_replicas "replicas" @variable.other.member)
 (local_traffic "traffic" @variable.other.member)
 (database_setting "database" @variable.other.member)
+(state_setting "state" @variable.other.member)
 (backup_setting "backup" @variable.other.member)
 (metrics_setting "metrics" @variable.other.member)
 (window_setting "window" @variable.other.member)
