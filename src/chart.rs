@@ -656,7 +656,13 @@ pub(crate) fn stacked_bars(
         .iter()
         .map(|g| g.values.iter().sum::<f64>())
         .fold(0.0, f64::max);
-    let (y0, y1, yticks) = value_ticks(0.0, max.max(1.0));
+    // Runs are counted in whole numbers: a small count gets a tick per run, not halves.
+    let (y0, y1, yticks) = if max <= 6.0 {
+        let top = max.max(1.0).ceil();
+        (0.0, top, (0..=top as u32).map(f64::from).collect())
+    } else {
+        value_ticks(0.0, max)
+    };
     let y = |v: f64| scale(v, y0, y1, BOTTOM, TOP);
     let slot = (RIGHT - LEFT) / groups.len().max(1) as f64;
     let mut s = String::new();

@@ -193,3 +193,40 @@ pub(super) fn watch(store: &Store, id: &str) -> miette::Result<i32> {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64) -> String {
+        format!(
+            "{{\"seq\":{seq},\"at\":\"2026-01-01T00:00:0{seq}Z\",\"type\":\"step_finished\",\"step\":\"s{seq}\"}}\n"
+        )
+    }
+
+    #[test]
+    fn the_tail_takes_whole_lines_and_waits_for_a_line_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let (first, second) = (line(1), line(2));
+        let (head, rest) = second.split_at(20);
+        std::fs::write(&path, format!("{first}{head}")).unwrap();
+        let mut tail = Tail {
+            path: path.clone(),
+            offset: 0,
+            line: 0,
+        };
+        let seqs = |t: &mut Tail| -> Vec<u64> { t.read().unwrap().iter().map(|e| e.seq).collect() };
+        assert_eq!(seqs(&mut tail), [1]);
+        assert_eq!(seqs(&mut tail), Vec::<u64>::new());
+        std::fs::write(&path, format!("{first}{head}{rest}\n{}", line(3))).unwrap();
+        assert_eq!(seqs(&mut tail), [2, 3]);
+        // A whole line that is not an entry is an error naming its line.
+        std::fs::write(&path, format!("{first}{second}\n{}garbage\n", line(3))).unwrap();
+        let err = tail.read().unwrap_err();
+        assert!(
+            err.ends_with("line 4: expected value at line 1 column 1"),
+            "{err}"
+        );
+    }
+}
