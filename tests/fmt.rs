@@ -785,3 +785,16 @@ fn deeply_nested_conditions_format() {
         ")".repeat(depth)
     )));
 }
+
+/// A literal that reads but is out of range is the checker's error, not a syntax error: the
+/// file is formatted (as `.ci/run` formats the checker's error fixtures).
+#[test]
+fn a_checker_error_does_not_stop_formatting() {
+    let src = "environment e {\n  window = mon..fri 09:75..16:00 \"UTC\"\n  backup = none\n}\n";
+    let (_, compiled) = compile_source("x.deploy", src.as_bytes());
+    assert!(compiled.output.errors.iter().any(|e| e.code() == "E311"));
+    assert_eq!(
+        fmt(src),
+        "environment e {\n  window = mon..fri 09:75..16:00 \"UTC\"\n  backup = none\n}\n"
+    );
+}
