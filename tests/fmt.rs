@@ -711,3 +711,90 @@ fn cli_missing_path_is_exit_2() {
     assert_eq!(code, 2);
     assert!(err.contains("nope.deploy"), "{err}");
 }
+
+/// Each language feature's fixture (formatted, as `.ci/run` checks) comes back from a copy
+/// with every line's indentation removed and its alignment padded away: indentation and
+/// alignment are the formatter's, whatever the input had.
+#[test]
+fn every_feature_fixture_comes_back_from_a_flattened_copy() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/parse/ok");
+    let mut files = Vec::new();
+    walk(&dir, &mut files);
+    assert!(files.len() > 20);
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut flat = String::new();
+        let mut in_raw = false;
+        for line in text.lines() {
+            if in_raw {
+                flat.push_str(line);
+            } else {
+                // Outside strings and comments, runs of blanks become one blank.
+                let rest = line.trim_start();
+                let mut out = String::new();
+                let (mut quoted, mut escaped, mut prev_blank) = (false, false, false);
+                for (i, c) in rest.char_indices() {
+                    if quoted && !escaped && c == '\\' {
+                        escaped = true;
+                        out.push(c);
+                        continue;
+                    }
+                    if c == '"' && !escaped {
+                        quoted = !quoted;
+                    }
+                    escaped = false;
+                    if c == '#' && !quoted {
+                        out.push_str(&rest[i..]);
+                        break;
+                    }
+                    if c == ' ' && !quoted && prev_blank {
+                        continue;
+                    }
+                    prev_blank = c == ' ';
+                    out.push(c);
+                }
+                flat.push_str(&out);
+            }
+            flat.push('\n');
+            if line.matches("\"\"\"").count() % 2 == 1 {
+                in_raw = !in_raw;
+            }
+        }
+        assert_eq!(fmt(&flat), text, "{}", path.display());
+    }
+}
+
+/// As deep as the parser allows: formatting recurses no deeper than parsing.
+#[test]
+fn deeply_nested_conditions_format() {
+    let depth = 250;
+    let src = format!(
+        "rollback r {{ auto when {}error_rate > 1%{} }}\n",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    );
+    let out = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || fmt_stable("deep", &src))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(out.contains(&format!(
+        "when {}error_rate > 1%{}",
+        "(".repeat(depth),
+        ")".repeat(depth)
+    )));
+}
+
+/// A literal that reads but is out of range is the checker's error, not a syntax error: the
+/// file is formatted (as `.ci/run` formats the checker's error fixtures).
+#[test]
+fn a_checker_error_does_not_stop_formatting() {
+    let src = "environment e {\n  window = mon..fri 09:75..16:00 \"UTC\"\n  backup = none\n}\n";
+    let (_, compiled) = compile_source("x.deploy", src.as_bytes());
+    assert!(compiled.output.errors.iter().any(|e| e.code() == "E311"));
+    assert_eq!(
+        fmt(src),
+        "environment e {\n  window = mon..fri 09:75..16:00 \"UTC\"\n  backup = none\n}\n"
+    );
+}

@@ -56,10 +56,11 @@ pub fn format_source(source: &str) -> Result<String, FormatError> {
 /// point into that file.
 pub fn format_file(file: FileId, source: &str) -> Result<String, FormatError> {
     // The parser proper first: besides the grammar it rejects literals that cannot be read
-    // (a number too large, a bad escape), and a file it rejects is not formatted. Valid
-    // files take its fast path.
+    // (a number too large, a bad escape: E105, E106), and a file with a syntax error is not
+    // formatted. A literal that reads but is out of range (a time `09:75`, E311) is the
+    // checker's business: that file is formatted. Valid files take the fast path.
     let (_, errors) = crate::syntax::parse(file, source);
-    if let Some(error) = errors.into_iter().next() {
+    if let Some(error) = errors.into_iter().find(|e| e.code().starts_with("E1")) {
         return Err(FormatError { error });
     }
     let tree = crate::syntax::cst::parse(file, source).map_err(|error| FormatError { error })?;

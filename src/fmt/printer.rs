@@ -11,7 +11,7 @@
 use crate::syntax::cst::{Kind, Node, Token, TokenKind, Tree};
 
 /// The width lines are kept within, where the layout can choose (strings are never split).
-pub(super) const WIDTH: usize = 100;
+const WIDTH: usize = 100;
 const INDENT: &str = "  ";
 /// Blanks between code and a comment after it.
 const COMMENT_GAP: usize = 2;
