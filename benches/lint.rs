@@ -495,11 +495,15 @@ release "1.{r}.0" {{
     fn deployc_check_process(bencher: Bencher, releases: usize) {
         let (path, bytes) = file(releases);
         let out = check_process(&path);
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("no problems"),
-            "the history does not check cleanly: {}{}",
+        // The summary line is on stderr.
+        let printed = format!(
+            "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && printed.contains("no problems"),
+            "the history does not check cleanly: {printed}"
         );
         bencher
             .counter(divan::counter::BytesCount::new(bytes))
