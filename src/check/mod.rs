@@ -8,6 +8,7 @@
 
 pub mod cluster;
 mod conditions;
+pub(crate) mod gates;
 mod migrations;
 pub mod placeholders;
 
@@ -647,6 +648,10 @@ impl<'a> Checker<'a, '_> {
                 Use::Named(u) => self.block_use(u, scope, Kind::Checklist),
             }
         }
+        for g in &r.gates {
+            self.resolve_ident(scope, &g.role, Kind::Role);
+            self.gate_timeout(&g.timeout);
+        }
         for m in &r.monitor {
             self.duration(&m.duration, false, "the monitoring period");
             for c in &m.checkins {
@@ -808,6 +813,12 @@ impl<'a> Checker<'a, '_> {
                 for h in health {
                     self.duration(&h.every, true, "the health interval");
                     self.duration(&h.timeout, true, "the health timeout");
+                    // `healthy 0` would call an instance healthy before any check passed.
+                    for (n, what) in [(h.healthy, "`healthy`"), (h.unhealthy, "`unhealthy`")] {
+                        if let Some(n) = n.filter(|n| n.value == 0) {
+                            self.err(Error::MustBePositive { span: n.span, what });
+                        }
+                    }
                 }
             }
             Strategy::Recreate { downtime, .. } => {
@@ -915,7 +926,8 @@ impl<'a> Checker<'a, '_> {
         self.cluster_strategies(&releases);
     }
 
-    /// Each release's strategy against each environment's cluster provider.
+    /// Each release's strategy against each environment's cluster provider, and the steps its
+    /// gates follow.
     fn cluster_strategies(&mut self, releases: &[(ModuleId, &'a Release)]) {
         let environments: Vec<&'a Environment> = self
             .names
@@ -943,6 +955,8 @@ impl<'a> Checker<'a, '_> {
                 }
                 None => continue,
             };
+            let has_smoke = self.names.service().is_some_and(|s| !s.smoke.is_empty());
+            gates::check(r, strategy, has_smoke, &environments, &mut self.errors);
             for e in &environments {
                 for p in &e.provider {
                     if let Provider::Cluster {

@@ -225,6 +225,15 @@ pub enum Error {
         previous: String,
         previous_span: Span,
     },
+    /// `approval after PLACE` names a step the release does not have.
+    GateWithoutStep {
+        span: Span,
+        place: String,
+        /// Why there is no such step: `the canary has 3 steps`.
+        why: String,
+        /// The places a gate of this release may follow.
+        valid: Vec<String>,
+    },
 
     // E5xx — targets: what an environment's provider can do
     ClusterValueKind {
@@ -338,6 +347,7 @@ impl Error {
             Error::AfterOtherRelease { .. } => "E414",
             Error::DownAndIrreversible { .. } => "E415",
             Error::ReleaseOutOfOrder { .. } => "E416",
+            Error::GateWithoutStep { .. } => "E417",
             Error::ClusterValueKind { .. } => "E601",
             Error::InvalidKubernetesName { .. } => "E602",
             Error::ImageWithoutVersion { .. } => "E603",
@@ -616,6 +626,15 @@ impl Error {
                 .with_label(Label::primary(*span, format!("comes after `{previous}` in the file")))
                 .with_label(Label::secondary(*previous_span, "the earlier entry"))
                 .with_help("list releases oldest first; the order decides expand/contract checks"),
+            Error::GateWithoutStep {
+                span, why, valid, ..
+            } => d.with_label(Label::primary(*span, why.clone())).with_help(
+                if valid.is_empty() {
+                    "this release has no deploy step for an approval to follow".to_string()
+                } else {
+                    format!("an approval may follow: {}", valid.join(", "))
+                },
+            ),
             Error::ClusterValueKind {
                 span,
                 expected,
@@ -776,6 +795,9 @@ impl Error {
             Error::ReleaseOutOfOrder {
                 version, previous, ..
             } => format!("release `{version}` is listed after the newer `{previous}`"),
+            Error::GateWithoutStep { place, .. } => {
+                format!("the approval follows `{place}`, which the release does not have")
+            }
             Error::ClusterValueKind {
                 setting, expected, ..
             } => format!("`{setting}` takes {expected}"),

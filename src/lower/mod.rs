@@ -240,7 +240,53 @@ impl<'a> Lowering<'a, '_> {
         Some(t.to_string())
     }
 
-    fn push(&mut self, phase: PhaseName, mut step: Step) {
+    /// Adds a step, then the release's gates that follow it (`approval after PLACE …`).
+    fn push(&mut self, phase: PhaseName, step: Step) {
+        let place = gate_place_of(&step.id);
+        let id = step.id.clone();
+        self.push_one(phase, step);
+        let Some(place) = place else {
+            return;
+        };
+        let gates: Vec<&ReleaseGate> = self
+            .rel
+            .gates
+            .iter()
+            .filter(|g| g.place.value == place)
+            .collect();
+        for (i, g) in gates.iter().enumerate() {
+            let on_timeout = g.timeout.as_ref().map(|t| {
+                format!(
+                    "{} after {}",
+                    t.action.map(|x| gate(x.value)).unwrap_or("abort"),
+                    fmt_ms(ms(t.timeout.value))
+                )
+            });
+            let mut s = self.step(
+                if i == 0 {
+                    format!("{id}.approval")
+                } else {
+                    format!("{id}.approval-{}", i + 1)
+                },
+                format!("Approval by {}: {}", g.role.name, g.text.value),
+                Action::Approval {
+                    role: g.role.name.clone(),
+                    who: self
+                        .names
+                        .roles()
+                        .find(|r| r.name.name == g.role.name)
+                        .map(|r| r.who.value.clone()),
+                    on_timeout,
+                    question: Some(g.text.value.clone()),
+                },
+                Some(g.span),
+            );
+            s.timeout_ms = g.timeout.as_ref().map(|t| ms(t.timeout.value));
+            self.push_one(phase, s);
+        }
+    }
+
+    fn push_one(&mut self, phase: PhaseName, mut step: Step) {
         step.starts_at_ms = self.clock;
         step.starts_at = self.abs(i64::try_from(self.clock).unwrap_or(i64::MAX));
         if step.after.is_empty()
@@ -947,6 +993,7 @@ impl<'a> Lowering<'a, '_> {
                     role: a.role.name.clone(),
                     who,
                     on_timeout,
+                    question: None,
                 },
                 Some(a.span),
             );
@@ -1141,6 +1188,7 @@ impl<'a> Lowering<'a, '_> {
                                     fmt_ms(ms(t.timeout.value))
                                 )
                             }),
+                            question: None,
                         },
                         Some(a.span),
                     );
@@ -1186,13 +1234,7 @@ impl<'a> Lowering<'a, '_> {
                 self.changed.new_version = true;
                 self.changed.traffic = true;
                 let instances = self.replicas();
-                let per_batch = match batch.first().map(|b| b.value) {
-                    Some(CountOrPercent::Count(n)) => n.max(1),
-                    Some(CountOrPercent::Percent(p)) => {
-                        ((instances as f64) * p / 100.0).ceil().max(1.0) as u64
-                    }
-                    None => 1,
-                };
+                let per_batch = check::gates::rolling_batch_size(batch, instances);
                 let unavailable = match max_unavailable.first().map(|b| b.value) {
                     Some(CountOrPercent::Count(n)) => n,
                     Some(CountOrPercent::Percent(p)) => {
@@ -1200,7 +1242,7 @@ impl<'a> Lowering<'a, '_> {
                     }
                     None => 1,
                 };
-                let batches = instances.div_ceil(per_batch).max(1);
+                let batches = check::gates::rolling_batches(batch, instances);
                 let h = health.first();
                 let per_batch_ms = h
                     .map(|h| {
@@ -1209,6 +1251,12 @@ impl<'a> Lowering<'a, '_> {
                     })
                     .unwrap_or(TRAFFIC_MS);
                 let timeout = h.map(|h| ms(h.timeout.value));
+                let batch_health = h.map(|h| BatchHealth {
+                    every_ms: ms(h.every.value),
+                    timeout_ms: ms(h.timeout.value),
+                    healthy: h.healthy.map(|x| x.value).unwrap_or(1),
+                    unhealthy: h.unhealthy.map(|x| x.value).unwrap_or(1),
+                });
                 for i in 0..batches {
                     let from = i * per_batch;
                     let count = per_batch.min(instances - from);
@@ -1228,11 +1276,14 @@ impl<'a> Lowering<'a, '_> {
                             of: batches,
                             instances: count,
                             max_unavailable: unavailable,
+                            health: batch_health,
                         },
                         batch.first().map(|b| b.span),
                     );
                     s.expected_ms = TRAFFIC_MS + per_batch_ms;
-                    s.timeout_ms = timeout.map(|t| t + TRAFFIC_MS);
+                    // Replacing the batch, waiting up to the health timeout, then one
+                    // analysis interval of hold with its metric queries.
+                    s.timeout_ms = timeout.map(|t| t + TRAFFIC_MS + interval + QUERY_TIMEOUT_MS);
                     s.guards = triggers.clone();
                     self.push(PhaseName::Deploy, s);
                 }
@@ -1258,19 +1309,7 @@ impl<'a> Lowering<'a, '_> {
     }
 
     fn replicas(&self) -> u64 {
-        self.env
-            .provider
-            .iter()
-            .find_map(|p| match p {
-                Provider::Local { replicas, .. } => replicas.first().map(|r| r.value),
-                Provider::Cluster { kind, settings, .. } => {
-                    check::cluster::ClusterSettings::read(*kind, settings)
-                        .count("replicas")
-                        .map(|r| r.value)
-                }
-                Provider::Command { .. } => None,
-            })
-            .unwrap_or(3)
+        check::gates::environment_instances(self.env)
     }
 
     fn verify(&mut self) {
@@ -1629,6 +1668,25 @@ fn gate(a: GateAction) -> &'static str {
         GateAction::Continue => "continue",
         GateAction::Rollback => "rollback",
     }
+}
+
+/// The place a gate names that a step id stands for: `deploy.canary-2` is `step 2`.
+fn gate_place_of(id: &str) -> Option<GatePlace> {
+    let number = |prefix: &str| id.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok());
+    Some(match id {
+        "deploy.preview" => GatePlace::Preview,
+        "deploy.switch" => GatePlace::Switch,
+        "deploy.keep-previous" => GatePlace::KeepPrevious,
+        "deploy.recreate" => GatePlace::Recreate,
+        "verify.smoke" => GatePlace::Smoke,
+        _ => {
+            if let Some(n) = number("deploy.canary-") {
+                GatePlace::Step(n)
+            } else {
+                GatePlace::Batch(number("deploy.batch-")?)
+            }
+        }
+    })
 }
 
 fn capitalize(s: &str) -> String {

@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::history::{History, checksum};
-use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
+use crate::lower::{Action, BatchHealth, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
 use super::control::{Inbox, Request, Steering};
 use super::journal::{Entry, Event, Journal};
 use super::outbox::{DELIVERY_LIMIT_MS, Delivered, FLUSH_LIMIT_MS, Outbox};
+use super::rolling;
 use super::shell;
 use super::window;
 use super::world::{
@@ -1176,11 +1177,15 @@ impl<'p> Executor<'p> {
                 role,
                 who,
                 on_timeout,
+                question,
             } => {
-                let question = format!(
-                    "approve {} {} in {}?",
-                    self.plan.service, self.plan.release, self.plan.environment
-                );
+                // A gate after a deploy step says what it asks; the go/no-go asks the release.
+                let question = question.clone().unwrap_or_else(|| {
+                    format!(
+                        "approve {} {} in {}?",
+                        self.plan.service, self.plan.release, self.plan.environment
+                    )
+                });
                 self.gate(
                     id,
                     role,
@@ -1278,11 +1283,20 @@ impl<'p> Executor<'p> {
             Action::KeepPrevious { duration_ms } => {
                 self.hold(step, *duration_ms).await?;
             }
-            Action::RollingBatch { batch, of, .. } => {
+            Action::RollingBatch {
+                batch,
+                of,
+                max_unavailable,
+                health,
+                ..
+            } => {
                 self.new_deployed = true;
                 let r = self.world.provider.batch(*batch, *of).await;
                 self.action(Some(id), "batch", r)?;
-                self.recheck_health(id, true).await?;
+                match health {
+                    Some(h) => self.batch_health(id, *h, *max_unavailable).await?,
+                    None => self.recheck_health(id, true).await?,
+                }
                 let w = format!("batch {batch} of {of}");
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
                 let hold = self.interval();
@@ -1368,6 +1382,58 @@ impl<'p> Executor<'p> {
         }
         self.action(Some(step), "health", r)?;
         Ok(())
+    }
+
+    /// A rolling batch's health (see [`rolling`]): probed every `every_ms` until every
+    /// instance is healthy; more instances out of service than `max_unavailable` allows, or
+    /// the `timeout` passing first, fails the batch and the rollback runs. Each instance that
+    /// goes out of service while the batch may still tolerate it is journaled as a failed
+    /// `health check` that does not fail the step.
+    async fn batch_health(
+        &mut self,
+        step: &str,
+        h: BatchHealth,
+        max_unavailable: u64,
+    ) -> Result<(), Failure> {
+        if self.settings.describe_only {
+            return Ok(());
+        }
+        let mut watch = rolling::BatchWatch::new(h, max_unavailable);
+        let started = self.world.clock.now();
+        loop {
+            let checks = self.world.provider.instance_health().await;
+            match watch.observe(&checks) {
+                rolling::Verdict::Healthy(d) => {
+                    self.action(Some(step), "health", Ok(d))?;
+                    return Ok(());
+                }
+                rolling::Verdict::Failed(d) => {
+                    return self.action(Some(step), "health", Err(d)).map(drop);
+                }
+                rolling::Verdict::Waiting(out) => {
+                    for detail in out {
+                        self.log(Event::Action {
+                            step: Some(step.to_string()),
+                            what: "health check".into(),
+                            ok: false,
+                            detail,
+                        })?;
+                    }
+                }
+            }
+            let now = self.world.clock.now();
+            let elapsed = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
+            if elapsed >= h.timeout_ms {
+                return self
+                    .action(Some(step), "health", Err(watch.timed_out()))
+                    .map(drop);
+            }
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal}"));
+            }
+            self.sleep(h.every_ms.min(h.timeout_ms - elapsed).max(1))
+                .await;
+        }
     }
 
     fn smoke_command(&self) -> Option<Result<String, Failure>> {

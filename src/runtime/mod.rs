@@ -28,6 +28,7 @@ mod outbox;
 pub(crate) mod progress;
 pub(crate) mod redact;
 pub(crate) mod report;
+mod rolling;
 pub(crate) mod shell;
 pub(crate) mod sim;
 mod window;

@@ -109,6 +109,11 @@ fn describe(rule: Rule) -> Option<&'static str> {
         block_use => "a name",
         args => "`(`",
         risk_setting => "`risk`",
+        release_gate => "`approval`",
+        gate_place | gate_named => {
+            "a step (`step N`, `batch N`, `preview`, `switch`, `keep_previous`, `recreate` or `smoke`)"
+        }
+        gate_numbered => "`step` or `batch`",
         risk_level => "`low`, `medium` or `high`",
         strategy_setting => "`strategy`",
         canary => "`canary`",

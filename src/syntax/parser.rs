@@ -332,6 +332,37 @@ impl Builder {
         None
     }
 
+    fn release_gate(&mut self, p: &P) -> Option<ReleaseGate> {
+        let place_pair = self.first(p, Rule::gate_place)?;
+        let place = if let Some(n) = self.first(&place_pair, Rule::gate_numbered) {
+            let count = self.first(&place_pair, Rule::int)?;
+            let count = self.int(&count).value;
+            if n.as_str() == "batch" {
+                GatePlace::Batch(count)
+            } else {
+                GatePlace::Step(count)
+            }
+        } else {
+            match place_pair.as_str() {
+                "preview" => GatePlace::Preview,
+                "switch" => GatePlace::Switch,
+                "keep_previous" => GatePlace::KeepPrevious,
+                "recreate" => GatePlace::Recreate,
+                _ => GatePlace::Smoke,
+            }
+        };
+        let place = self.spanned(&place_pair, place);
+        Some(ReleaseGate {
+            place,
+            role: self.ident(&self.first(p, Rule::ident)?),
+            text: self.string(&self.first(p, Rule::string)?),
+            timeout: self
+                .first(p, Rule::gate_timeout)
+                .and_then(|t| self.gate_timeout(&t)),
+            span: self.span(p),
+        })
+    }
+
     fn gate_timeout(&mut self, p: &P) -> Option<GateTimeout> {
         let timeout = self.child_duration(p)?;
         let action = self.first(p, Rule::gate_action).map(|a| {
@@ -1054,6 +1085,7 @@ impl Builder {
                         r.checklist.extend(self.block_use(&u).map(Use::Named));
                     }
                 }
+                Rule::release_gate => r.gates.extend(self.release_gate(&c)),
                 Rule::monitor => {
                     if let Some(d) = self.child_duration(&c) {
                         let checkins = c

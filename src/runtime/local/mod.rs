@@ -35,7 +35,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::shell;
-use super::world::{BoxFuture, Done, MetricSource, Provider, Track};
+use super::world::{BoxFuture, Done, InstanceHealth, MetricSource, Provider, Track};
 use stats::Stats;
 
 /// How long an instance may take to answer its health check after starting.
@@ -385,6 +385,21 @@ impl LocalProvider {
         out
     }
 
+    /// The version and port of every instance behind the proxy.
+    fn serving(&self) -> Vec<(String, u16)> {
+        self.shared
+            .split
+            .lock()
+            .map(|s| {
+                s.stable
+                    .iter()
+                    .chain(s.new.iter())
+                    .map(|i| (i.version.clone(), i.port))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn counts(&self) -> (usize, usize) {
         self.shared
             .split
@@ -604,18 +619,7 @@ impl Provider for LocalProvider {
 
     fn health(&self) -> BoxFuture<'_, Done> {
         Box::pin(async move {
-            let ports: Vec<(String, u16)> = self
-                .shared
-                .split
-                .lock()
-                .map(|s| {
-                    s.stable
-                        .iter()
-                        .chain(s.new.iter())
-                        .map(|i| (i.version.clone(), i.port))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ports = self.serving();
             if ports.is_empty() {
                 return Ok("no instance is running yet".into());
             }
@@ -628,6 +632,25 @@ impl Provider for LocalProvider {
                 }
             }
             Ok(format!("healthy: {}", ok.join(", ")))
+        })
+    }
+
+    fn instance_health(&self) -> BoxFuture<'_, Vec<InstanceHealth>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (v, port) in self.serving() {
+                let url = format!("http://127.0.0.1:{port}{}", self.shared.health_path);
+                let result = match get_status(&self.shared.client, &url).await {
+                    Some(200) => Ok(format!("{url} answered 200")),
+                    Some(status) => Err(format!("{url} answered {status}")),
+                    None => Err(format!("{url} did not answer")),
+                };
+                out.push(InstanceHealth {
+                    instance: Some(format!("{v}@{port}")),
+                    result,
+                });
+            }
+            out
         })
     }
 
