@@ -525,3 +525,174 @@ fn the_plan_shows_the_batch_health_check_and_the_pause_points() {
     assert_eq!(gate["action"]["on_timeout"], "rollback after 15m");
     assert_eq!(gate["timeout_ms"], 900_000);
 }
+
+// ---------------------------------------------------------------------------------------
+// Placeholders: every one the language lists is filled where it is valid
+
+/// Every context writes every placeholder it may use into `seen.txt`; the message writes
+/// every message placeholder.
+const EVERY_PLACEHOLDER: &str = r#"
+service app {
+  smoke = run "echo smoke {service} {version} {previous_version} {environment} {url} >> seen.txt"
+}
+
+environment ci {
+  provider = command {
+    deploy  = "echo deploy {service} {version} {previous_version} {environment} {url} >> seen.txt"
+    weight  = "echo weight {service} {version} {previous_version} {environment} {weight} {url} >> seen.txt"
+    promote = "echo promote {service} {version} {previous_version} {environment} {url} >> seen.txt"
+    health  = "echo health {service} {version} {previous_version} {environment} {url} >> seen.txt"
+  }
+  database = sqlite "app.db"
+  backup   = run "echo backup {service} {version} {previous_version} {environment} {file} >> seen.txt" verify "echo verify {service} {version} {previous_version} {environment} {file} >> seen.txt"
+  metrics  = command "echo metric {service} {version} {previous_version} {environment} {metric} {query} {track} {window} >> seen.txt; echo 0.5"
+  url      = "http://app.example"
+}
+
+metric error_rate: percent { command = "errors" }
+
+team {
+  lead = "lead@example.com"
+}
+
+channel log = file "log.jsonl"
+
+release "0.9.0" {
+  strategy = recreate
+}
+
+release "1.0.0" {
+  checklist {
+    run "echo checklist {service} {version} {previous_version} {environment} {url} >> seen.txt"
+  }
+  strategy = canary {
+    analysis every 100ms
+    step 50% for 300ms require error_rate < 1%
+    step 100%
+  }
+  migrations {
+    expand a {
+      up = sql "CREATE TABLE a (id INTEGER PRIMARY KEY)"
+      irreversible "a test table"
+    }
+  }
+  comms {
+    on done notify log "{service} {version} {previous_version} {environment} {phase} {step} {weight} {reason} {start} {url} {run} {decided_by} {error_rate}"
+  }
+}
+"#;
+
+#[test]
+fn every_placeholder_is_filled_in_every_context() {
+    let dir = scratch("placeholders");
+    let o = run(&dir, EVERY_PLACEHOLDER, "1.0.0", &["--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let seen = std::fs::read_to_string(dir.join("seen.txt")).unwrap();
+    let mut contexts: Vec<&str> = Vec::new();
+    for line in seen.lines() {
+        assert!(
+            !line.contains('{'),
+            "a placeholder was not filled: {line}\n{seen}"
+        );
+        let (context, rest) = line.split_once(' ').unwrap();
+        assert!(
+            rest.starts_with("app 1.0.0 0.9.0 ci "),
+            "the release placeholders in `{context}`: {line}"
+        );
+        if !contexts.contains(&context) {
+            contexts.push(context);
+        }
+    }
+    contexts.sort_unstable();
+    assert_eq!(
+        contexts,
+        [
+            "backup",
+            "checklist",
+            "deploy",
+            "health",
+            "metric",
+            "promote",
+            "smoke",
+            "verify",
+            "weight"
+        ],
+        "{seen}"
+    );
+    assert!(
+        seen.contains("weight app 1.0.0 0.9.0 ci 50 http://app.example"),
+        "{seen}"
+    );
+    let message = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    let message: serde_json::Value = serde_json::from_str(message.lines().next().unwrap()).unwrap();
+    let text = message["text"].as_str().unwrap();
+    assert!(!text.contains('{'), "{text}");
+    assert!(text.starts_with("app 1.0.0 0.9.0 ci "), "{text}");
+    assert!(
+        text.ends_with(" 0.5"),
+        "the metric's latest reading: {text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A manual trigger's decision makers get the evidence
+
+const MANUAL: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy   = "true"
+    weight   = "true"
+    rollback = "true"
+  }
+  metrics = command "echo 3"
+}
+
+metric error_rate: percent { command = "errors" }
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+channel pager = file "pager.jsonl"
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 100ms
+    step 50% for 5s
+    step 100%
+  }
+  rollback {
+    manual when error_rate > 1% for 300ms timeout 1s else rollback
+  }
+  comms {
+    on rollback_decision notify pager "decide on {service} {version}: {reason}"
+  }
+}
+"#;
+
+#[test]
+fn the_decision_makers_of_a_manual_trigger_get_the_condition_and_the_readings() {
+    let dir = scratch("manual-evidence");
+    let o = run(&dir, MANUAL, "1.0.0", &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let paged = std::fs::read_to_string(dir.join("pager.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(paged.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first["text"], "decide on app 1.0.0: `error_rate > 1%` held for 300ms (error_rate 3)",
+        "{paged}"
+    );
+    let events = journal(&dir);
+    let decision = events
+        .iter()
+        .find(|e| e["type"] == "decision")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(
+        decision["question"],
+        "`error_rate > 1%` held for 300ms (error_rate 3): roll back? (lead)"
+    );
+}

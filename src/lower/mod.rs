@@ -1638,6 +1638,7 @@ impl<'a> Lowering<'a, '_> {
             "service" => Some(self.service.name.name.clone()),
             "environment" => Some(self.env.name.name.clone()),
             "version" => Some(self.rel.version.value.clone()),
+            "previous_version" => self.previous.clone(),
             _ => None,
         })
     }

@@ -246,6 +246,7 @@ pub(crate) struct Metrics {
     service: String,
     release: String,
     stable: Option<String>,
+    environment: String,
 }
 
 const PROMETHEUS_TIMEOUT_MS: u64 = 10_000;
@@ -279,6 +280,7 @@ impl Metrics {
             service: plan.service.clone(),
             release: plan.release.clone(),
             stable,
+            environment: plan.environment.clone(),
         }))
     }
 }
@@ -300,6 +302,8 @@ impl Metrics {
             version,
             track: track.into(),
             window: Duration::from_millis(window_ms),
+            environment: self.environment.clone(),
+            previous_version: self.stable.clone(),
         };
         let reading = match &self.source {
             Source::Prometheus(p) => match query {

@@ -1109,7 +1109,11 @@ impl<'p> Executor<'p> {
                 }
                 (_, Some(cmd)) => {
                     let file = format!("{}-{}.backup", self.plan.service, self.settings.run);
-                    let v = |n: &str| (n == "file").then(|| file.clone());
+                    let names = shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                    let v = |n: &str| match n {
+                        "file" => Some(file.clone()),
+                        _ => names.get(n),
+                    };
                     let c = shell::render(cmd, &v);
                     let r = self.world.shell.run(&c, 3_600_000).await;
                     self.action(Some(id), "backup", r)?;
@@ -1712,16 +1716,23 @@ impl<'p> Executor<'p> {
                 if t.mode == "auto" {
                     return fail(format!("trigger `{}` fired", t.text));
                 }
-                // A manual trigger asks the people who decide rollbacks.
+                // A manual trigger asks the people who decide rollbacks, with what they decide
+                // on: the condition (its threshold) and the readings that broke it.
                 let roles = self.plan.rollback_decision.clone();
                 let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
+                let evidence = format!(
+                    "`{}` held for {} ({})",
+                    t.text,
+                    fmt_ms(t.for_ms),
+                    self.evidence(&t.condition)
+                );
                 self.send_on(
                     "rollback_decision",
                     Some(&step.id),
-                    &[("reason", t.text.clone())],
+                    &[("reason", evidence.clone())],
                 )
                 .await?;
-                let question = format!("`{}` held for {}: roll back?", t.text, fmt_ms(t.for_ms));
+                let question = format!("{evidence}: roll back?");
                 let d = self
                     .decide(&step.id, &role, None, &question, t.timeout_ms)
                     .await?;
@@ -1744,6 +1755,35 @@ impl<'p> Executor<'p> {
             }
         }
         Ok(())
+    }
+
+    /// The latest readings of a condition's metrics, each with what it is compared with: the
+    /// stable version read at the same time (`stable 90.1`) and the captured baseline.
+    fn evidence(&self, c: &Condition) -> String {
+        let shown: Vec<String> = c
+            .metrics()
+            .iter()
+            .map(|m| {
+                let value = self
+                    .latest
+                    .get(m)
+                    .map(|v| fmt_value(*v))
+                    .unwrap_or_else(|| "no data".into());
+                let mut around = Vec::new();
+                if let Some(v) = self.latest.get(&format!("stable.{m}")) {
+                    around.push(format!("stable {}", fmt_value(*v)));
+                }
+                if let Some(b) = self.baseline.get(m) {
+                    around.push(format!("baseline {}", fmt_value(*b)));
+                }
+                if around.is_empty() {
+                    format!("{m} {value}")
+                } else {
+                    format!("{m} {value}, {}", around.join(", "))
+                }
+            })
+            .collect();
+        shown.join("; ")
     }
 
     fn trigger(&self, guard: &str) -> Option<Trigger> {

@@ -654,7 +654,8 @@ fn real_world(
                 health_url.as_deref(),
                 base.clone(),
                 run_dir.to_path_buf(),
-            );
+            )
+            .with_names(shell::ReleaseNames::of(plan, stable.clone()));
             if plan
                 .target
                 .metrics_source
@@ -670,6 +671,7 @@ fn real_world(
             shell: shell::RealShell { dir: base.clone() },
             release: plan.release.clone(),
             stable: stable.clone(),
+            names: shell::ReleaseNames::of(plan, stable.clone()),
             replicas: 3,
             url: plan.target.url.clone(),
             health: plan

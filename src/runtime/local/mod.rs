@@ -34,7 +34,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::shell;
+use super::shell::{self, ReleaseNames};
 use super::world::{BoxFuture, Done, InstanceHealth, MetricSource, Provider, Track};
 use stats::Stats;
 
@@ -95,6 +95,8 @@ pub(crate) struct LocalProvider {
     traffic: Option<(f64, Vec<String>)>,
     /// The release being deployed (rolling batches start it).
     release: String,
+    /// `{service}`, `{environment}` and `{previous_version}` in the instance command.
+    names: ReleaseNames,
 }
 
 /// The proxy's measurements as a metric source.
@@ -141,7 +143,14 @@ impl LocalProvider {
             proxy: Mutex::new(None),
             traffic,
             release,
+            names: ReleaseNames::default(),
         }
+    }
+
+    /// The release placeholders of the instance command.
+    pub(crate) fn with_names(mut self, names: ReleaseNames) -> LocalProvider {
+        self.names = names;
+        self
     }
 
     pub(crate) fn probe(&self) -> LocalProbe {
@@ -281,10 +290,11 @@ impl LocalProvider {
     async fn spawn(&self, version: &str) -> Result<Instance, String> {
         let sh = &self.shared;
         let port = free_port()?;
+        // `{version}` is the instance's own version: stable instances run the stable one.
         let v = |n: &str| match n {
             "port" => Some(port.to_string()),
             "version" => Some(version.to_string()),
-            _ => None,
+            _ => self.names.get(n),
         };
         let command = shell::render(&sh.command, &v);
         let log_path = sh.logs.join(format!("instance-{version}-{port}.log"));
