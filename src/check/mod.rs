@@ -6,6 +6,7 @@
 //! to the right kind, every condition compares a metric with a value of its kind, every
 //! release has exactly one strategy, and the migration graph of every release is acyclic.
 
+mod availability;
 pub mod cluster;
 mod conditions;
 pub(crate) mod gates;
@@ -924,6 +925,17 @@ impl<'a> Checker<'a, '_> {
         let errors = migrations::check_program(&releases);
         self.errors.extend(errors);
         self.cluster_strategies(&releases);
+        if let Some(service) = self.names.service() {
+            let environments: Vec<&Environment> = self
+                .names
+                .all_items()
+                .filter_map(|(_, item)| match item {
+                    Item::Environment(e) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            availability::check(service, &environments, &mut self.errors);
+        }
     }
 
     /// Each release's strategy against each environment's cluster provider, and the steps its

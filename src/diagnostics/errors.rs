@@ -121,6 +121,15 @@ pub enum Error {
         valid: Vec<String>,
         suggestion: Option<String>,
     },
+    /// A placeholder valid where it is written that an environment cannot fill.
+    UnavailablePlaceholder {
+        span: Span,
+        name: &'static str,
+        environment: String,
+        /// Why it has no value there.
+        why: &'static str,
+        help: &'static str,
+    },
     InvalidTimeZone {
         span: Span,
         name: String,
@@ -325,6 +334,7 @@ impl Error {
             Error::NegativeDuration { .. } => "E303",
             Error::BaselineOnLeft { .. } => "E304",
             Error::UnknownPlaceholder { .. } => "E305",
+            Error::UnavailablePlaceholder { .. } => "E314",
             Error::InvalidTimeZone { .. } => "E306",
             Error::RangeEndBeforeStart { .. } => "E307",
             Error::BadSemver { .. } => "E308",
@@ -495,6 +505,11 @@ impl Error {
             Error::BaselineOnLeft { span } => d
                 .with_label(Label::primary(*span, "`baseline` must be on the right"))
                 .with_help("write the metric first: `error_rate > 2x baseline`"),
+            Error::UnavailablePlaceholder {
+                span, why, help, ..
+            } => d
+                .with_label(Label::primary(*span, *why))
+                .with_help(*help),
             Error::UnknownPlaceholder {
                 span,
                 valid,
@@ -748,6 +763,9 @@ impl Error {
             Error::UnknownPlaceholder { name, context, .. } => {
                 format!("unknown placeholder `{{{name}}}` in {context}")
             }
+            Error::UnavailablePlaceholder {
+                name, environment, ..
+            } => format!("`{{{name}}}` has no value in environment `{environment}`"),
             Error::InvalidTimeZone { name, .. } => format!("invalid time zone `{name}`"),
             Error::RangeEndBeforeStart { what, .. } => format!("{what} ends before it starts"),
             Error::BadSemver { version, .. } => format!("`{version}` is not a semantic version"),
