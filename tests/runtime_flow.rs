@@ -696,3 +696,59 @@ fn the_decision_makers_of_a_manual_trigger_get_the_condition_and_the_readings() 
         "`error_rate > 1%` held for 300ms (error_rate 3): roll back? (lead)"
     );
 }
+
+/// After the 20% step the canary's error rate is 5% (the metric command reads the weight the
+/// `weight` command wrote); the lead does not answer.
+const GATE_WATCHED: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy   = "true"
+    weight   = "echo {weight} > weight.txt"
+    rollback = "echo 0 > weight.txt"
+  }
+  metrics = command "test \"$(cat weight.txt 2>/dev/null)\" = 20 && echo 5 || echo 0"
+}
+
+metric error_rate: percent { command = "errors" }
+
+team {
+  lead = "lead@example.com"
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 100ms
+    step 20%
+    step 100%
+  }
+  approval after step 1 by lead "the 20% dashboards look normal" timeout 1m else rollback
+  rollback {
+    auto when error_rate > 1% for 300ms
+  }
+}
+"#;
+
+#[test]
+fn an_automatic_trigger_stays_armed_while_a_gate_after_traffic_moved_waits() {
+    let dir = scratch("gate-watched");
+    let started = std::time::Instant::now();
+    let o = run(&dir, GATE_WATCHED, "1.0.0", &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    // Not the gate's minute: the trigger fired while it waited.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{out}"
+    );
+    let events = journal(&dir);
+    let fired = events
+        .iter()
+        .find(|e| e["type"] == "trigger_fired")
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert_eq!(fired["step"], "deploy.canary-1.approval");
+    let failed = step_failed(&events);
+    assert_eq!(failed["step"], "deploy.canary-1.approval");
+    assert_eq!(failed["reason"], "trigger `error_rate > 1%` fired");
+}

@@ -282,6 +282,11 @@ impl<'a> Lowering<'a, '_> {
                 Some(g.span),
             );
             s.timeout_ms = g.timeout.as_ref().map(|t| ms(t.timeout.value));
+            // Once traffic has moved the new version serves while the gate waits: the
+            // automatic triggers stay armed.
+            if self.changed.traffic {
+                s.guards = self.trigger_guards();
+            }
             self.push_one(phase, s);
         }
     }

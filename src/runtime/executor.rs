@@ -1866,6 +1866,10 @@ impl<'p> Executor<'p> {
             question: req.question.clone(),
         })?;
         let poll = std::time::Duration::from_millis(self.interval().min(1_000));
+        // The automatic triggers of a gate after traffic moved are evaluated once per
+        // analysis interval while it waits, as in a hold.
+        let every = std::time::Duration::from_millis(self.interval());
+        let mut evaluated = tokio::time::Instant::now();
         // The gates are taken out of the world while their answer is awaited, so that the
         // operators' requests can be journaled meanwhile; they are put back whatever happens.
         let gates = std::mem::replace(&mut self.world.gates, Box::new(Unanswered));
@@ -1898,6 +1902,14 @@ impl<'p> Executor<'p> {
                         if let Some(reason) = self.steer.abort.take() {
                             break Err(Failure { reason });
                         }
+                        if evaluated.elapsed() >= every {
+                            evaluated = tokio::time::Instant::now();
+                            match self.gate_triggers(&req.step).await {
+                                Err(f) => break Err(f),
+                                Ok(Some(reason)) => break Err(Failure { reason }),
+                                Ok(None) => {}
+                            }
+                        }
                     }
                 }
             }
@@ -1906,6 +1918,49 @@ impl<'p> Executor<'p> {
         let d = answer?;
         self.log_decision(&req, &d)?;
         Ok(d)
+    }
+
+    /// One evaluation of the automatic triggers armed at a waiting gate (its step's `trigger`
+    /// guards: a gate after traffic moved): a trigger whose condition held for its `for`
+    /// window fails the gate and the rollback runs. Manual triggers are not asked meanwhile: the
+    /// people who would decide are the ones the gate waits for.
+    async fn gate_triggers(&mut self, step_id: &str) -> Result<Option<String>, Failure> {
+        let triggers: Vec<Trigger> = self
+            .steps()
+            .find(|s| s.id == step_id)
+            .map(|s| {
+                s.guards
+                    .iter()
+                    .filter(|g| g.kind == "trigger")
+                    .filter_map(|g| self.trigger(&g.condition))
+                    .filter(|t| t.mode == "auto")
+                    .collect()
+            })
+            .unwrap_or_default();
+        let interval = self.interval();
+        for t in &triggers {
+            let window = t.for_ms.max(interval);
+            let r = self.evaluate_over(&t.condition, window).await;
+            let now = self.world.clock.now();
+            if r != Some(true) {
+                self.breach.remove(&t.text);
+                continue;
+            }
+            let since = *self.breach.entry(t.text.clone()).or_insert(now);
+            let held = u64::try_from(now.duration_since(since).as_millis()).unwrap_or(0);
+            if held < t.for_ms {
+                continue;
+            }
+            self.breach.remove(&t.text);
+            self.log(Event::TriggerFired {
+                step: step_id.to_string(),
+                condition: t.text.clone(),
+                mode: t.mode.clone(),
+                breach_since: since.to_string(),
+            })?;
+            return Ok(Some(format!("trigger `{}` fired", t.text)));
+        }
+        Ok(None)
     }
 
     /// An approval gate: approved continues, rejected fails, a timeout runs the `else` action.
