@@ -752,3 +752,88 @@ fn an_automatic_trigger_stays_armed_while_a_gate_after_traffic_moved_waits() {
     assert_eq!(failed["step"], "deploy.canary-1.approval");
     assert_eq!(failed["reason"], "trigger `error_rate > 1%` fired");
 }
+
+// ---------------------------------------------------------------------------------------
+// Per-environment settings: one file, a short canary in staging and the long one in
+// production
+
+const PER_ENVIRONMENT: &str = r#"
+service app {}
+
+environment ci {
+  provider = command {
+    deploy = "true"
+    weight = "echo {weight} >> weights.txt"
+  }
+}
+
+environment production {
+  provider = command {
+    deploy = "true"
+    weight = "echo {weight} >> weights.txt"
+  }
+}
+
+team {
+  lead = "lead@example.com"
+  qa   = "qa@example.com"
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 1m
+    step 5%  for 30m
+    step 25% for 1h
+    step 100%
+  }
+  checklist {
+    confirm "the release notes are published" by lead
+  }
+  monitor 2h
+
+  environment ci {
+    strategy = canary {
+      analysis every 100ms
+      step 50% for 300ms
+      step 100%
+    }
+    checklist {
+      confirm "the test data is loaded" by qa
+    }
+    monitor 200ms
+  }
+}
+"#;
+
+fn plan_of(dir: &Path, env: &str) -> String {
+    let o = deployc()
+        .current_dir(dir)
+        .args(["plan", "app.deploy", "--release", "1.0.0", "--env", env])
+        .args(["--start", "2026-12-01T09:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn an_environment_runs_its_own_strategy_monitor_and_checklist_from_one_file() {
+    let dir = scratch("per-environment");
+    let o = run(&dir, PER_ENVIRONMENT, "1.0.0", &["--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let weights = std::fs::read_to_string(dir.join("weights.txt")).unwrap();
+    assert_eq!(weights.lines().collect::<Vec<_>>(), ["50", "100"], "{out}");
+    let events = journal(&dir);
+    let asked: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "decision")
+        .map(|e| e["question"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked, ["the test data is loaded (qa)"], "{events:#?}");
+    insta::assert_snapshot!("plan_per_environment_ci", plan_of(&dir, "ci"));
+    insta::assert_snapshot!(
+        "plan_per_environment_production",
+        plan_of(&dir, "production")
+    );
+}

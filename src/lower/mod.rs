@@ -361,9 +361,8 @@ impl<'a> Lowering<'a, '_> {
         }
         for f in c.flags.iter().rev() {
             let initially_on = self
-                .rel
-                .flags
-                .iter()
+                .flags()
+                .into_iter()
                 .find(|d| &d.name.name == f)
                 .and_then(|d| d.initially.first())
                 .is_some_and(|i| i.value);
@@ -461,10 +460,54 @@ impl<'a> Lowering<'a, '_> {
             .collect()
     }
 
+    /// This environment's own entries in the release (`environment NAME { … }`), if any.
+    fn own(&self) -> Option<&'a ReleaseEnvironment> {
+        let rel: &'a Release = self.rel;
+        rel.environments
+            .iter()
+            .find(|o| o.environment.name == self.env.name.name)
+    }
+
+    /// The strategy this environment runs: its own, else the release's.
+    fn strategy_refs(&self) -> &'a [StrategyRef] {
+        match self.own() {
+            Some(o) if !o.strategy.is_empty() => &o.strategy,
+            _ => &self.rel.strategy,
+        }
+    }
+
+    /// The monitoring period (and check-ins) of this environment.
+    fn monitors(&self) -> &'a [Monitor] {
+        match self.own() {
+            Some(o) if !o.monitor.is_empty() => &o.monitor,
+            _ => &self.rel.monitor,
+        }
+    }
+
+    /// The checklist of this environment.
+    fn checklists(&self) -> &'a [Use<Vec<ChecklistEntry>>] {
+        match self.own() {
+            Some(o) if !o.checklist.is_empty() => &o.checklist,
+            _ => &self.rel.checklist,
+        }
+    }
+
+    /// The flag schedules of this environment: its own flags replace the release's of the
+    /// same name, and come after them.
+    fn flags(&self) -> Vec<&'a Flag> {
+        let own: &'a [Flag] = self.own().map(|o| &o.flags[..]).unwrap_or(&[]);
+        let rel: &'a Release = self.rel;
+        rel.flags
+            .iter()
+            .filter(|f| !own.iter().any(|o| o.name.name == f.name.name))
+            .chain(own.iter())
+            .collect()
+    }
+
     /// The release's strategy, triggers, comms and checklist, bound once.
     fn bind_blocks(&self) -> Blocks<'a> {
         Blocks {
-            strategy: self.rel.strategy.first().and_then(|s| match s {
+            strategy: self.strategy_refs().first().and_then(|s| match s {
                 StrategyRef::Inline(s) => Some(self.inline(s)),
                 StrategyRef::Named(u) => self.named(u, Kind::Strategy, |d| match d {
                     Def::Strategy(d) => Some((&d.strategy, &d.params, d.name.span)),
@@ -479,7 +522,7 @@ impl<'a> Lowering<'a, '_> {
                 Def::Comms(d) => Some((&d.entries, &d.params, d.name.span)),
                 _ => None,
             }),
-            checklist: self.bind_all(&self.rel.checklist, Kind::Checklist, |d| match d {
+            checklist: self.bind_all(self.checklists(), Kind::Checklist, |d| match d {
                 Def::Checklist(d) => Some((&d.entries, &d.params, d.name.span)),
                 _ => None,
             }),
@@ -619,8 +662,7 @@ impl<'a> Lowering<'a, '_> {
         }
         self.verify();
         let monitor_ms = self
-            .rel
-            .monitor
+            .monitors()
             .first()
             .map(|m| ms(m.duration.value))
             .unwrap_or(0);
@@ -637,7 +679,7 @@ impl<'a> Lowering<'a, '_> {
             Action::Monitor {
                 duration_ms: monitor_ms,
             },
-            self.rel.monitor.first().map(|m| m.span),
+            self.monitors().first().map(|m| m.span),
         );
         monitor.expected_ms = monitor_ms;
         monitor.guards = self.trigger_guards();
@@ -916,7 +958,7 @@ impl<'a> Lowering<'a, '_> {
                 "pre.checklist".into(),
                 "Pre-deployment checklist".into(),
                 Action::Checklist { items },
-                self.rel.checklist.first().map(|c| c.span()),
+                self.checklists().first().map(|c| c.span()),
             );
             self.push(PhaseName::PreDeploy, s);
         }
@@ -1357,7 +1399,7 @@ impl<'a> Lowering<'a, '_> {
             Checkin(&'x Spanned<Millis>),
         }
         let mut later: Vec<(u64, Later<'a>)> = Vec::new();
-        for f in &self.rel.flags {
+        for f in self.flags() {
             for d in &f.days {
                 let at = base.saturating_add(d.day.value.saturating_sub(1).saturating_mul(DAY_MS));
                 later.push((at, Later::Day(f, d)));
@@ -1367,7 +1409,7 @@ impl<'a> Lowering<'a, '_> {
                 later.push((at, Later::Remove(f, r.value)));
             }
         }
-        if let Some(m) = self.rel.monitor.first() {
+        if let Some(m) = self.monitors().first() {
             for c in &m.checkins {
                 later.push((base.saturating_add(ms(c.value)), Later::Checkin(c)));
             }

@@ -689,6 +689,8 @@ pub struct Release {
     pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
     /// `approval after PLACE by ROLE "TEXT" …`: pause points between deploy steps.
     pub gates: Vec<ReleaseGate>,
+    /// `environment NAME { … }`: what one environment does its own way.
+    pub environments: Vec<ReleaseEnvironment>,
     pub doc: Option<String>,
     pub span: Span,
 }
@@ -702,6 +704,32 @@ pub struct ReleaseGate {
     pub text: StrLit,
     pub timeout: Option<GateTimeout>,
     pub span: Span,
+}
+
+/// `environment NAME { strategy …, monitor …, checklist …, flag … }` in a release: in that
+/// environment these replace the release's own (a flag by its name).
+#[derive(Debug, Clone)]
+pub struct ReleaseEnvironment {
+    pub environment: Ident,
+    pub strategy: Vec<StrategyRef>,
+    pub monitor: Vec<Monitor>,
+    pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
+    pub flags: Vec<Flag>,
+    pub span: Span,
+}
+
+impl ReleaseEnvironment {
+    /// Takes the entries the parsers collected into a release-shaped value.
+    pub(crate) fn from_entries(environment: Ident, r: Release, span: Span) -> ReleaseEnvironment {
+        ReleaseEnvironment {
+            environment,
+            strategy: r.strategy,
+            monitor: r.monitor,
+            checklist: r.checklist,
+            flags: r.flags,
+            span,
+        }
+    }
 }
 
 /// The deploy step a gate follows.
@@ -747,6 +775,7 @@ impl Release {
             monitor: Vec::new(),
             checklist: Vec::new(),
             gates: Vec::new(),
+            environments: Vec::new(),
             doc: None,
             span,
         }

@@ -110,6 +110,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         args => "`(`",
         risk_setting => "`risk`",
         release_gate => "`approval`",
+        release_environment => "`environment`",
         gate_place | gate_named => {
             "a step (`step N`, `batch N`, `preview`, `switch`, `keep_previous`, `recreate` or `smoke`)"
         }

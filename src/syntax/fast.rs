@@ -1769,6 +1769,10 @@ impl<'s> Fast<'s> {
             r.gates.push(v);
             return Some(());
         }
+        if let Some(v) = self.attempt(Self::release_environment) {
+            r.environments.push(v);
+            return Some(());
+        }
         if let Some(v) = self.attempt(Self::monitor) {
             r.monitor.push(v);
             return Some(());
@@ -1777,6 +1781,56 @@ impl<'s> Fast<'s> {
         let v = self.use_or_body(start, Self::checklist_body)?;
         r.checklist.push(v);
         Some(())
+    }
+
+    /// `release_environment = { "environment" ~ ident ~ lb ~ (release_environment_entry ~ ","?)* ~ rb }`
+    /// with `release_environment_entry = _{ strategy_setting | monitor | checklist_setting | flag }`.
+    fn release_environment(&mut self) -> Option<ReleaseEnvironment> {
+        let start = self.pos;
+        self.tok("environment")?;
+        let environment = self.ident()?;
+        self.skip();
+        let mut r = Release::empty(
+            StrLit {
+                value: String::new(),
+                span: environment.span,
+                escapes: Vec::new(),
+                quote_len: 0,
+            },
+            Span::synthetic(),
+        );
+        self.block(|p| {
+            let entry = p.pos;
+            if let Some(v) = p.attempt(|p| {
+                p.kwt("strategy")?;
+                p.tok("=")?;
+                if let Some(s) = p.attempt(Self::strategy_expr) {
+                    return Some(StrategyRef::Inline(s));
+                }
+                p.block_use().map(StrategyRef::Named)
+            }) {
+                r.strategy.push(v);
+                return Some(());
+            }
+            if let Some(v) = p.attempt(Self::monitor) {
+                r.monitor.push(v);
+                return Some(());
+            }
+            if let Some(v) = p.attempt(|p| {
+                p.kwt("checklist")?;
+                p.use_or_body(entry, Self::checklist_body)
+            }) {
+                r.checklist.push(v);
+                return Some(());
+            }
+            r.flags.push(p.flag()?);
+            Some(())
+        })?;
+        Some(ReleaseEnvironment::from_entries(
+            environment,
+            r,
+            self.span_from(start),
+        ))
     }
 
     /// `release_gate = { "approval" ~ kw_after ~ gate_place ~ "by" ~ ident ~ string ~ gate_timeout? }`
