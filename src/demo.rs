@@ -1,10 +1,12 @@
 //! The demo application used by `examples/quickstart.deploy` and the runtime's end-to-end
 //! tests: a tiny std-only HTTP server started as `deployc demo-app --port P --version V`.
 //!
-//! It serves `/` (the version, in a line of text) and `/health` (always 200, as a broken
+//! It serves `/` (the version, in a line of text) and `/health` (200 by default, as a broken
 //! build's health endpoint often is). A version whose name contains `bad` fails 30% of the
 //! requests to other paths with 500 and answers 50 ms late, so a canary can fail for real;
-//! `DEMO_ERROR_PERCENT` and `DEMO_LATENCY_MS` set those for any version.
+//! `DEMO_ERROR_PERCENT` and `DEMO_LATENCY_MS` set those for any version, and
+//! `DEMO_HEALTHY_CHECKS=N` makes `/health` answer 503 after its first `N` answers (a build
+//! that starts, passes its start-up check and then falls over).
 //! `deployc demo-app --get URL` fetches a URL and fails unless it answers 2xx (smoke tests
 //! with nothing installed).
 
@@ -19,6 +21,9 @@ struct Behaviour {
     error_percent: u64,
     latency: Duration,
     count: AtomicU64,
+    /// `/health` answers 200 this many times, then 503; `None`: always 200.
+    healthy_checks: Option<u64>,
+    health_count: AtomicU64,
 }
 
 /// Runs the demo application; returns the exit code.
@@ -56,6 +61,8 @@ pub fn main(args: &[String]) -> i32 {
         })),
         version,
         count: AtomicU64::new(0),
+        healthy_checks: env_num("DEMO_HEALTHY_CHECKS"),
+        health_count: AtomicU64::new(0),
     });
     let listener = match TcpListener::bind(("127.0.0.1", port)) {
         Ok(l) => l,
@@ -108,7 +115,12 @@ fn serve(stream: TcpStream, b: &Behaviour) {
         }
         let path = request_line.split_whitespace().nth(1).unwrap_or("/");
         let (status, text) = if path == "/health" {
-            ("200 OK", "ok\n".to_string())
+            let n = b.health_count.fetch_add(1, Ordering::Relaxed);
+            if b.healthy_checks.is_some_and(|limit| n >= limit) {
+                ("503 Service Unavailable", "unhealthy\n".to_string())
+            } else {
+                ("200 OK", "ok\n".to_string())
+            }
         } else {
             let n = b.count.fetch_add(1, Ordering::Relaxed);
             if !b.latency.is_zero() {

@@ -625,7 +625,7 @@ fn a_manual_trigger_asks_the_decision_makers_on_rollback_decision() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let asked = stdout
-        .find("✉ terminal: decide: error_rate > 1%")
+        .find("✉ terminal: decide: `error_rate > 1%` held for 3m (error_rate 2)")
         .unwrap_or_else(|| panic!("no decision request:\n{stdout}"));
     let decided = stdout.find("roll back? (lead)").unwrap();
     assert!(

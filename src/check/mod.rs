@@ -6,8 +6,10 @@
 //! to the right kind, every condition compares a metric with a value of its kind, every
 //! release has exactly one strategy, and the migration graph of every release is acyclic.
 
+mod availability;
 pub mod cluster;
 mod conditions;
+pub(crate) mod gates;
 mod migrations;
 pub mod placeholders;
 
@@ -666,6 +668,47 @@ impl<'a> Checker<'a, '_> {
                 Use::Named(u) => self.block_use(u, scope, Kind::Checklist),
             }
         }
+        for g in &r.gates {
+            self.resolve_ident(scope, &g.role, Kind::Role);
+            self.gate_timeout(&g.timeout);
+        }
+        for (i, o) in r.environments.iter().enumerate() {
+            self.resolve_ident(scope, &o.environment, Kind::Environment);
+            // One block per environment: a second one would silently lose to the first.
+            let same: Vec<&ReleaseEnvironment> = r
+                .environments
+                .iter()
+                .take(i + 1)
+                .filter(|p| p.environment.name == o.environment.name)
+                .collect();
+            if same.len() == 2 {
+                self.repeated(&same, "environment", |x| x.environment.span);
+            }
+            self.repeated(&o.strategy, "strategy", |x| x.span());
+            self.repeated(&o.monitor, "monitor", |x| x.span);
+            self.repeated(&o.checklist, "checklist", |x| x.span());
+            for s in &o.strategy {
+                match s {
+                    StrategyRef::Inline(s) => self.strategy(s, scope),
+                    StrategyRef::Named(u) => self.block_use(u, scope, Kind::Strategy),
+                }
+            }
+            for c in &o.checklist {
+                match c {
+                    Use::Inline { body, .. } => self.checklist(body, scope),
+                    Use::Named(u) => self.block_use(u, scope, Kind::Checklist),
+                }
+            }
+            for m in &o.monitor {
+                self.duration(&m.duration, false, "the monitoring period");
+                for c in &m.checkins {
+                    self.duration(c, true, "a check-in offset");
+                }
+            }
+            for f in &o.flags {
+                self.flag(f);
+            }
+        }
         for m in &r.monitor {
             self.duration(&m.duration, false, "the monitoring period");
             for c in &m.checkins {
@@ -827,6 +870,12 @@ impl<'a> Checker<'a, '_> {
                 for h in health {
                     self.duration(&h.every, true, "the health interval");
                     self.duration(&h.timeout, true, "the health timeout");
+                    // `healthy 0` would call an instance healthy before any check passed.
+                    for (n, what) in [(h.healthy, "`healthy`"), (h.unhealthy, "`unhealthy`")] {
+                        if let Some(n) = n.filter(|n| n.value == 0) {
+                            self.err(Error::MustBePositive { span: n.span, what });
+                        }
+                    }
                 }
             }
             Strategy::Recreate { downtime, .. } => {
@@ -932,9 +981,21 @@ impl<'a> Checker<'a, '_> {
         let errors = migrations::check_program(&releases);
         self.errors.extend(errors);
         self.cluster_strategies(&releases);
+        if let Some(service) = self.names.service() {
+            let environments: Vec<&Environment> = self
+                .names
+                .all_items()
+                .filter_map(|(_, item)| match item {
+                    Item::Environment(e) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            availability::check(service, &environments, &mut self.errors);
+        }
     }
 
-    /// Each release's strategy against each environment's cluster provider.
+    /// Each release's strategy against each environment's cluster provider, and the steps its
+    /// gates follow.
     fn cluster_strategies(&mut self, releases: &[(ModuleId, &'a Release)]) {
         let environments: Vec<&'a Environment> = self
             .names
@@ -944,25 +1005,40 @@ impl<'a> Checker<'a, '_> {
                 _ => None,
             })
             .collect();
+        let has_smoke = self.names.service().is_some_and(|s| !s.smoke.is_empty());
         for (module, r) in releases {
-            // Findings point at the strategy's keyword, or at the name of a named one.
-            let (strategy, at) = match r.strategy.first() {
-                Some(StrategyRef::Inline(s)) => {
-                    let start = s.span().start as usize;
-                    (s, Span::new(s.span().file, start, start + s.name().len()))
-                }
-                Some(StrategyRef::Named(u)) => {
-                    match self
-                        .names
-                        .lookup_kind(*module, &[], &u.path, Some(Kind::Strategy))
-                    {
-                        Some(Def::Strategy(d)) => (&d.strategy, u.path.span),
-                        _ => continue,
-                    }
-                }
-                None => continue,
+            let Some(release_strategy) = r
+                .strategy
+                .first()
+                .and_then(|s| self.strategy_of(*module, s))
+            else {
+                continue;
             };
+            // An environment with a strategy of its own is checked against it; the others
+            // against the release's.
+            let own = |e: &Environment| {
+                r.environments
+                    .iter()
+                    .find(|o| o.environment.name == e.name.name)
+                    .and_then(|o| o.strategy.first())
+            };
+            let shared: Vec<&'a Environment> = environments
+                .iter()
+                .copied()
+                .filter(|e| own(e).is_none())
+                .collect();
+            gates::check(r, release_strategy.0, has_smoke, &shared, &mut self.errors);
             for e in &environments {
+                let (strategy, at) = match own(e) {
+                    Some(s) => match self.strategy_of(*module, s) {
+                        Some(found) => {
+                            gates::check(r, found.0, has_smoke, &[*e], &mut self.errors);
+                            found
+                        }
+                        None => continue,
+                    },
+                    None => release_strategy,
+                };
                 for p in &e.provider {
                     if let Provider::Cluster {
                         kind,
@@ -983,6 +1059,26 @@ impl<'a> Checker<'a, '_> {
                             &mut self.errors,
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// A release's (or an environment's) strategy, resolved, with the place findings point
+    /// at: the strategy's keyword, or the name of a named one.
+    fn strategy_of(&self, module: ModuleId, s: &'a StrategyRef) -> Option<(&'a Strategy, Span)> {
+        match s {
+            StrategyRef::Inline(s) => {
+                let start = s.span().start as usize;
+                Some((s, Span::new(s.span().file, start, start + s.name().len())))
+            }
+            StrategyRef::Named(u) => {
+                match self
+                    .names
+                    .lookup_kind(module, &[], &u.path, Some(Kind::Strategy))
+                {
+                    Some(Def::Strategy(d)) => Some((&d.strategy, u.path.span)),
+                    _ => None,
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! terminal that sees it, while the run goes on elsewhere.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use miette::miette;
@@ -31,10 +31,14 @@ pub(super) struct ReportArgs {
     /// The state directory
     #[arg(long, value_name = "DIR", default_value = STATE_DIR)]
     state_dir: PathBuf,
+    /// A PostgreSQL state store (`postgres://…`) instead of the state directory
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 pub(super) fn report(args: ReportArgs) -> miette::Result<i32> {
-    let id = control::resolve_run(&args.state_dir, &args.run).map_err(|e| miette!("{e}"))?;
+    let store = Store::open(args.state.as_deref(), &args.state_dir).map_err(|e| miette!("{e}"))?;
+    let id = store.resolve_run(&args.run).map_err(|e| miette!("{e}"))?;
     let by = args.by.clone().unwrap_or_else(control::operator);
     let section = if args.lesson {
         NoteSection::Lessons
@@ -42,7 +46,7 @@ pub(super) fn report(args: ReportArgs) -> miette::Result<i32> {
         NoteSection::Issues
     };
     let note = args.note.as_deref().map(|t| (section, t, by.as_str()));
-    match runtime::report_run(&args.state_dir, &id, note) {
+    match runtime::report_run(&store, &args.state_dir, &id, note) {
         Ok(Some(path)) => {
             if note.is_some() {
                 println!(

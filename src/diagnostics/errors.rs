@@ -121,6 +121,15 @@ pub enum Error {
         valid: Vec<String>,
         suggestion: Option<String>,
     },
+    /// A placeholder valid where it is written that an environment cannot fill.
+    UnavailablePlaceholder {
+        span: Span,
+        name: &'static str,
+        environment: String,
+        /// Why it has no value there.
+        why: &'static str,
+        help: &'static str,
+    },
     InvalidTimeZone {
         span: Span,
         name: String,
@@ -234,6 +243,15 @@ pub enum Error {
     BackupWithoutRestore {
         span: Span,
     },
+    /// `approval after PLACE` names a step the release does not have.
+    GateWithoutStep {
+        span: Span,
+        place: String,
+        /// Why there is no such step: `the canary has 3 steps`.
+        why: String,
+        /// The places a gate of this release may follow.
+        valid: Vec<String>,
+    },
 
     // E5xx — targets: what an environment's provider can do
     ClusterValueKind {
@@ -325,6 +343,7 @@ impl Error {
             Error::NegativeDuration { .. } => "E303",
             Error::BaselineOnLeft { .. } => "E304",
             Error::UnknownPlaceholder { .. } => "E305",
+            Error::UnavailablePlaceholder { .. } => "E314",
             Error::InvalidTimeZone { .. } => "E306",
             Error::RangeEndBeforeStart { .. } => "E307",
             Error::BadSemver { .. } => "E308",
@@ -349,6 +368,7 @@ impl Error {
             Error::ReleaseOutOfOrder { .. } => "E416",
             Error::Unbatchable { .. } => "E417",
             Error::BackupWithoutRestore { .. } => "E418",
+            Error::GateWithoutStep { .. } => "E419",
             Error::ClusterValueKind { .. } => "E601",
             Error::InvalidKubernetesName { .. } => "E602",
             Error::ImageWithoutVersion { .. } => "E603",
@@ -496,6 +516,11 @@ impl Error {
             Error::BaselineOnLeft { span } => d
                 .with_label(Label::primary(*span, "`baseline` must be on the right"))
                 .with_help("write the metric first: `error_rate > 2x baseline`"),
+            Error::UnavailablePlaceholder {
+                span, why, help, ..
+            } => d
+                .with_label(Label::primary(*span, *why))
+                .with_help(*help),
             Error::UnknownPlaceholder {
                 span,
                 valid,
@@ -639,6 +664,15 @@ impl Error {
                 .with_label(Label::primary(*span, format!("comes after `{previous}` in the file")))
                 .with_label(Label::secondary(*previous_span, "the earlier entry"))
                 .with_help("list releases oldest first; the order decides expand/contract checks"),
+            Error::GateWithoutStep {
+                span, why, valid, ..
+            } => d.with_label(Label::primary(*span, why.clone())).with_help(
+                if valid.is_empty() {
+                    "this release has no deploy step for an approval to follow".to_string()
+                } else {
+                    format!("an approval may follow: {}", valid.join(", "))
+                },
+            ),
             Error::ClusterValueKind {
                 span,
                 expected,
@@ -752,6 +786,9 @@ impl Error {
             Error::UnknownPlaceholder { name, context, .. } => {
                 format!("unknown placeholder `{{{name}}}` in {context}")
             }
+            Error::UnavailablePlaceholder {
+                name, environment, ..
+            } => format!("`{{{name}}}` has no value in environment `{environment}`"),
             Error::InvalidTimeZone { name, .. } => format!("invalid time zone `{name}`"),
             Error::RangeEndBeforeStart { what, .. } => format!("{what} ends before it starts"),
             Error::BadSemver { version, .. } => format!("`{version}` is not a semantic version"),
@@ -801,6 +838,9 @@ impl Error {
             Error::ReleaseOutOfOrder {
                 version, previous, ..
             } => format!("release `{version}` is listed after the newer `{previous}`"),
+            Error::GateWithoutStep { place, .. } => {
+                format!("the approval follows `{place}`, which the release does not have")
+            }
             Error::ClusterValueKind {
                 setting, expected, ..
             } => format!("`{setting}` takes {expected}"),

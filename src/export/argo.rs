@@ -1020,6 +1020,15 @@ impl<'a> Exporter<'a> {
                         src,
                     );
                 }
+                Action::Approval {
+                    role,
+                    question: Some(q),
+                    ..
+                } => self.warn(
+                    format!("the approval by `{role}` at `{}` (\"{q}\") is not exported", step.id),
+                    "the Rollout does not wait for a person there; `deployc run` asks for the approval at that step",
+                    src,
+                ),
                 Action::Approval { role, on_timeout, .. } if step.id != "deploy.switch-approval" => {
                     let timeout = on_timeout.as_deref().map(|t| format!(" ({t})")).unwrap_or_default();
                     self.warn(

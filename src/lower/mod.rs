@@ -240,7 +240,58 @@ impl<'a> Lowering<'a, '_> {
         Some(t.to_string())
     }
 
-    fn push(&mut self, phase: PhaseName, mut step: Step) {
+    /// Adds a step, then the release's gates that follow it (`approval after PLACE …`).
+    fn push(&mut self, phase: PhaseName, step: Step) {
+        let place = gate_place_of(&step.id);
+        let id = step.id.clone();
+        self.push_one(phase, step);
+        let Some(place) = place else {
+            return;
+        };
+        let gates: Vec<&ReleaseGate> = self
+            .rel
+            .gates
+            .iter()
+            .filter(|g| g.place.value == place)
+            .collect();
+        for (i, g) in gates.iter().enumerate() {
+            let on_timeout = g.timeout.as_ref().map(|t| {
+                format!(
+                    "{} after {}",
+                    t.action.map(|x| gate(x.value)).unwrap_or("abort"),
+                    fmt_ms(ms(t.timeout.value))
+                )
+            });
+            let mut s = self.step(
+                if i == 0 {
+                    format!("{id}.approval")
+                } else {
+                    format!("{id}.approval-{}", i + 1)
+                },
+                format!("Approval by {}: {}", g.role.name, g.text.value),
+                Action::Approval {
+                    role: g.role.name.clone(),
+                    who: self
+                        .names
+                        .roles()
+                        .find(|r| r.name.name == g.role.name)
+                        .map(|r| r.who.value.clone()),
+                    on_timeout,
+                    question: Some(g.text.value.clone()),
+                },
+                Some(g.span),
+            );
+            s.timeout_ms = g.timeout.as_ref().map(|t| ms(t.timeout.value));
+            // Once traffic has moved the new version serves while the gate waits: the
+            // automatic triggers stay armed.
+            if self.changed.traffic {
+                s.guards = self.trigger_guards();
+            }
+            self.push_one(phase, s);
+        }
+    }
+
+    fn push_one(&mut self, phase: PhaseName, mut step: Step) {
         step.starts_at_ms = self.clock;
         step.starts_at = self.abs(i64::try_from(self.clock).unwrap_or(i64::MAX));
         if step.after.is_empty()
@@ -310,9 +361,8 @@ impl<'a> Lowering<'a, '_> {
         }
         for f in c.flags.iter().rev() {
             let initially_on = self
-                .rel
-                .flags
-                .iter()
+                .flags()
+                .into_iter()
                 .find(|d| &d.name.name == f)
                 .and_then(|d| d.initially.first())
                 .is_some_and(|i| i.value);
@@ -410,10 +460,54 @@ impl<'a> Lowering<'a, '_> {
             .collect()
     }
 
+    /// This environment's own entries in the release (`environment NAME { … }`), if any.
+    fn own(&self) -> Option<&'a ReleaseEnvironment> {
+        let rel: &'a Release = self.rel;
+        rel.environments
+            .iter()
+            .find(|o| o.environment.name == self.env.name.name)
+    }
+
+    /// The strategy this environment runs: its own, else the release's.
+    fn strategy_refs(&self) -> &'a [StrategyRef] {
+        match self.own() {
+            Some(o) if !o.strategy.is_empty() => &o.strategy,
+            _ => &self.rel.strategy,
+        }
+    }
+
+    /// The monitoring period (and check-ins) of this environment.
+    fn monitors(&self) -> &'a [Monitor] {
+        match self.own() {
+            Some(o) if !o.monitor.is_empty() => &o.monitor,
+            _ => &self.rel.monitor,
+        }
+    }
+
+    /// The checklist of this environment.
+    fn checklists(&self) -> &'a [Use<Vec<ChecklistEntry>>] {
+        match self.own() {
+            Some(o) if !o.checklist.is_empty() => &o.checklist,
+            _ => &self.rel.checklist,
+        }
+    }
+
+    /// The flag schedules of this environment: its own flags replace the release's of the
+    /// same name, and come after them.
+    fn flags(&self) -> Vec<&'a Flag> {
+        let own: &'a [Flag] = self.own().map(|o| &o.flags[..]).unwrap_or(&[]);
+        let rel: &'a Release = self.rel;
+        rel.flags
+            .iter()
+            .filter(|f| !own.iter().any(|o| o.name.name == f.name.name))
+            .chain(own.iter())
+            .collect()
+    }
+
     /// The release's strategy, triggers, comms and checklist, bound once.
     fn bind_blocks(&self) -> Blocks<'a> {
         Blocks {
-            strategy: self.rel.strategy.first().and_then(|s| match s {
+            strategy: self.strategy_refs().first().and_then(|s| match s {
                 StrategyRef::Inline(s) => Some(self.inline(s)),
                 StrategyRef::Named(u) => self.named(u, Kind::Strategy, |d| match d {
                     Def::Strategy(d) => Some((&d.strategy, &d.params, d.name.span)),
@@ -428,7 +522,7 @@ impl<'a> Lowering<'a, '_> {
                 Def::Comms(d) => Some((&d.entries, &d.params, d.name.span)),
                 _ => None,
             }),
-            checklist: self.bind_all(&self.rel.checklist, Kind::Checklist, |d| match d {
+            checklist: self.bind_all(self.checklists(), Kind::Checklist, |d| match d {
                 Def::Checklist(d) => Some((&d.entries, &d.params, d.name.span)),
                 _ => None,
             }),
@@ -568,8 +662,7 @@ impl<'a> Lowering<'a, '_> {
         }
         self.verify();
         let monitor_ms = self
-            .rel
-            .monitor
+            .monitors()
             .first()
             .map(|m| ms(m.duration.value))
             .unwrap_or(0);
@@ -586,7 +679,7 @@ impl<'a> Lowering<'a, '_> {
             Action::Monitor {
                 duration_ms: monitor_ms,
             },
-            self.rel.monitor.first().map(|m| m.span),
+            self.monitors().first().map(|m| m.span),
         );
         monitor.expected_ms = monitor_ms;
         monitor.guards = self.trigger_guards();
@@ -871,7 +964,7 @@ impl<'a> Lowering<'a, '_> {
                 "pre.checklist".into(),
                 "Pre-deployment checklist".into(),
                 Action::Checklist { items },
-                self.rel.checklist.first().map(|c| c.span()),
+                self.checklists().first().map(|c| c.span()),
             );
             self.push(PhaseName::PreDeploy, s);
         }
@@ -958,6 +1051,7 @@ impl<'a> Lowering<'a, '_> {
                     role: a.role.name.clone(),
                     who,
                     on_timeout,
+                    question: None,
                 },
                 Some(a.span),
             );
@@ -1176,6 +1270,7 @@ impl<'a> Lowering<'a, '_> {
                                     fmt_ms(ms(t.timeout.value))
                                 )
                             }),
+                            question: None,
                         },
                         Some(a.span),
                     );
@@ -1221,13 +1316,7 @@ impl<'a> Lowering<'a, '_> {
                 self.changed.new_version = true;
                 self.changed.traffic = true;
                 let instances = self.replicas();
-                let per_batch = match batch.first().map(|b| b.value) {
-                    Some(CountOrPercent::Count(n)) => n.max(1),
-                    Some(CountOrPercent::Percent(p)) => {
-                        ((instances as f64) * p / 100.0).ceil().max(1.0) as u64
-                    }
-                    None => 1,
-                };
+                let per_batch = check::gates::rolling_batch_size(batch, instances);
                 let unavailable = match max_unavailable.first().map(|b| b.value) {
                     Some(CountOrPercent::Count(n)) => n,
                     Some(CountOrPercent::Percent(p)) => {
@@ -1235,7 +1324,7 @@ impl<'a> Lowering<'a, '_> {
                     }
                     None => 1,
                 };
-                let batches = instances.div_ceil(per_batch).max(1);
+                let batches = check::gates::rolling_batches(batch, instances);
                 let h = health.first();
                 let per_batch_ms = h
                     .map(|h| {
@@ -1244,6 +1333,12 @@ impl<'a> Lowering<'a, '_> {
                     })
                     .unwrap_or(TRAFFIC_MS);
                 let timeout = h.map(|h| ms(h.timeout.value));
+                let batch_health = h.map(|h| BatchHealth {
+                    every_ms: ms(h.every.value),
+                    timeout_ms: ms(h.timeout.value),
+                    healthy: h.healthy.map(|x| x.value).unwrap_or(1),
+                    unhealthy: h.unhealthy.map(|x| x.value).unwrap_or(1),
+                });
                 for i in 0..batches {
                     let from = i * per_batch;
                     let count = per_batch.min(instances - from);
@@ -1263,11 +1358,14 @@ impl<'a> Lowering<'a, '_> {
                             of: batches,
                             instances: count,
                             max_unavailable: unavailable,
+                            health: batch_health,
                         },
                         batch.first().map(|b| b.span),
                     );
                     s.expected_ms = TRAFFIC_MS + per_batch_ms;
-                    s.timeout_ms = timeout.map(|t| t + TRAFFIC_MS);
+                    // Replacing the batch, waiting up to the health timeout, then one
+                    // analysis interval of hold with its metric queries.
+                    s.timeout_ms = timeout.map(|t| t + TRAFFIC_MS + interval + QUERY_TIMEOUT_MS);
                     s.guards = triggers.clone();
                     self.push(PhaseName::Deploy, s);
                 }
@@ -1293,19 +1391,7 @@ impl<'a> Lowering<'a, '_> {
     }
 
     fn replicas(&self) -> u64 {
-        self.env
-            .provider
-            .iter()
-            .find_map(|p| match p {
-                Provider::Local { replicas, .. } => replicas.first().map(|r| r.value),
-                Provider::Cluster { kind, settings, .. } => {
-                    check::cluster::ClusterSettings::read(*kind, settings)
-                        .count("replicas")
-                        .map(|r| r.value)
-                }
-                Provider::Command { .. } => None,
-            })
-            .unwrap_or(3)
+        check::gates::environment_instances(self.env)
     }
 
     fn verify(&mut self) {
@@ -1348,7 +1434,7 @@ impl<'a> Lowering<'a, '_> {
             Checkin(&'x Spanned<Millis>),
         }
         let mut later: Vec<(u64, Later<'a>)> = Vec::new();
-        for f in &self.rel.flags {
+        for f in self.flags() {
             for d in &f.days {
                 let at = base.saturating_add(d.day.value.saturating_sub(1).saturating_mul(DAY_MS));
                 later.push((at, Later::Day(f, d)));
@@ -1358,7 +1444,7 @@ impl<'a> Lowering<'a, '_> {
                 later.push((at, Later::Remove(f, r.value)));
             }
         }
-        if let Some(m) = self.rel.monitor.first() {
+        if let Some(m) = self.monitors().first() {
             for c in &m.checkins {
                 later.push((base.saturating_add(ms(c.value)), Later::Checkin(c)));
             }
@@ -1634,6 +1720,7 @@ impl<'a> Lowering<'a, '_> {
             "service" => Some(self.service.name.name.clone()),
             "environment" => Some(self.env.name.name.clone()),
             "version" => Some(self.rel.version.value.clone()),
+            "previous_version" => self.previous.clone(),
             _ => None,
         })
     }
@@ -1664,6 +1751,25 @@ fn gate(a: GateAction) -> &'static str {
         GateAction::Continue => "continue",
         GateAction::Rollback => "rollback",
     }
+}
+
+/// The place a gate names that a step id stands for: `deploy.canary-2` is `step 2`.
+fn gate_place_of(id: &str) -> Option<GatePlace> {
+    let number = |prefix: &str| id.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok());
+    Some(match id {
+        "deploy.preview" => GatePlace::Preview,
+        "deploy.switch" => GatePlace::Switch,
+        "deploy.keep-previous" => GatePlace::KeepPrevious,
+        "deploy.recreate" => GatePlace::Recreate,
+        "verify.smoke" => GatePlace::Smoke,
+        _ => {
+            if let Some(n) = number("deploy.canary-") {
+                GatePlace::Step(n)
+            } else {
+                GatePlace::Batch(number("deploy.batch-")?)
+            }
+        }
+    })
 }
 
 fn capitalize(s: &str) -> String {

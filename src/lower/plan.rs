@@ -180,6 +180,10 @@ pub enum Action {
         role: String,
         who: Option<String>,
         on_timeout: Option<String>,
+        /// What the gate asks, when it says (`approval after … by ROLE "TEXT"`): the
+        /// `{reason}` of its `approval_needed` message.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        question: Option<String>,
     },
     Migrate {
         name: String,
@@ -226,6 +230,10 @@ pub enum Action {
         of: u64,
         instances: u64,
         max_unavailable: u64,
+        /// The strategy's `health every D timeout D healthy N unhealthy N`; absent without
+        /// one (and in plans written before it was added).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        health: Option<BatchHealth>,
     },
     Recreate {
         downtime_ms: u64,
@@ -253,6 +261,17 @@ pub enum Action {
     Notify {
         message: String,
     },
+}
+
+/// How a rolling batch is judged healthy: every `every_ms`, for at most `timeout_ms`; an
+/// instance is healthy after `healthy` passing checks in a row and out of service after
+/// `unhealthy` failing ones.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BatchHealth {
+    pub every_ms: u64,
+    pub timeout_ms: u64,
+    pub healthy: u64,
+    pub unhealthy: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -75,11 +75,15 @@ fn action_detail(a: &Action) -> Vec<String> {
             role,
             who,
             on_timeout,
+            question,
         } => {
             let mut v = vec![format!(
                 "approver: {role}{}",
                 who.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()
             )];
+            if let Some(q) = question {
+                v.push(format!("asks: {q}"));
+            }
             match on_timeout {
                 Some(t) => v.push(format!("on timeout: {t}")),
                 None => v.push("waits until decided".into()),
@@ -146,8 +150,22 @@ fn action_detail(a: &Action) -> Vec<String> {
             )]
         }
         Action::RollingBatch {
-            max_unavailable, ..
-        } => vec![format!("at most {max_unavailable} instance(s) unavailable")],
+            max_unavailable,
+            health,
+            ..
+        } => {
+            let mut v = vec![format!("at most {max_unavailable} instance(s) unavailable")];
+            if let Some(h) = health {
+                v.push(format!(
+                    "health every {} for at most {}: healthy after {} passing check(s) in a row, out of service after {} failing",
+                    fmt_ms(h.every_ms),
+                    fmt_ms(h.timeout_ms),
+                    h.healthy,
+                    h.unhealthy
+                ));
+            }
+            v
+        }
         Action::Recreate { downtime_ms } => {
             vec![format!("expected downtime {}", fmt_ms(*downtime_ms))]
         }

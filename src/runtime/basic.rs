@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::shell::{self, RealShell};
+use super::shell::{self, RealShell, ReleaseNames};
 use super::world::{
     BoxFuture, Channel, Clock, Decision, Done, GateRequest, Gates, Message, Provider, Shell,
 };
@@ -182,6 +182,8 @@ pub(crate) struct CommandProvider {
     pub(crate) shell: RealShell,
     pub(crate) release: String,
     pub(crate) stable: Option<String>,
+    /// `{service}` and `{environment}` (with the release and the stable version).
+    pub(crate) names: ReleaseNames,
     pub(crate) replicas: u64,
     /// The environment's (or service's) `url`: `{url}` in the commands.
     pub(crate) url: Option<String>,
@@ -206,7 +208,7 @@ impl CommandProvider {
                     "version" => Some(self.release.clone()),
                     "previous_version" => self.stable.clone(),
                     "url" => self.url.clone(),
-                    _ => None,
+                    _ => self.names.get(n),
                 })
         };
         let cmd = shell::render(&a.command, &v);

@@ -336,6 +336,7 @@ pub(crate) struct Metrics {
     stable: Option<String>,
     /// Kind and rate unit of each metric, to bring readings into the units of conditions.
     units: std::collections::HashMap<String, (String, Option<String>)>,
+    environment: String,
 }
 
 const PROMETHEUS_TIMEOUT_MS: u64 = 10_000;
@@ -374,6 +375,7 @@ impl Metrics {
                 .iter()
                 .map(|m| (m.name.clone(), (m.kind.clone(), m.per.clone())))
                 .collect(),
+            environment: plan.environment.clone(),
         }))
     }
 }
@@ -395,6 +397,8 @@ impl Metrics {
             version,
             track: track.into(),
             window: Duration::from_millis(window_ms),
+            environment: self.environment.clone(),
+            previous_version: self.stable.clone(),
         };
         let reading = match &self.source {
             Source::Prometheus(p) => match query {

@@ -14,12 +14,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::history::History;
-use crate::lower::{Action, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
+use crate::lower::{Action, BatchHealth, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
 
 use super::condition::{self, Condition, Values};
 use super::control::{Inbox, Request, Steering};
 use super::journal::{Entry, Event, Journal};
 use super::outbox::{DELIVERY_LIMIT_MS, Delivered, FLUSH_LIMIT_MS, Outbox};
+use super::rolling;
 use super::shell;
 use super::window;
 use super::world::{
@@ -1146,7 +1147,11 @@ impl<'p> Executor<'p> {
                 }
                 (_, Some(cmd)) => {
                     let file = self.command_backup_file("backup");
-                    let v = |n: &str| (n == "file").then(|| file.clone());
+                    let names = shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                    let v = |n: &str| match n {
+                        "file" => Some(file.clone()),
+                        _ => names.get(n),
+                    };
                     let c = shell::render(cmd, &v);
                     let r = self.world.shell.run(&c, 3_600_000).await;
                     self.action(Some(id), "backup", r)?;
@@ -1214,11 +1219,15 @@ impl<'p> Executor<'p> {
                 role,
                 who,
                 on_timeout,
+                question,
             } => {
-                let question = format!(
-                    "approve {} {} in {}?",
-                    self.plan.service, self.plan.release, self.plan.environment
-                );
+                // A gate after a deploy step says what it asks; the go/no-go asks the release.
+                let question = question.clone().unwrap_or_else(|| {
+                    format!(
+                        "approve {} {} in {}?",
+                        self.plan.service, self.plan.release, self.plan.environment
+                    )
+                });
                 self.gate(
                     id,
                     role,
@@ -1267,11 +1276,20 @@ impl<'p> Executor<'p> {
             Action::KeepPrevious { duration_ms } => {
                 self.hold(step, *duration_ms).await?;
             }
-            Action::RollingBatch { batch, of, .. } => {
+            Action::RollingBatch {
+                batch,
+                of,
+                max_unavailable,
+                health,
+                ..
+            } => {
                 self.new_deployed = true;
                 let r = self.world.provider.batch(*batch, *of).await;
                 self.action(Some(id), "batch", r)?;
-                self.recheck_health(id, true).await?;
+                match health {
+                    Some(h) => self.batch_health(id, *h, *max_unavailable).await?,
+                    None => self.recheck_health(id, true).await?,
+                }
                 let w = format!("batch {batch} of {of}");
                 self.send_on("step", Some(id), &[("weight", w)]).await?;
                 let hold = self.interval();
@@ -1357,6 +1375,58 @@ impl<'p> Executor<'p> {
         }
         self.action(Some(step), "health", r)?;
         Ok(())
+    }
+
+    /// A rolling batch's health (see [`rolling`]): probed every `every_ms` until every
+    /// instance is healthy; more instances out of service than `max_unavailable` allows, or
+    /// the `timeout` passing first, fails the batch and the rollback runs. Each instance that
+    /// goes out of service while the batch may still tolerate it is journaled as a failed
+    /// `health check` that does not fail the step.
+    async fn batch_health(
+        &mut self,
+        step: &str,
+        h: BatchHealth,
+        max_unavailable: u64,
+    ) -> Result<(), Failure> {
+        if self.settings.describe_only {
+            return Ok(());
+        }
+        let mut watch = rolling::BatchWatch::new(h, max_unavailable);
+        let started = self.world.clock.now();
+        loop {
+            let checks = self.world.provider.instance_health().await;
+            match watch.observe(&checks) {
+                rolling::Verdict::Healthy(d) => {
+                    self.action(Some(step), "health", Ok(d))?;
+                    return Ok(());
+                }
+                rolling::Verdict::Failed(d) => {
+                    return self.action(Some(step), "health", Err(d)).map(drop);
+                }
+                rolling::Verdict::Waiting(out) => {
+                    for detail in out {
+                        self.log(Event::Action {
+                            step: Some(step.to_string()),
+                            what: "health check".into(),
+                            ok: false,
+                            detail,
+                        })?;
+                    }
+                }
+            }
+            let now = self.world.clock.now();
+            let elapsed = u64::try_from(now.duration_since(started).as_millis()).unwrap_or(0);
+            if elapsed >= h.timeout_ms {
+                return self
+                    .action(Some(step), "health", Err(watch.timed_out()))
+                    .map(drop);
+            }
+            if let Some(signal) = self.signalled() {
+                return fail(format!("stopped by {signal}"));
+            }
+            self.sleep(h.every_ms.min(h.timeout_ms - elapsed).max(1))
+                .await;
+        }
     }
 
     fn smoke_command(&self) -> Option<Result<String, Failure>> {
@@ -1635,16 +1705,23 @@ impl<'p> Executor<'p> {
                 if t.mode == "auto" {
                     return fail(format!("trigger `{}` fired", t.text));
                 }
-                // A manual trigger asks the people who decide rollbacks.
+                // A manual trigger asks the people who decide rollbacks, with what they decide
+                // on: the condition (its threshold) and the readings that broke it.
                 let roles = self.plan.rollback_decision.clone();
                 let role = roles.first().cloned().unwrap_or_else(|| "lead".into());
+                let evidence = format!(
+                    "`{}` held for {} ({})",
+                    t.text,
+                    fmt_ms(t.for_ms),
+                    self.evidence(&t.condition)
+                );
                 self.send_on(
                     "rollback_decision",
                     Some(&step.id),
-                    &[("reason", t.text.clone())],
+                    &[("reason", evidence.clone())],
                 )
                 .await?;
-                let question = format!("`{}` held for {}: roll back?", t.text, fmt_ms(t.for_ms));
+                let question = format!("{evidence}: roll back?");
                 let d = self
                     .decide(&step.id, &role, None, &question, t.timeout_ms)
                     .await?;
@@ -1667,6 +1744,35 @@ impl<'p> Executor<'p> {
             }
         }
         Ok(())
+    }
+
+    /// The latest readings of a condition's metrics, each with what it is compared with: the
+    /// stable version read at the same time (`stable 90.1`) and the captured baseline.
+    fn evidence(&self, c: &Condition) -> String {
+        let shown: Vec<String> = c
+            .metrics()
+            .iter()
+            .map(|m| {
+                let value = self
+                    .latest
+                    .get(m)
+                    .map(|v| fmt_value(*v))
+                    .unwrap_or_else(|| "no data".into());
+                let mut around = Vec::new();
+                if let Some(v) = self.latest.get(&format!("stable.{m}")) {
+                    around.push(format!("stable {}", fmt_value(*v)));
+                }
+                if let Some(b) = self.baseline.get(m) {
+                    around.push(format!("baseline {}", fmt_value(*b)));
+                }
+                if around.is_empty() {
+                    format!("{m} {value}")
+                } else {
+                    format!("{m} {value}, {}", around.join(", "))
+                }
+            })
+            .collect();
+        shown.join("; ")
     }
 
     fn trigger(&self, guard: &str) -> Option<Trigger> {
@@ -1749,6 +1855,10 @@ impl<'p> Executor<'p> {
             question: req.question.clone(),
         })?;
         let poll = std::time::Duration::from_millis(self.interval().min(1_000));
+        // The automatic triggers of a gate after traffic moved are evaluated once per
+        // analysis interval while it waits, as in a hold.
+        let every = std::time::Duration::from_millis(self.interval());
+        let mut evaluated = tokio::time::Instant::now();
         // The gates are taken out of the world while their answer is awaited, so that the
         // operators' requests can be journaled meanwhile; they are put back whatever happens.
         let gates = std::mem::replace(&mut self.world.gates, Box::new(Unanswered));
@@ -1781,6 +1891,14 @@ impl<'p> Executor<'p> {
                         if let Some(reason) = self.steer.abort.take() {
                             break Err(Failure { reason });
                         }
+                        if evaluated.elapsed() >= every {
+                            evaluated = tokio::time::Instant::now();
+                            match self.gate_triggers(&req.step).await {
+                                Err(f) => break Err(f),
+                                Ok(Some(reason)) => break Err(Failure { reason }),
+                                Ok(None) => {}
+                            }
+                        }
                     }
                 }
             }
@@ -1789,6 +1907,49 @@ impl<'p> Executor<'p> {
         let d = answer?;
         self.log_decision(&req, &d)?;
         Ok(d)
+    }
+
+    /// One evaluation of the automatic triggers armed at a waiting gate (its step's `trigger`
+    /// guards: a gate after traffic moved): a trigger whose condition held for its `for`
+    /// window fails the gate and the rollback runs. Manual triggers are not asked meanwhile: the
+    /// people who would decide are the ones the gate waits for.
+    async fn gate_triggers(&mut self, step_id: &str) -> Result<Option<String>, Failure> {
+        let triggers: Vec<Trigger> = self
+            .steps()
+            .find(|s| s.id == step_id)
+            .map(|s| {
+                s.guards
+                    .iter()
+                    .filter(|g| g.kind == "trigger")
+                    .filter_map(|g| self.trigger(&g.condition))
+                    .filter(|t| t.mode == "auto")
+                    .collect()
+            })
+            .unwrap_or_default();
+        let interval = self.interval();
+        for t in &triggers {
+            let window = t.for_ms.max(interval);
+            let r = self.evaluate_over(&t.condition, window).await;
+            let now = self.world.clock.now();
+            if r != Some(true) {
+                self.breach.remove(&t.text);
+                continue;
+            }
+            let since = *self.breach.entry(t.text.clone()).or_insert(now);
+            let held = u64::try_from(now.duration_since(since).as_millis()).unwrap_or(0);
+            if held < t.for_ms {
+                continue;
+            }
+            self.breach.remove(&t.text);
+            self.log(Event::TriggerFired {
+                step: step_id.to_string(),
+                condition: t.text.clone(),
+                mode: t.mode.clone(),
+                breach_since: since.to_string(),
+            })?;
+            return Ok(Some(format!("trigger `{}` fired", t.text)));
+        }
+        Ok(None)
     }
 
     /// An approval gate: approved continues, rejected fails, a timeout runs the `else` action.

@@ -36,6 +36,8 @@ pub fn plan_and_scenario(plan_json: &[u8], scenario: &str) -> Result<i32, String
         keep_running: false,
         log_format: LogFormat::Discard,
         on_signal: OnSignal::Rollback,
+        state: None,
+        lease_ttl: std::time::Duration::from_secs(30),
     })
 }
 

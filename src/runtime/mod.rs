@@ -30,6 +30,7 @@ mod outbox;
 pub(crate) mod progress;
 pub(crate) mod redact;
 pub(crate) mod report;
+mod rolling;
 pub(crate) mod shell;
 pub(crate) mod sim;
 pub mod store;
@@ -683,31 +684,34 @@ pub(crate) enum NoteSection {
 /// journal. Returns the report written, if the run has ended. A live run is refused: its
 /// process is the journal's only writer, and it writes the report itself.
 pub(crate) fn report_run(
+    store: &store::Store,
     state_dir: &Path,
     run: &str,
     note: Option<(NoteSection, &str, &str)>,
 ) -> Result<Option<PathBuf>, String> {
-    if control::is_live(state_dir, run) {
+    if store.live(run).is_some() {
         return Err(format!(
             "run `{run}` is live: its report is written when it ends (`deployc status {run} --watch` follows it)"
         ));
     }
-    let run_dir = state_dir.join("runs").join(run);
-    let plan_text = std::fs::read_to_string(run_dir.join("plan.json"))
-        .map_err(|e| format!("cannot read the plan of run `{run}`: {e}"))?;
-    let plan: Plan = serde_json::from_str(&plan_text)
-        .map_err(|e| format!("the plan of run `{run}` cannot be read: {e}"))?;
+    let plan = store.plan(run)?;
+    let plan_text = serde_json::to_string(&plan).map_err(|e| e.to_string())?;
     // The same secrets as the run's: a note that quotes one is redacted like the journal.
     let redactor = Redactor::from_plan_text(&plan_text);
-    let journal_path = run_dir.join("journal.jsonl");
+    // The reports are written where the run's own were: its directory in the state
+    // directory of this machine (made when the run was kept in a shared store elsewhere).
+    let run_dir = state_dir.join("runs").join(run);
+    private_dir(state_dir)
+        .and_then(|()| private_dir(&state_dir.join("runs")))
+        .and_then(|()| private_dir(&run_dir))?;
     let entries = match note {
-        None => journal::read(&journal_path)?,
+        None => store.read_journal(run)?,
         Some((section, text, by)) => {
             let text = text.trim();
             if text.is_empty() {
                 return Err("the note is empty: `--note` needs the text to add".into());
             }
-            let mut journal = Journal::open(&journal_path, redactor.clone())?;
+            let mut journal = store.open_journal(run, redactor.clone())?;
             let now = jiff::Timestamp::now();
             if let Some(dropped_bytes) = journal.take_repaired() {
                 journal.append(now, journal::Event::JournalRepaired { dropped_bytes })?;
@@ -813,7 +817,8 @@ fn real_world(
                 health_url.as_deref(),
                 base.clone(),
                 run_dir.to_path_buf(),
-            );
+            )
+            .with_names(shell::ReleaseNames::of(plan, stable.clone()));
             if plan
                 .target
                 .metrics_source
@@ -829,6 +834,7 @@ fn real_world(
             shell: shell::RealShell { dir: base.clone() },
             release: plan.release.clone(),
             stable: stable.clone(),
+            names: shell::ReleaseNames::of(plan, stable.clone()),
             replicas: 3,
             url: plan.target.url.clone(),
             health: plan

@@ -9,6 +9,38 @@ use std::time::Duration;
 
 use super::world::{BoxFuture, Done, Shell};
 
+/// The release placeholders every command and message may use (`{service} {version}
+/// {previous_version} {environment}`), as one value so that no context forgets one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReleaseNames {
+    pub(crate) service: String,
+    pub(crate) version: String,
+    /// The stable version, when there is one.
+    pub(crate) previous_version: Option<String>,
+    pub(crate) environment: String,
+}
+
+impl ReleaseNames {
+    pub(crate) fn of(plan: &crate::lower::Plan, stable: Option<String>) -> ReleaseNames {
+        ReleaseNames {
+            service: plan.service.clone(),
+            version: plan.release.clone(),
+            previous_version: stable,
+            environment: plan.environment.clone(),
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        match name {
+            "service" => Some(self.service.clone()),
+            "version" => Some(self.version.clone()),
+            "previous_version" => self.previous_version.clone(),
+            "environment" => Some(self.environment.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// `it's` → `'it'\''s'`.
 pub(crate) fn quote(value: &str) -> String {
     if !value.is_empty()
@@ -31,34 +63,12 @@ pub(crate) fn render_plain(template: &str, value: &dyn Fn(&str) -> Option<String
     render_with(template, value, false)
 }
 
+/// The checker's rule, so that what runs is what was checked: `{name}` is a placeholder, `{{`
+/// a literal `{`, any other brace literal text.
 fn render_with(template: &str, value: &dyn Fn(&str) -> Option<String>, shell: bool) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(rest.get(..open).unwrap_or(""));
-        let after = rest.get(open + 1..).unwrap_or("");
-        match after.find('}') {
-            Some(close) => {
-                let name = after.get(..close).unwrap_or("");
-                match value(name) {
-                    Some(v) if shell => out.push_str(&quote(&v)),
-                    Some(v) => out.push_str(&v),
-                    None => {
-                        out.push('{');
-                        out.push_str(name);
-                        out.push('}');
-                    }
-                }
-                rest = after.get(close + 1..).unwrap_or("");
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    crate::check::placeholders::render(template, &|name| {
+        value(name).map(|v| if shell { quote(&v) } else { v })
+    })
 }
 
 /// The directory of the running `deployc`, put first on the `PATH` of every command so that

@@ -69,10 +69,29 @@ pub(crate) trait Provider: Send + Sync {
     fn stop_new(&self) -> BoxFuture<'_, Done>;
     /// Checks the health of the instances serving traffic.
     fn health(&self) -> BoxFuture<'_, Done>;
+    /// Checks each instance on its own, for a rolling batch's `healthy`/`unhealthy` counts
+    /// and `max_unavailable`. Providers that cannot see instances answer for the service as
+    /// a whole.
+    fn instance_health(&self) -> BoxFuture<'_, Vec<InstanceHealth>> {
+        Box::pin(async move {
+            vec![InstanceHealth {
+                instance: None,
+                result: self.health().await,
+            }]
+        })
+    }
     /// The URL through which the service is reached (`{url}` in smoke tests).
     fn url(&self) -> Option<String>;
     /// Stops everything the provider started, unless asked to keep it running.
     fn shutdown(&self, keep_running: bool) -> BoxFuture<'_, Done>;
+}
+
+/// One health check of one instance, or of the service as a whole.
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceHealth {
+    /// `VERSION@PORT`; `None` when the provider answers for the service as a whole.
+    pub(crate) instance: Option<String>,
+    pub(crate) result: Done,
 }
 
 /// One migration to apply, as the plan gives it.

@@ -705,8 +705,78 @@ pub struct Release {
     pub comms: Vec<Use<Vec<CommsEntry>>>,
     pub monitor: Vec<Monitor>,
     pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
+    /// `approval after PLACE by ROLE "TEXT" …`: pause points between deploy steps.
+    pub gates: Vec<ReleaseGate>,
+    /// `environment NAME { … }`: what one environment does its own way.
+    pub environments: Vec<ReleaseEnvironment>,
     pub doc: Option<String>,
     pub span: Span,
+}
+
+/// `approval after PLACE by ROLE "TEXT" [timeout D [else ACTION]]`.
+#[derive(Debug, Clone)]
+pub struct ReleaseGate {
+    pub place: Spanned<GatePlace>,
+    pub role: Ident,
+    /// What the gate asks; its `approval_needed` message's `{reason}`.
+    pub text: StrLit,
+    pub timeout: Option<GateTimeout>,
+    pub span: Span,
+}
+
+/// `environment NAME { strategy …, monitor …, checklist …, flag … }` in a release: in that
+/// environment these replace the release's own (a flag by its name).
+#[derive(Debug, Clone)]
+pub struct ReleaseEnvironment {
+    pub environment: Ident,
+    pub strategy: Vec<StrategyRef>,
+    pub monitor: Vec<Monitor>,
+    pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
+    pub flags: Vec<Flag>,
+    pub span: Span,
+}
+
+impl ReleaseEnvironment {
+    /// Takes the entries the parsers collected into a release-shaped value.
+    pub(crate) fn from_entries(environment: Ident, r: Release, span: Span) -> ReleaseEnvironment {
+        ReleaseEnvironment {
+            environment,
+            strategy: r.strategy,
+            monitor: r.monitor,
+            checklist: r.checklist,
+            flags: r.flags,
+            span,
+        }
+    }
+}
+
+/// The deploy step a gate follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatePlace {
+    /// A canary's step N (from 1).
+    Step(u64),
+    /// A rolling update's batch N (from 1).
+    Batch(u64),
+    Preview,
+    Switch,
+    KeepPrevious,
+    Recreate,
+    Smoke,
+}
+
+impl GatePlace {
+    /// As written: `step 2`, `smoke`.
+    pub fn describe(self) -> String {
+        match self {
+            GatePlace::Step(n) => format!("step {n}"),
+            GatePlace::Batch(n) => format!("batch {n}"),
+            GatePlace::Preview => "preview".into(),
+            GatePlace::Switch => "switch".into(),
+            GatePlace::KeepPrevious => "keep_previous".into(),
+            GatePlace::Recreate => "recreate".into(),
+            GatePlace::Smoke => "smoke".into(),
+        }
+    }
 }
 
 impl Release {
@@ -722,6 +792,8 @@ impl Release {
             comms: Vec::new(),
             monitor: Vec::new(),
             checklist: Vec::new(),
+            gates: Vec::new(),
+            environments: Vec::new(),
             doc: None,
             span,
         }

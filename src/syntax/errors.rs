@@ -115,6 +115,12 @@ fn describe(rule: Rule) -> Option<&'static str> {
         block_use => "a name",
         args => "`(`",
         risk_setting => "`risk`",
+        release_gate => "`approval`",
+        release_environment => "`environment`",
+        gate_place | gate_named => {
+            "a step (`step N`, `batch N`, `preview`, `switch`, `keep_previous`, `recreate` or `smoke`)"
+        }
+        gate_numbered => "`step` or `batch`",
         risk_level => "`low`, `medium` or `high`",
         strategy_setting => "`strategy`",
         canary => "`canary`",

@@ -1806,6 +1806,14 @@ impl<'s> Fast<'s> {
             r.comms.push(v);
             return Some(());
         }
+        if let Some(v) = self.attempt(Self::release_gate) {
+            r.gates.push(v);
+            return Some(());
+        }
+        if let Some(v) = self.attempt(Self::release_environment) {
+            r.environments.push(v);
+            return Some(());
+        }
         if let Some(v) = self.attempt(Self::monitor) {
             r.monitor.push(v);
             return Some(());
@@ -1814,6 +1822,107 @@ impl<'s> Fast<'s> {
         let v = self.use_or_body(start, Self::checklist_body)?;
         r.checklist.push(v);
         Some(())
+    }
+
+    /// `release_environment = { "environment" ~ ident ~ lb ~ (release_environment_entry ~ ","?)* ~ rb }`
+    /// with `release_environment_entry = _{ strategy_setting | monitor | checklist_setting | flag }`.
+    fn release_environment(&mut self) -> Option<ReleaseEnvironment> {
+        let start = self.pos;
+        self.tok("environment")?;
+        let environment = self.ident()?;
+        self.skip();
+        let mut r = Release::empty(
+            StrLit {
+                value: String::new(),
+                span: environment.span,
+                escapes: Vec::new(),
+                quote_len: 0,
+            },
+            Span::synthetic(),
+        );
+        self.block(|p| {
+            let entry = p.pos;
+            if let Some(v) = p.attempt(|p| {
+                p.kwt("strategy")?;
+                p.tok("=")?;
+                if let Some(s) = p.attempt(Self::strategy_expr) {
+                    return Some(StrategyRef::Inline(s));
+                }
+                p.block_use().map(StrategyRef::Named)
+            }) {
+                r.strategy.push(v);
+                return Some(());
+            }
+            if let Some(v) = p.attempt(Self::monitor) {
+                r.monitor.push(v);
+                return Some(());
+            }
+            if let Some(v) = p.attempt(|p| {
+                p.kwt("checklist")?;
+                p.use_or_body(entry, Self::checklist_body)
+            }) {
+                r.checklist.push(v);
+                return Some(());
+            }
+            r.flags.push(p.flag()?);
+            Some(())
+        })?;
+        Some(ReleaseEnvironment::from_entries(
+            environment,
+            r,
+            self.span_from(start),
+        ))
+    }
+
+    /// `release_gate = { "approval" ~ kw_after ~ gate_place ~ "by" ~ ident ~ string ~ gate_timeout? }`
+    /// with `gate_place = { gate_numbered ~ int | gate_named }`.
+    fn release_gate(&mut self) -> Option<ReleaseGate> {
+        let start = self.pos;
+        self.tok("approval")?;
+        self.kwt("after")?;
+        let place_start = self.pos;
+        let numbered = self.attempt(|p| {
+            let (i, _) = p.word(&["step", "batch"])?;
+            p.skip();
+            let n = p.int()?.value;
+            Some(if i == 0 {
+                GatePlace::Step(n)
+            } else {
+                GatePlace::Batch(n)
+            })
+        });
+        let value = match numbered {
+            Some(v) => v,
+            None => {
+                let (i, _) =
+                    self.word(&["preview", "switch", "keep_previous", "recreate", "smoke"])?;
+                match i {
+                    0 => GatePlace::Preview,
+                    1 => GatePlace::Switch,
+                    2 => GatePlace::KeepPrevious,
+                    3 => GatePlace::Recreate,
+                    _ => GatePlace::Smoke,
+                }
+            }
+        };
+        let place = Spanned {
+            value,
+            span: self.span_from(place_start),
+        };
+        self.skip();
+        self.tok("by")?;
+        let role = self.ident()?;
+        self.skip();
+        let text = self.string()?;
+        self.skip();
+        let timeout = self.attempt(Self::gate_timeout);
+        Some(ReleaseGate {
+            place,
+            role,
+            text,
+            timeout,
+            span: self.span_from(start),
+        })
     }
 
     /// `monitor = { "monitor" ~ duration ~ ("then" ~ "checkins" ~ checkin ~ ("," ~ checkin)*)? }`.

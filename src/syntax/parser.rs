@@ -332,6 +332,37 @@ impl Builder {
         None
     }
 
+    fn release_gate(&mut self, p: &P) -> Option<ReleaseGate> {
+        let place_pair = self.first(p, Rule::gate_place)?;
+        let place = if let Some(n) = self.first(&place_pair, Rule::gate_numbered) {
+            let count = self.first(&place_pair, Rule::int)?;
+            let count = self.int(&count).value;
+            if n.as_str() == "batch" {
+                GatePlace::Batch(count)
+            } else {
+                GatePlace::Step(count)
+            }
+        } else {
+            match place_pair.as_str() {
+                "preview" => GatePlace::Preview,
+                "switch" => GatePlace::Switch,
+                "keep_previous" => GatePlace::KeepPrevious,
+                "recreate" => GatePlace::Recreate,
+                _ => GatePlace::Smoke,
+            }
+        };
+        let place = self.spanned(&place_pair, place);
+        Some(ReleaseGate {
+            place,
+            role: self.ident(&self.first(p, Rule::ident)?),
+            text: self.string(&self.first(p, Rule::string)?),
+            timeout: self
+                .first(p, Rule::gate_timeout)
+                .and_then(|t| self.gate_timeout(&t)),
+            span: self.span(p),
+        })
+    }
+
     fn gate_timeout(&mut self, p: &P) -> Option<GateTimeout> {
         let timeout = self.child_duration(p)?;
         let action = self.first(p, Rule::gate_action).map(|a| {
@@ -1017,87 +1048,116 @@ impl Builder {
     fn release(&mut self, p: &P) -> Option<Release> {
         let mut r = Release::empty(self.child_string(p)?, self.span(p));
         for c in p.clone().into_inner() {
-            match c.as_rule() {
-                Rule::risk_setting => {
-                    if let Some(level) = self.first(&c, Rule::risk_level) {
-                        let v = match level.as_str() {
-                            "low" => Risk::Low,
-                            "medium" => Risk::Medium,
-                            _ => Risk::High,
-                        };
-                        r.risk.push(self.spanned(&level, v));
-                    }
-                }
-                Rule::strategy_setting => {
-                    for s in c.clone().into_inner() {
-                        if let Some(st) = self.strategy_expr(&s) {
-                            r.strategy.push(StrategyRef::Inline(st));
-                        } else if s.as_rule() == Rule::block_use {
-                            r.strategy
-                                .extend(self.block_use(&s).map(StrategyRef::Named));
-                        }
-                    }
-                }
-                Rule::migrations => {
-                    for m in c.clone().into_inner() {
-                        if m.as_rule() == Rule::migration {
-                            r.migrations.extend(self.migration(&m));
-                        }
-                    }
-                }
-                Rule::flag => r.flags.extend(self.flag(&c)),
-                Rule::rollback_setting => {
-                    let span = self.span(&c);
-                    if let Some(body) = self.first(&c, Rule::rollback_body) {
-                        r.rollback.push(Use::Inline {
-                            body: self.rollback_body(&body),
-                            span,
-                        });
-                    } else if let Some(u) = self.first(&c, Rule::block_use) {
-                        r.rollback.extend(self.block_use(&u).map(Use::Named));
-                    }
-                }
-                Rule::comms_setting => {
-                    let span = self.span(&c);
-                    if let Some(body) = self.first(&c, Rule::comms_body) {
-                        r.comms.push(Use::Inline {
-                            body: self.comms_body(&body),
-                            span,
-                        });
-                    } else if let Some(u) = self.first(&c, Rule::block_use) {
-                        r.comms.extend(self.block_use(&u).map(Use::Named));
-                    }
-                }
-                Rule::checklist_setting => {
-                    let span = self.span(&c);
-                    if let Some(body) = self.first(&c, Rule::checklist_body) {
-                        r.checklist.push(Use::Inline {
-                            body: self.checklist_body(&body),
-                            span,
-                        });
-                    } else if let Some(u) = self.first(&c, Rule::block_use) {
-                        r.checklist.extend(self.block_use(&u).map(Use::Named));
-                    }
-                }
-                Rule::monitor => {
-                    if let Some(d) = self.child_duration(&c) {
-                        let checkins = c
-                            .clone()
-                            .into_inner()
-                            .filter(|k| k.as_rule() == Rule::checkin)
-                            .map(|k| self.duration(&k))
-                            .collect();
-                        r.monitor.push(Monitor {
-                            duration: d,
-                            checkins,
-                            span: self.span(&c),
-                        });
-                    }
-                }
-                _ => {}
-            }
+            self.release_entry(&c, &mut r);
         }
         Some(r)
+    }
+
+    /// One entry of a release, or of a release's `environment NAME { … }` block.
+    fn release_entry(&mut self, c: &P, r: &mut Release) {
+        match c.as_rule() {
+            Rule::risk_setting => {
+                if let Some(level) = self.first(c, Rule::risk_level) {
+                    let v = match level.as_str() {
+                        "low" => Risk::Low,
+                        "medium" => Risk::Medium,
+                        _ => Risk::High,
+                    };
+                    r.risk.push(self.spanned(&level, v));
+                }
+            }
+            Rule::strategy_setting => {
+                for s in c.clone().into_inner() {
+                    if let Some(st) = self.strategy_expr(&s) {
+                        r.strategy.push(StrategyRef::Inline(st));
+                    } else if s.as_rule() == Rule::block_use {
+                        r.strategy
+                            .extend(self.block_use(&s).map(StrategyRef::Named));
+                    }
+                }
+            }
+            Rule::migrations => {
+                for m in c.clone().into_inner() {
+                    if m.as_rule() == Rule::migration {
+                        r.migrations.extend(self.migration(&m));
+                    }
+                }
+            }
+            Rule::flag => r.flags.extend(self.flag(c)),
+            Rule::rollback_setting => {
+                let span = self.span(c);
+                if let Some(body) = self.first(c, Rule::rollback_body) {
+                    r.rollback.push(Use::Inline {
+                        body: self.rollback_body(&body),
+                        span,
+                    });
+                } else if let Some(u) = self.first(c, Rule::block_use) {
+                    r.rollback.extend(self.block_use(&u).map(Use::Named));
+                }
+            }
+            Rule::comms_setting => {
+                let span = self.span(c);
+                if let Some(body) = self.first(c, Rule::comms_body) {
+                    r.comms.push(Use::Inline {
+                        body: self.comms_body(&body),
+                        span,
+                    });
+                } else if let Some(u) = self.first(c, Rule::block_use) {
+                    r.comms.extend(self.block_use(&u).map(Use::Named));
+                }
+            }
+            Rule::checklist_setting => {
+                let span = self.span(c);
+                if let Some(body) = self.first(c, Rule::checklist_body) {
+                    r.checklist.push(Use::Inline {
+                        body: self.checklist_body(&body),
+                        span,
+                    });
+                } else if let Some(u) = self.first(c, Rule::block_use) {
+                    r.checklist.extend(self.block_use(&u).map(Use::Named));
+                }
+            }
+            Rule::release_gate => r.gates.extend(self.release_gate(c)),
+            Rule::release_environment => r.environments.extend(self.release_environment(c)),
+            Rule::monitor => {
+                if let Some(d) = self.child_duration(c) {
+                    let checkins = c
+                        .clone()
+                        .into_inner()
+                        .filter(|k| k.as_rule() == Rule::checkin)
+                        .map(|k| self.duration(&k))
+                        .collect();
+                    r.monitor.push(Monitor {
+                        duration: d,
+                        checkins,
+                        span: self.span(c),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `environment NAME { strategy …, monitor …, checklist …, flag … }` inside a release.
+    fn release_environment(&mut self, p: &P) -> Option<ReleaseEnvironment> {
+        let environment = self.ident(&self.first(p, Rule::ident)?);
+        let mut r = Release::empty(
+            StrLit {
+                value: String::new(),
+                span: environment.span,
+                escapes: Vec::new(),
+                quote_len: 0,
+            },
+            self.span(p),
+        );
+        for c in p.clone().into_inner() {
+            self.release_entry(&c, &mut r);
+        }
+        Some(ReleaseEnvironment::from_entries(
+            environment,
+            r,
+            self.span(p),
+        ))
     }
 
     fn analysis_clause(&mut self, c: &P, analysis: &mut Analysis) {

@@ -15,6 +15,8 @@ fn ctx() -> QueryContext {
         version: "1.1.0".into(),
         track: "canary".into(),
         window: Duration::from_secs(60),
+        environment: "production".into(),
+        previous_version: Some("1.0.0".into()),
     }
 }
 

@@ -188,7 +188,12 @@ impl Executor<'_> {
             (Some(db), _) => db.snapshot().await,
             (None, Some(cmd)) => {
                 let file = self.command_backup_file("before-restore");
-                let v = |n: &str| (n == "file").then(|| file.clone());
+                let names =
+                    crate::runtime::shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                let v = |n: &str| match n {
+                    "file" => Some(file.clone()),
+                    _ => names.get(n),
+                };
                 let c = crate::runtime::shell::render(cmd, &v);
                 self.world
                     .shell
@@ -216,7 +221,12 @@ impl Executor<'_> {
         let r = match (restore, &self.world.database) {
             (Some(cmd), _) => {
                 let file = self.command_backup_file("backup");
-                let v = |n: &str| (n == "file").then(|| file.clone());
+                let names =
+                    crate::runtime::shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                let v = |n: &str| match n {
+                    "file" => Some(file.clone()),
+                    _ => names.get(n),
+                };
                 let c = crate::runtime::shell::render(&cmd, &v);
                 self.world
                     .shell

@@ -34,8 +34,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::shell;
-use super::world::{BoxFuture, Done, MetricSource, Provider, Track};
+use super::shell::{self, ReleaseNames};
+use super::world::{BoxFuture, Done, InstanceHealth, MetricSource, Provider, Track};
 use stats::Stats;
 
 /// How long an instance may take to answer its health check after starting.
@@ -95,6 +95,8 @@ pub(crate) struct LocalProvider {
     traffic: Option<(f64, Vec<String>)>,
     /// The release being deployed (rolling batches start it).
     release: String,
+    /// `{service}`, `{environment}` and `{previous_version}` in the instance command.
+    names: ReleaseNames,
 }
 
 /// The proxy's measurements as a metric source.
@@ -141,7 +143,14 @@ impl LocalProvider {
             proxy: Mutex::new(None),
             traffic,
             release,
+            names: ReleaseNames::default(),
         }
+    }
+
+    /// The release placeholders of the instance command.
+    pub(crate) fn with_names(mut self, names: ReleaseNames) -> LocalProvider {
+        self.names = names;
+        self
     }
 
     pub(crate) fn probe(&self) -> LocalProbe {
@@ -281,10 +290,11 @@ impl LocalProvider {
     async fn spawn(&self, version: &str) -> Result<Instance, String> {
         let sh = &self.shared;
         let port = free_port()?;
+        // `{version}` is the instance's own version: stable instances run the stable one.
         let v = |n: &str| match n {
             "port" => Some(port.to_string()),
             "version" => Some(version.to_string()),
-            _ => None,
+            _ => self.names.get(n),
         };
         let command = shell::render(&sh.command, &v);
         let log_path = sh.logs.join(format!("instance-{version}-{port}.log"));
@@ -383,6 +393,21 @@ impl LocalProvider {
         }
         self.record();
         out
+    }
+
+    /// The version and port of every instance behind the proxy.
+    fn serving(&self) -> Vec<(String, u16)> {
+        self.shared
+            .split
+            .lock()
+            .map(|s| {
+                s.stable
+                    .iter()
+                    .chain(s.new.iter())
+                    .map(|i| (i.version.clone(), i.port))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn counts(&self) -> (usize, usize) {
@@ -604,18 +629,7 @@ impl Provider for LocalProvider {
 
     fn health(&self) -> BoxFuture<'_, Done> {
         Box::pin(async move {
-            let ports: Vec<(String, u16)> = self
-                .shared
-                .split
-                .lock()
-                .map(|s| {
-                    s.stable
-                        .iter()
-                        .chain(s.new.iter())
-                        .map(|i| (i.version.clone(), i.port))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ports = self.serving();
             if ports.is_empty() {
                 return Ok("no instance is running yet".into());
             }
@@ -628,6 +642,25 @@ impl Provider for LocalProvider {
                 }
             }
             Ok(format!("healthy: {}", ok.join(", ")))
+        })
+    }
+
+    fn instance_health(&self) -> BoxFuture<'_, Vec<InstanceHealth>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for (v, port) in self.serving() {
+                let url = format!("http://127.0.0.1:{port}{}", self.shared.health_path);
+                let result = match get_status(&self.shared.client, &url).await {
+                    Some(200) => Ok(format!("{url} answered 200")),
+                    Some(status) => Err(format!("{url} answered {status}")),
+                    None => Err(format!("{url} did not answer")),
+                };
+                out.push(InstanceHealth {
+                    instance: Some(format!("{v}@{port}")),
+                    result,
+                });
+            }
+            out
         })
     }
 

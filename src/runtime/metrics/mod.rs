@@ -5,8 +5,8 @@
 //! human explanation. Nothing here decides what missing data means; the analysis applies the
 //! `no_data` policy of the `.deploy` file to the reason.
 //!
-//! Queries are templates with the placeholders `{service}`, `{version}`, `{track}` and
-//! `{window}` (`{{` is a literal brace, as everywhere in the language; unknown placeholders stay
+//! Queries are templates with the placeholders `{service}`, `{version}`, `{previous_version}`,
+//! `{environment}`, `{track}` and `{window}` (`{{` is a literal brace, as everywhere in the language; unknown placeholders stay
 //! as written). Each source substitutes values in the form safe for its language: escaped for
 //! a PromQL string in [`prometheus`], shell-quoted in [`command`].
 
@@ -28,6 +28,10 @@ pub struct QueryContext {
     pub track: String,
     /// The analysis window, rendered as a Prometheus duration (`5m`, `30s`).
     pub window: Duration,
+    /// `{environment}` and `{previous_version}`: the release placeholders every query may
+    /// use besides `{service}` and `{version}`.
+    pub environment: String,
+    pub previous_version: Option<String>,
 }
 
 impl QueryContext {
@@ -38,6 +42,8 @@ impl QueryContext {
             "version" => Some(self.version.clone()),
             "track" => Some(self.track.clone()),
             "window" => Some(prometheus_duration(self.window)),
+            "environment" => Some(self.environment.clone()),
+            "previous_version" => self.previous_version.clone(),
             _ => None,
         }
     }
@@ -234,6 +240,8 @@ mod tests {
             version: "1.1.0".into(),
             track: "canary".into(),
             window: Duration::from_secs(60),
+            environment: "production".into(),
+            previous_version: Some("1.0.0".into()),
         };
         assert_eq!(
             ctx.render("rate(x{{service=\"{service}\"}}[{window}]) {other}", &|v| v
