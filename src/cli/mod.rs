@@ -8,6 +8,7 @@ mod check;
 mod export;
 mod operate;
 mod plan;
+mod rollback;
 mod rules;
 mod run;
 
@@ -39,6 +40,8 @@ enum Command {
     Status(run::StatusArgs),
     /// Finished runs recorded in the state directory
     History(run::HistoryArgs),
+    /// Take back the last successful release in an environment: back to the one before it
+    Rollback(Box<rollback::RollbackArgs>),
     /// Roll a live run back now, through its plan's rollback
     Abort(operate::AbortArgs),
     /// Hold a live run at its current step: the hold's clock stops, triggers stay armed
@@ -114,6 +117,7 @@ pub fn run() -> i32 {
         Command::Run(args) => run::run(*args),
         Command::Status(args) => run::status(args),
         Command::History(args) => run::history(args),
+        Command::Rollback(args) => rollback::run(*args),
         Command::Abort(args) => operate::abort(args),
         Command::Pause(args) => operate::pause(args),
         Command::Resume(args) => operate::resume(args),

@@ -65,13 +65,13 @@ pub(super) struct RunArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum SignalAction {
+pub(super) enum SignalAction {
     Rollback,
     Pause,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
 }
@@ -105,7 +105,7 @@ pub(super) struct HistoryArgs {
     format: Format,
 }
 
-fn dir_of(file: &Path) -> PathBuf {
+pub(super) fn dir_of(file: &Path) -> PathBuf {
     file.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
@@ -185,7 +185,7 @@ pub(super) fn run(args: RunArgs) -> miette::Result<i32> {
     runtime::run(req).map_err(|e| miette!("{e}"))
 }
 
-fn placeholder_plan() -> Plan {
+pub(super) fn placeholder_plan() -> Plan {
     Plan {
         format: crate::lower::PLAN_FORMAT,
         service: String::new(),
@@ -213,6 +213,7 @@ fn placeholder_plan() -> Plan {
         },
         notes: Vec::new(),
         target: Default::default(),
+        rollback: None,
     }
 }
 
@@ -310,16 +311,29 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
         println!("no runs recorded in `{}`", args.state_dir.display());
     }
     for e in &h.entries {
-        println!(
-            "{}  {} {} → {}  {:?}  ({} migrations)  {}",
-            e.finished_at,
-            e.service,
-            e.release,
-            e.environment,
-            e.outcome,
-            e.migrations.len(),
-            e.run
-        );
+        match &e.rollback {
+            Some(r) => println!(
+                "{}  {} rollback {} → {} in {}  {:?}  ({} migrations reverted)  {}",
+                e.finished_at,
+                e.service,
+                r.from,
+                e.release,
+                e.environment,
+                e.outcome,
+                r.reverted.len(),
+                e.run
+            ),
+            None => println!(
+                "{}  {} {} → {}  {:?}  ({} migrations)  {}",
+                e.finished_at,
+                e.service,
+                e.release,
+                e.environment,
+                e.outcome,
+                e.migrations.len(),
+                e.run
+            ),
+        }
     }
     Ok(0)
 }

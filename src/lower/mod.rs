@@ -16,6 +16,7 @@
 pub(crate) mod format;
 pub mod plan;
 pub mod render;
+mod rollback;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
 pub use format::{fmt_condition, fmt_ms, fmt_number, fmt_offset};
 pub use plan::*;
+pub use rollback::rollback;
 
 /// Analysis interval when a strategy does not say.
 pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
@@ -54,6 +56,11 @@ pub enum LowerError {
         known: Vec<String>,
     },
     NoService,
+    /// A rollback must revert a migration the program no longer has: its `down` is unknown.
+    MigrationNotInProgram {
+        release: String,
+        name: String,
+    },
 }
 
 impl std::fmt::Display for LowerError {
@@ -70,6 +77,10 @@ impl std::fmt::Display for LowerError {
                 known.join(", ")
             ),
             LowerError::NoService => write!(f, "the program declares no service"),
+            LowerError::MigrationNotInProgram { release, name } => write!(
+                f,
+                "release `{release}` applied migration `{name}`, which the program no longer has: its `down` is unknown, so the way back cannot be planned"
+            ),
         }
     }
 }
@@ -84,6 +95,9 @@ pub struct LowerOptions {
     /// before it, so the lists grow with the square of a release's migrations; the lint,
     /// which reads timings and steps but never the lists, lowers this way.
     pub without_rollback_lists: bool,
+    /// The version serving before the release (`{previous_version}`), when the caller knows
+    /// it better than the program's release order: a rollback goes back from a later release.
+    pub previous_release: Option<String>,
 }
 
 /// Lowers one release in one environment.
@@ -116,11 +130,13 @@ pub fn lower(
         });
     };
     let service = names.service().ok_or(LowerError::NoService)?;
-    let previous = releases
-        .iter()
-        .take_while(|(_, r)| r.version.value != release)
-        .last()
-        .map(|(_, r)| r.version.value.clone());
+    let previous = options.previous_release.clone().or_else(|| {
+        releases
+            .iter()
+            .take_while(|(_, r)| r.version.value != release)
+            .last()
+            .map(|(_, r)| r.version.value.clone())
+    });
     let mut l = Lowering {
         names,
         sources,
@@ -663,6 +679,7 @@ impl<'a> Lowering<'a, '_> {
             },
             notes: std::mem::take(&mut self.notes),
             target: self.target(strategy.as_ref().map(|b| b.body)),
+            rollback: None,
         }
     }
 

@@ -38,6 +38,19 @@ pub struct Plan {
     /// How the runtime reaches the environment (added in format 1; absent in older plans).
     #[serde(default)]
     pub target: Target,
+    /// Set when the plan takes a finished release back (`deployc rollback`): `release` is the
+    /// version it goes back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<PlanRollback>,
+}
+
+/// What a rollback plan takes back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanRollback {
+    /// The release serving when the plan was made (the last success in the history).
+    pub from: String,
+    /// The release the plan goes back to (the plan's `release`).
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -187,6 +200,21 @@ pub enum Action {
         /// Runs in one transaction unless a statement cannot (`CONCURRENTLY`).
         transactional: bool,
         batch: Option<u64>,
+        irreversible_reason: Option<String>,
+    },
+    /// Reverts a migration a finished release applied (a rollback plan's step). An
+    /// irreversible one cannot be: the run stops there for a person to choose.
+    Revert {
+        name: String,
+        /// The release whose run applied it.
+        release: String,
+        phase: String,
+        /// The `up` SQL as the program has it now: the ledger refuses a revert whose `up`
+        /// changed since it was applied.
+        up: String,
+        down: Option<String>,
+        reversible: bool,
+        transactional: bool,
         irreversible_reason: Option<String>,
     },
     StartStable {

@@ -108,6 +108,27 @@ fn action_detail(a: &Action) -> Vec<String> {
             }
             v
         }
+        Action::Revert {
+            down,
+            reversible,
+            transactional,
+            irreversible_reason,
+            ..
+        } => {
+            let mut v = Vec::new();
+            match down {
+                Some(d) => v.push(format!("down: `{}`", one_line(d))),
+                None if *reversible => v.push("down: nothing to run (noop)".into()),
+                None => v.push("no down: the run stops here for a person to choose".into()),
+            }
+            if let Some(r) = irreversible_reason {
+                v.push(format!("irreversible: {r}"));
+            }
+            if !transactional {
+                v.push("runs outside a transaction, statement by statement".into());
+            }
+            v
+        }
         Action::StartStable { version } => {
             vec![format!(
                 "stable version: {}",
@@ -164,18 +185,29 @@ fn when_line(m: &PlanMessage) -> String {
 /// The plan for a terminal.
 pub fn text(plan: &Plan) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "plan: {} {} → {} ({}{})",
-        plan.service,
-        plan.release,
-        plan.environment,
-        plan.strategy,
-        plan.risk
-            .as_ref()
-            .map(|r| format!(", {r} risk"))
-            .unwrap_or_default()
-    );
+    match &plan.rollback {
+        Some(r) => {
+            let _ = writeln!(
+                o,
+                "plan: {} {} back to {} in {} (rollback)",
+                plan.service, r.from, r.to, plan.environment
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "plan: {} {} → {} ({}{})",
+                plan.service,
+                plan.release,
+                plan.environment,
+                plan.strategy,
+                plan.risk
+                    .as_ref()
+                    .map(|r| format!(", {r} risk"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     if let Some(s) = &plan.start {
         let _ = writeln!(o, "T-0: {s}");
     }
@@ -234,11 +266,22 @@ pub fn text(plan: &Plan) -> String {
 /// The runbook: what a team would otherwise write by hand.
 pub fn markdown(plan: &Plan) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "# Runbook: {} {} to {}\n",
-        plan.service, plan.release, plan.environment
-    );
+    match &plan.rollback {
+        Some(r) => {
+            let _ = writeln!(
+                o,
+                "# Runbook: rollback of {} {} to {} in {}\n",
+                plan.service, r.from, r.to, plan.environment
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "# Runbook: {} {} to {}\n",
+                plan.service, plan.release, plan.environment
+            );
+        }
+    }
     let _ = writeln!(o, "## Deployment information\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Service | {} |", plan.service);

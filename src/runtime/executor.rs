@@ -1241,6 +1241,52 @@ impl<'p> Executor<'p> {
                 })?;
                 self.applied.push(m);
             }
+            Action::Revert {
+                name,
+                release,
+                phase,
+                up,
+                down,
+                reversible,
+                transactional,
+                irreversible_reason,
+            } => {
+                if !reversible {
+                    return fail(format!(
+                        "migration `{name}` of {release} cannot be reverted{}: restore from backup or fix forward",
+                        irreversible_reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ));
+                }
+                let Some(down) = down else {
+                    // `down = noop`: the release's own rollback would not run anything either.
+                    self.action(
+                        Some(id),
+                        "revert migration",
+                        Ok(format!("`{name}` has nothing to revert")),
+                    )?;
+                    return Ok(());
+                };
+                let Some(db) = &self.world.database else {
+                    return fail("the environment has no database");
+                };
+                let m = Migration {
+                    name: name.clone(),
+                    release: release.clone(),
+                    phase: phase.clone(),
+                    up: up.clone(),
+                    down: Some(down.clone()),
+                    transactional: *transactional,
+                };
+                // The ledger makes this exactly once: a migration already reverted (a run
+                // resumed after a crash, or a second rollback after one that stopped) is
+                // not reverted again.
+                let r = db.revert(&m).await;
+                self.action(Some(id), "revert migration", r)?;
+                self.log(Event::MigrationReverted { name: name.clone() })?;
+            }
             Action::StartStable { .. } => {
                 let v = self.settings.stable.clone();
                 let r = self.world.provider.start_stable(v.as_deref()).await;
@@ -2396,6 +2442,28 @@ impl<'p> Executor<'p> {
             matches!(&e.event, Event::Action { what, ok: true, detail, .. }
                 if what == "backup" && !detail.starts_with("no backup"))
         })
+    }
+
+    /// The migrations this run reverted as steps of a rollback plan, in order, for the
+    /// history (a run's own rollback reverts what it applied; that is not recorded here).
+    pub(crate) fn reverted_records(&self) -> Vec<crate::history::MigrationRecord> {
+        self.journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::MigrationReverted { name } => self.steps().find_map(|s| match &s.action {
+                    Action::Revert {
+                        name: n, phase, up, ..
+                    } if n == name => Some(crate::history::MigrationRecord {
+                        name: n.clone(),
+                        phase: phase.clone(),
+                        checksum: checksum(up),
+                    }),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The migrations this run applied, in order, for the history.

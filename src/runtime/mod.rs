@@ -36,7 +36,9 @@ pub(crate) mod world;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::history::{HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome};
+use crate::history::{
+    HISTORY_FILE, HISTORY_FORMAT, History, HistoryEntry, Outcome, RollbackRecord,
+};
 use crate::lower::{Action, Plan, TargetProvider};
 
 pub(crate) use executor::OnSignal;
@@ -301,6 +303,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
                 started_at: String::new(),
                 finished_at: String::new(),
                 migrations: Vec::new(),
+                rollback: None,
             });
         }
     }
@@ -318,6 +321,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
                     started_at: String::new(),
                     finished_at: String::new(),
                     migrations: Vec::new(),
+                    rollback: None,
                 });
             }
         }
@@ -418,7 +422,11 @@ fn new_run_id(plan: &Plan, runs: &Path) -> String {
     let now = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let base = format!("{now}-{}-{}", plan.release, plan.environment);
+    // A rollback's run says so in its id: `deployc status` lists runs by id.
+    let base = match &plan.rollback {
+        Some(r) => format!("{now}-rollback-{}-{}", r.to, plan.environment),
+        None => format!("{now}-{}-{}", plan.release, plan.environment),
+    };
     let mut id = base.clone();
     let mut n = 2;
     while runs.join(&id).exists() {
@@ -539,6 +547,10 @@ fn run_real(req: Request) -> Result<i32, String> {
                 started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
                 finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
                 migrations: ex.applied_records(),
+                rollback: plan.rollback.as_ref().map(|r| RollbackRecord {
+                    from: r.from.clone(),
+                    reverted: ex.reverted_records(),
+                }),
             };
             // The run's outcome is its exit code: a history or report that cannot be
             // written is said, and changes nothing about what happened.
