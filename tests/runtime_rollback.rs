@@ -285,9 +285,9 @@ fn rollback_reverts_the_migration_and_serves_the_earlier_release_again() {
         [
             "deploy.rollback",
             "verify.health",
-            "monitor.watch",
+            "monitor",
             "migrate.revert.add_audit",
-            "post_deploy.report"
+            "post.report"
         ]
     );
 

@@ -155,7 +155,7 @@ fn build(
                 .unwrap_or_default()
         );
         let mut gate = b.step(
-            "pre_deploy.point_of_no_return",
+            "pre.point_of_no_return",
             format!(
                 "Stop: the way back to {to} crosses `{name}` of {release}, which cannot be reverted"
             ),
@@ -217,7 +217,7 @@ fn build(
         b.push(PhaseName::Verify, s);
     }
     let mut watch = b.step(
-        "monitor.watch",
+        "monitor",
         format!(
             "Watch {to} for {} with its triggers armed, then stop {from}",
             fmt_ms(interval)
@@ -272,7 +272,7 @@ fn build(
     // Writing the report changes nothing: what holds after the last change holds here.
     let after_last = b.last_rollback();
     let report = b.step(
-        "post_deploy.report",
+        "post.report",
         "Write the rollback report".into(),
         Action::Report,
         0,
