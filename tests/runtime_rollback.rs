@@ -520,6 +520,113 @@ fn a_way_back_past_an_irreversible_migration_stops_at_the_gate() {
     assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
 }
 
+/// 1.0.0 watched for 2 s on the way back: time to kill the run in the middle.
+const RESUMABLE: &str = r#"service app {}
+
+environment local {
+  provider = command {
+    deploy = "echo {version} >> deployed.txt"
+    weight = "true"
+  }
+  database = sqlite "app.db"
+}
+
+team {
+  lead = "lead@example.com"
+  rollback_decision = lead
+}
+
+release "1.0.0" {
+  strategy = canary {
+    analysis every 2s
+    step 50% for 2s
+    step 100%
+  }
+}
+
+release "1.1.0" {
+  strategy = canary {
+    analysis every 200ms
+    step 50% for 200ms
+    step 100%
+  }
+  migrations {
+    expand create_tags {
+      up   = sql "CREATE TABLE tags (id INTEGER PRIMARY KEY)"
+      down = sql "DROP TABLE tags"
+    }
+  }
+}
+"#;
+
+#[test]
+fn a_rollback_killed_mid_way_is_finished_by_resume() {
+    use std::io::BufRead;
+    let dir = scratch("resume");
+    std::fs::write(dir.join("app.deploy"), RESUMABLE).unwrap();
+    allow_rules(&dir);
+    deploy(&dir, &[], "1.0.0");
+    deploy(&dir, &[], "1.1.0");
+    assert_eq!(tables(&dir), ["tags"]);
+    let forward_run = history_lines(&dir).last().unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut child = deployc()
+        .current_dir(&dir)
+        .args([
+            "rollback",
+            "app.deploy",
+            "--env",
+            "local",
+            "--log-format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut run = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let e: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if e["type"] == "run_started" {
+            run = e["run"].as_str().unwrap().to_string();
+        }
+        if e["type"] == "step_started" && e["step"] == "monitor" {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(run.contains("-rollback-1.0.0-local"), "{run}");
+    assert_eq!(tables(&dir), ["tags"], "killed before the revert");
+
+    // A run that is not a rollback is not continued as one.
+    let other = run_in(&dir, &[], &["rollback", "--resume", &forward_run]);
+    assert_eq!(other.status.code(), Some(2), "{}", text(&other));
+    assert_eq!(text(&other).lines().count(), 1, "{}", text(&other));
+
+    let resumed = run_in(&dir, &[], &["rollback", "--resume", &run]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed));
+    assert_eq!(tables(&dir), Vec::<String>::new());
+    let events = last_journal(&dir);
+    assert!(events.iter().any(|e| e["type"] == "resumed"), "{events:?}");
+    for step in ["deploy.rollback", "monitor", "migrate.revert.create_tags"] {
+        let finished = events
+            .iter()
+            .filter(|e| e["type"] == "step_finished" && e["step"] == step)
+            .count();
+        assert_eq!(finished, 1, "{step}: {events:?}");
+    }
+    let h = history_lines(&dir);
+    assert_eq!(h.last().unwrap()["release"], "1.0.0");
+    assert_eq!(
+        h.last().unwrap()["rollback"]["reverted"][0]["name"],
+        "create_tags"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: `--to` two releases back.
 

@@ -864,6 +864,13 @@ impl<'p> Executor<'p> {
                     None
                 }
                 Action::Switch { .. } => Some(self.world.provider.weight(100.0).await),
+                // A recreate (and a rollback plan's switch back) left the new version serving
+                // everything: it is started again and given all traffic, so that the rest of
+                // the run (its promote, or its rollback) acts on it.
+                Action::Recreate { .. } => {
+                    self.ensure_deployed(&s.id).await.map_err(|f| f.reason)?;
+                    Some(self.world.provider.weight(100.0).await)
+                }
                 Action::RollingBatch { batch, of, .. } => {
                     self.new_deployed = true;
                     Some(self.world.provider.batch(*batch, *of).await)
