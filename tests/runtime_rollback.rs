@@ -627,6 +627,47 @@ fn a_rollback_killed_mid_way_is_finished_by_resume() {
     );
 }
 
+#[test]
+fn an_earlier_release_that_fails_to_start_leaves_the_newer_one_serving() {
+    let dir = scratch("refused");
+    let program = RESUMABLE
+        .replace(
+            "analysis every 2s\n    step 50% for 2s",
+            "analysis every 200ms\n    step 50% for 200ms",
+        )
+        .replace(
+            r#"deploy = "echo {version} >> deployed.txt""#,
+            r#"deploy = "test ! -f broken-{version} && echo {version} >> deployed.txt""#,
+        )
+        .replace(
+            "release \"1.0.0\" {\n",
+            "channel log = file \"events.log\"\n\nrelease \"1.0.0\" {\n  comms {\n    on rollback notify log \"rolling back: {reason}\"\n  }\n",
+        );
+    std::fs::write(dir.join("app.deploy"), program).unwrap();
+    allow_rules(&dir);
+    deploy(&dir, &[], "1.0.0");
+    deploy(&dir, &[], "1.1.0");
+    std::fs::write(dir.join("broken-1.0.0"), "").unwrap();
+
+    let back = run_in(&dir, &[], &["rollback", "app.deploy", "--env", "local"]);
+    let out = text(&back);
+    assert_eq!(back.status.code(), Some(1), "{out}");
+    // 1.1.0 still serves with its migration; the history keeps it as the last success.
+    assert_eq!(tables(&dir), ["tags"]);
+    let deployed = std::fs::read_to_string(dir.join("deployed.txt")).unwrap();
+    assert_eq!(deployed.lines().collect::<Vec<_>>(), ["1.0.0", "1.1.0"]);
+    let log = std::fs::read_to_string(dir.join("events.log")).unwrap();
+    assert!(log.contains("rolling back: deploy: "), "{log}");
+    let last = history_lines(&dir).pop().unwrap();
+    assert_eq!(last["outcome"], "rolled_back");
+    assert_eq!(last["rollback"]["from"], "1.1.0");
+    // The way back is still there to be taken once the cause is fixed.
+    std::fs::remove_file(dir.join("broken-1.0.0")).unwrap();
+    let again = run_in(&dir, &[], &["rollback", "app.deploy", "--env", "local"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(tables(&dir), Vec::<String>::new());
+}
+
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL: `--to` two releases back.
 
