@@ -315,7 +315,15 @@ fn rollback_reverts_the_migration_and_serves_the_earlier_release_again() {
     let log = std::fs::read_to_string(dir.join("events.log")).unwrap();
     assert!(log.contains("start: app 1.1.0 (from 1.2.0)"), "{log}");
     assert!(log.contains("done: app 1.1.0"), "{log}");
-    assert!(out.contains("report.md"), "{out}");
+    let report = out
+        .lines()
+        .find_map(|l| l.strip_prefix("report: "))
+        .unwrap_or_else(|| panic!("no report in {out}"));
+    let report = std::fs::read_to_string(dir.join(report)).unwrap();
+    assert!(
+        report.starts_with("# Rollback report: app 1.2.0 back to 1.1.0 in local"),
+        "{report}"
+    );
 
     // The history: a rollback, and 1.1.0 is the last success.
     let h = history_lines(&dir);

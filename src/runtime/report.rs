@@ -20,6 +20,9 @@ pub(crate) struct Report {
     outcome: String,
     started_at: String,
     finished_at: String,
+    /// The release a rollback of a finished release took back (`release` is where it went).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback_from: Option<String>,
     steps: Vec<StepReport>,
     decisions: Vec<serde_json::Value>,
     messages: Vec<serde_json::Value>,
@@ -200,6 +203,7 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
         outcome: outcome.to_string(),
         started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
         finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
+        rollback_from: plan.rollback.as_ref().map(|r| r.from.clone()),
         steps,
         decisions,
         messages,
@@ -209,9 +213,19 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
 
 pub(crate) fn markdown(r: &Report) -> String {
     let t0: jiff::Timestamp = r.started_at.parse().unwrap_or_default();
+    let title = match &r.rollback_from {
+        Some(from) => format!(
+            "Rollback report: {} {from} back to {} in {}",
+            r.service, r.release, r.environment
+        ),
+        None => format!(
+            "Deployment report: {} {} to {}",
+            r.service, r.release, r.environment
+        ),
+    };
     let mut out = format!(
-        "# Deployment report: {} {} to {}\n\nRun `{}`: **{}**, {} → {}.\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
-        r.service, r.release, r.environment, r.run, r.outcome, r.started_at, r.finished_at
+        "# {title}\n\nRun `{}`: **{}**, {} → {}.\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
+        r.run, r.outcome, r.started_at, r.finished_at
     );
     for s in &r.steps {
         out.push_str(&format!(
