@@ -608,7 +608,7 @@ impl<'a> Lowering<'a, '_> {
         monitor.guards = self.trigger_guards();
         self.push(PhaseName::Monitor, monitor);
         let expected = self.clock;
-        let schedule_end = self.post_deploy();
+        let schedule_end = self.post_deploy(monitor_ms);
         let triggers = self.plan_triggers(interval);
         let comms = self.plan_comms();
         let detection = triggers
@@ -1308,7 +1308,9 @@ impl<'a> Lowering<'a, '_> {
         }
     }
 
-    fn post_deploy(&mut self) -> u64 {
+    /// The post-deploy steps of the deploy run, then the schedule: flag days (each watched for
+    /// `watch_ms` with the rollback triggers armed) and check-ins, a run of its own.
+    fn post_deploy(&mut self, watch_ms: u64) -> u64 {
         for m in self.graph.after_deploy.clone() {
             self.migration_step(m, PhaseName::PostDeploy);
         }
@@ -1322,7 +1324,9 @@ impl<'a> Lowering<'a, '_> {
         );
         self.push(PhaseName::PostDeploy, report);
         // Flag schedules and check-ins run on later days: they are not part of the expected
-        // duration of the deployment, and are listed in time order.
+        // duration of the deployment, and are listed in time order. They form a run of their
+        // own, so that the deploy run ends (with `on done`, its report and its history) after
+        // its monitor period instead of on the last flag day.
         let base = saved;
         enum Later<'x> {
             Day(&'x Flag, &'x FlagDay),
@@ -1346,14 +1350,16 @@ impl<'a> Lowering<'a, '_> {
             }
         }
         later.sort_by_key(|(at, _)| *at);
+        // The flags this schedule has set so far: what its rollback turns back.
+        let mut set: Vec<String> = Vec::new();
         for (at, what) in later {
             self.clock = at;
             let s = match what {
                 Later::Day(f, d) => {
-                    if !self.changed.flags.contains(&f.name.name) {
-                        self.changed.flags.push(f.name.name.clone());
+                    if !set.contains(&f.name.name) {
+                        set.push(f.name.name.clone());
                     }
-                    self.step(
+                    let mut s = self.step(
                         format!("post.flag.{}.day-{}", f.name.name, d.day.value),
                         format!(
                             "Day {}: set flag `{}` to {}{}",
@@ -1370,9 +1376,13 @@ impl<'a> Lowering<'a, '_> {
                             day: d.day.value,
                             percent: d.percent.value,
                             segment: d.segment.as_ref().map(|s| s.name.clone()),
+                            watch_ms,
                         },
                         Some(d.span),
-                    )
+                    );
+                    s.expected_ms = watch_ms;
+                    s.guards = self.trigger_guards();
+                    s
                 }
                 Later::Remove(f, day) => self.step(
                     format!("post.flag.{}.remove", f.name.name),
@@ -1396,10 +1406,44 @@ impl<'a> Lowering<'a, '_> {
                 ),
             };
             end = end.max(at);
-            self.push(PhaseName::PostDeploy, s);
+            self.push(PhaseName::Schedule, s);
+            let rollback = self.schedule_rollback(&set);
+            self.rollback_worst = self.rollback_worst.max(self.rollback_cost(&rollback));
+            if let Some(last) = self.phases.last_mut().and_then(|p| p.steps.last_mut())
+                && !self.options.without_rollback_lists
+            {
+                last.rollback = rollback;
+            }
         }
         self.clock = saved;
         end
+    }
+
+    /// The rollback of a schedule step: the flags set so far go back to their initial state,
+    /// newest first. Nothing else: the release itself finished in the deploy run, whose
+    /// traffic, instances and migrations are not the schedule's to undo.
+    fn schedule_rollback(&self, set: &[String]) -> Vec<RollbackAction> {
+        if set.is_empty() {
+            // Nothing this run changed: it stops and tells.
+            return vec![RollbackAction::Abort];
+        }
+        let mut out = vec![RollbackAction::Notify {
+            event: "rollback".into(),
+        }];
+        for f in set.iter().rev() {
+            let initially_on = self
+                .rel
+                .flags
+                .iter()
+                .find(|d| &d.name.name == f)
+                .and_then(|d| d.initially.first())
+                .is_some_and(|i| i.value);
+            out.push(RollbackAction::RestoreFlag {
+                flag: f.clone(),
+                initially_on,
+            });
+        }
+        out
     }
 
     fn trigger_guards(&mut self) -> Vec<Guard> {

@@ -94,6 +94,9 @@ pub enum PhaseName {
     Verify,
     Monitor,
     PostDeploy,
+    /// Flag days and check-ins: a run of its own, started when the deploy run succeeds, so
+    /// that the deploy run ends (and is recorded) after its monitor period.
+    Schedule,
 }
 
 impl PhaseName {
@@ -105,6 +108,7 @@ impl PhaseName {
             PhaseName::Verify => "Verification",
             PhaseName::Monitor => "Monitoring",
             PhaseName::PostDeploy => "Post-deployment",
+            PhaseName::Schedule => "Flag schedule (a run of its own, after this one succeeds)",
         }
     }
     pub fn id(self) -> &'static str {
@@ -115,6 +119,7 @@ impl PhaseName {
             PhaseName::Verify => "verify",
             PhaseName::Monitor => "monitor",
             PhaseName::PostDeploy => "post_deploy",
+            PhaseName::Schedule => "schedule",
         }
     }
 }
@@ -254,6 +259,10 @@ pub enum Action {
         day: u64,
         percent: f64,
         segment: Option<String>,
+        /// How long the release's rollback triggers are watched after the flag is set (the
+        /// release's monitor period): a breach then turns the flag back.
+        #[serde(default)]
+        watch_ms: u64,
     },
     FlagRemoval {
         flag: String,

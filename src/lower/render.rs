@@ -162,6 +162,10 @@ fn action_detail(a: &Action) -> Vec<String> {
         }
         Action::Smoke { command } => vec![format!("command: `{command}`")],
         Action::Monitor { .. } => Vec::new(),
+        Action::Flag { watch_ms, .. } if *watch_ms > 0 => vec![format!(
+            "the triggers are watched for {} after the flag is set; a breach turns the flag back",
+            fmt_ms(*watch_ms)
+        )],
         Action::Flag { .. } | Action::FlagRemoval { .. } => Vec::new(),
         Action::Notify { message } => vec![message.clone()],
     }

@@ -42,7 +42,7 @@ use crate::history::{
 use crate::lower::{Action, Plan, TargetProvider};
 
 pub(crate) use executor::OnSignal;
-use executor::{End, Executor, Settings, World};
+use executor::{End, Executor, Part, Settings, World};
 use journal::{Entry, Journal};
 use redact::Redactor;
 use sim::{Scenario, Sim};
@@ -334,7 +334,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         t0,
         stable: stable.clone(),
     });
-    let world = World {
+    let world = || World {
         clock: clock.clone(),
         provider: Box::new(sim::SimProvider(shared.clone())),
         database: plan.target.database.as_ref().map(|_| {
@@ -361,6 +361,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
     };
     let run_id = if dry { "dry-run" } else { "simulation" }.to_string();
     let settings = Settings {
+        part: Part::Deploy,
         run: run_id,
         stable,
         history,
@@ -369,8 +370,42 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         t0: Some(t0),
     };
     let journal = Journal::memory(Redactor::default());
-    let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
+    let mut ex = Executor::new(
+        &plan,
+        world(),
+        journal,
+        settings,
+        printer(req.log_format, t0),
+    );
     let rt = runtime()?;
+    let end = rt.block_on(ex.run())?;
+    if req.log_format == LogFormat::Text && !dry {
+        summary(&ex, &plan);
+    }
+    // As a real run does, a deploy run that succeeded starts its schedule; the virtual clock
+    // runs its days in milliseconds.
+    let Some((part, schedule_t0)) = ex.schedule().filter(|_| end == End::Succeeded) else {
+        return Ok(exit_code(&end));
+    };
+    let id = format!("{}-schedule", ex.run_id());
+    drop(ex);
+    let settings = Settings {
+        part,
+        run: id,
+        stable: Some(plan.release.clone()),
+        history: History::default(),
+        describe_only: dry,
+        max_wait_ms: u64::MAX,
+        t0: Some(schedule_t0),
+    };
+    let journal = Journal::memory(Redactor::default());
+    let mut ex = Executor::new(
+        &plan,
+        world(),
+        journal,
+        settings,
+        printer(req.log_format, schedule_t0),
+    );
     let end = rt.block_on(ex.run())?;
     if req.log_format == LogFormat::Text && !dry {
         summary(&ex, &plan);
@@ -454,40 +489,93 @@ fn run_real(req: Request) -> Result<i32, String> {
             (req.plan.clone(), id)
         }
     };
+    let rt = runtime()?;
+    let mut run = RealRun {
+        id: run_id,
+        fresh: req.resume.is_none(),
+        start: None,
+    };
+    // A deploy run that succeeded starts its schedule (flag days, check-ins) as a run of its
+    // own, here and now: its first steps may be due at once.
+    let end = loop {
+        let (end, schedule) = run_real_one(&req, &plan, &mut lock, &runs, &rt, &run)?;
+        match schedule {
+            Some(next) if end == End::Succeeded => run = next,
+            _ => break end,
+        }
+    };
+    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
+    // of the runtime: the runtime is not waited for beyond a moment.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(exit_code(&end))
+}
+
+/// One run of `run_real`: a new one, a resumed one, or the schedule a deploy run starts.
+struct RealRun {
+    id: String,
+    /// A new run (its plan is written); otherwise its journal is resumed.
+    fresh: bool,
+    /// A new schedule run: its part (the deploy run, its baseline) and its T-0.
+    start: Option<(Part, jiff::Timestamp)>,
+}
+
+/// Runs (or resumes) one run; returns its end and, for a deploy run that succeeded and whose
+/// plan has a schedule, the schedule run to start.
+fn run_real_one(
+    req: &Request,
+    plan: &Plan,
+    lock: &mut StateLock,
+    runs: &Path,
+    rt: &tokio::runtime::Runtime,
+    run: &RealRun,
+) -> Result<(End, Option<RealRun>), String> {
+    let run_id = run.id.clone();
     let run_dir = runs.join(&run_id);
     private_dir(&run_dir)?;
     lock.name_run(&run_id)?;
-    let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
-    if req.resume.is_none() {
+    let plan_text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
+    if run.fresh {
         std::fs::write(run_dir.join("plan.json"), &plan_text)
             .map_err(|e| format!("cannot write the plan: {e}"))?;
     }
     let redactor = Redactor::from_plan_text(&plan_text);
     let history = read_history(&req.state_dir)?;
-    let stable = stable_version(&plan, &history);
+    let stable = stable_version(plan, &history);
     let journal = Journal::open(&run_dir.join("journal.jsonl"), redactor.clone())?;
-    let rt = runtime()?;
-    let world = match real_world(&plan, &req, &rt, &run_dir, &stable) {
+    let world = match real_world(plan, req, rt, &run_dir, &stable) {
         Ok(w) => w,
         Err(e) => {
             // Nothing ran: a new run leaves no trace but the error (a resumed one keeps its
             // journal).
-            if req.resume.is_none() {
+            if run.fresh {
                 drop(journal);
                 let _ = std::fs::remove_dir_all(&run_dir);
             }
             return Err(e);
         }
     };
-    let t0 = journal
-        .entries()
-        .iter()
-        .find_map(|e| match &e.event {
-            journal::Event::RunStarted { t0, .. } => t0.parse().ok(),
-            _ => None,
-        })
-        .unwrap_or_else(|| planned_t0(&plan, jiff::Timestamp::now()));
+    let journaled = journal.entries().iter().find_map(|e| match &e.event {
+        journal::Event::RunStarted { t0, of, .. } => Some((t0.parse().ok(), of.clone())),
+        _ => None,
+    });
+    let (part, t0) = match (&run.start, journaled) {
+        (Some((part, t0)), _) => (part.clone(), *t0),
+        (None, Some((t0, of))) => (
+            match of {
+                // A resumed schedule rebuilds its baseline from its journal.
+                Some(of) => Part::Schedule {
+                    of,
+                    baseline: Vec::new(),
+                },
+                None => Part::Deploy,
+            },
+            t0.unwrap_or_else(|| planned_t0(plan, jiff::Timestamp::now())),
+        ),
+        (None, None) => (Part::Deploy, planned_t0(plan, jiff::Timestamp::now())),
+    };
+    let is_schedule = matches!(part, Part::Schedule { .. });
     let settings = Settings {
+        part,
         run: run_id.clone(),
         stable,
         history,
@@ -495,8 +583,8 @@ fn run_real(req: Request) -> Result<i32, String> {
         max_wait_ms: 60_000,
         t0: Some(t0),
     };
-    let print = progress::printer(req.log_format, t0, &plan);
-    let mut ex = Executor::new(&plan, world, journal, settings, print);
+    let print = progress::printer(req.log_format, t0, plan);
+    let mut ex = Executor::new(plan, world, journal, settings, print);
     ex.operate(control::Inbox::open(&run_dir));
     let result = rt.block_on(async {
         match watch_signals() {
@@ -552,10 +640,17 @@ fn run_real(req: Request) -> Result<i32, String> {
                     reverted: ex.reverted_records(),
                 }),
             };
+            // The history records releases: a schedule's outcome (a flag turned back) is in
+            // its own journal and report, and leaves the release recorded as it was.
+            let recorded = if is_schedule {
+                Ok(())
+            } else {
+                append_history(&req.state_dir, &entry)
+            };
             // The run's outcome is its exit code: a history or report that cannot be
             // written is said, and changes nothing about what happened.
-            let written = append_history(&req.state_dir, &entry).and_then(|()| {
-                let r = report::build(&plan, &run_id, entries, end.name());
+            let written = recorded.and_then(|()| {
+                let r = report::build(plan, &run_id, entries, end.name());
                 let json = serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?;
                 std::fs::write(run_dir.join("report.json"), redactor.apply(&json) + "\n")
                     .map_err(|e| format!("cannot write the report: {e}"))?;
@@ -571,11 +666,19 @@ fn run_real(req: Request) -> Result<i32, String> {
             }
         }
     }
-    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
-    // of the runtime: the runtime is not waited for beyond a moment.
-    drop(ex);
-    rt.shutdown_timeout(std::time::Duration::from_millis(500));
-    Ok(exit_code(&end))
+    let next = match (&end, ex.schedule()) {
+        (End::Succeeded, Some(start)) if !is_schedule => {
+            let id = format!("{run_id}-schedule");
+            println!("schedule run {id} starts (flag days and check-ins)");
+            Some(RealRun {
+                id,
+                fresh: true,
+                start: Some(start),
+            })
+        }
+        _ => None,
+    };
+    Ok((end, next))
 }
 
 fn append_history(state_dir: &Path, entry: &HistoryEntry) -> Result<(), String> {
