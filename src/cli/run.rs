@@ -227,11 +227,21 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
                 .map(|d| d.file_name().to_string_lossy().into_owned())
                 .collect();
             ids.sort();
-            for id in ids {
-                let entries =
-                    journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
-                let live = runtime::control::is_live(&args.state_dir, &id);
-                println!("{id}  {}", state_of(&entries, live));
+            let journals: Vec<(String, Vec<journal::Entry>)> = ids
+                .into_iter()
+                .map(|id| {
+                    let entries =
+                        journal::read(&runs.join(&id).join("journal.jsonl")).unwrap_or_default();
+                    (id, entries)
+                })
+                .collect();
+            for (id, entries) in &journals {
+                let live = runtime::control::is_live(&args.state_dir, id);
+                println!(
+                    "{id}  {}{}",
+                    state_of(entries, live),
+                    link(id, entries, &journals)
+                );
             }
         }
         Some(id) => {
@@ -256,6 +266,21 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             }
             let live = runtime::control::is_live(&args.state_dir, id);
             println!("state: {}", state_of(&entries, live));
+            if let Some(of) = schedule_of(&entries) {
+                println!("schedule of the deploy run {of}");
+            }
+            for other in std::fs::read_dir(&runs)
+                .map(|d| d.filter_map(|e| e.ok()).collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                let other_id = other.file_name().to_string_lossy().into_owned();
+                let other_entries =
+                    journal::read(&other.path().join("journal.jsonl")).unwrap_or_default();
+                if schedule_of(&other_entries) == Some(id.as_str()) {
+                    let live = runtime::control::is_live(&args.state_dir, &other_id);
+                    println!("schedule: {other_id}  {}", state_of(&other_entries, live));
+                }
+            }
             if let Some((who, since)) = runtime::control::paused_by(&entries) {
                 println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
             }
@@ -279,6 +304,26 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The deploy run whose schedule (flag days, check-ins) a run is, from its journal.
+fn schedule_of(entries: &[journal::Entry]) -> Option<&str> {
+    entries.iter().find_map(|e| match &e.event {
+        journal::Event::RunStarted { of, .. } => of.as_deref(),
+        _ => None,
+    })
+}
+
+/// How a run in the list links to the other part of its release: a schedule names its deploy
+/// run, a deploy run its schedule.
+fn link(id: &str, entries: &[journal::Entry], all: &[(String, Vec<journal::Entry>)]) -> String {
+    if let Some(of) = schedule_of(entries) {
+        return format!("  (schedule of {of})");
+    }
+    all.iter()
+        .find(|(_, e)| schedule_of(e) == Some(id))
+        .map(|(child, _)| format!("  (schedule: {child})"))
+        .unwrap_or_default()
 }
 
 /// A run's state in a few words, from its journal.
