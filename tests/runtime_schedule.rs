@@ -179,6 +179,24 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
         "{one}"
     );
 
+    // The deploy run resumed after it ended does not start its schedule over.
+    let again = deployc()
+        .current_dir(&dir)
+        .args(["run", "--resume", &deploy_id])
+        .output()
+        .unwrap();
+    let again = text(&again);
+    assert!(
+        again.contains(&format!("schedule run {deploy_id}-schedule exists")),
+        "{again}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join(".deployc/runs"))
+            .unwrap()
+            .count(),
+        2
+    );
+
     // Production's `requires = staging` holds while staging's schedule waits for day 2.
     let production = run(&dir, &["--env", "production", "--yes"]);
     let out = text(&production);

@@ -669,6 +669,15 @@ fn run_real_one(
     let next = match (&end, ex.schedule()) {
         (End::Succeeded, Some(start)) if !is_schedule => {
             let id = format!("{run_id}-schedule");
+            // A deploy run resumed after it ended has started its schedule already: that
+            // run is continued with `--resume`, never started over.
+            if runs.join(&id).exists() {
+                println!(
+                    "schedule run {id} exists; continue it with: deployc run --resume {id} --state-dir {}",
+                    req.state_dir.display()
+                );
+                return Ok((end, None));
+            }
             println!("schedule run {id} starts (flag days and check-ins)");
             Some(RealRun {
                 id,
