@@ -209,6 +209,39 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
 }
 
 #[test]
+fn a_schedule_due_at_once_ends_with_its_own_report() {
+    let dir = process::scratch_in("runtime-schedule", "one-day");
+    std::fs::write(
+        dir.join("app.deploy"),
+        PROGRAM.replace("    day 2 50%\n", ""),
+    )
+    .unwrap();
+    allow_rules(&dir);
+    let staging = run(&dir, &["--env", "staging"]);
+    let out = text(&staging);
+    assert_eq!(staging.status.code(), Some(0), "{out}");
+    let schedule = std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-schedule"))
+        .expect(&out);
+    let report = std::fs::read_to_string(schedule.join("report.md")).unwrap();
+    assert!(
+        report.starts_with("# Flag schedule report: app 1.0.0 in staging (schedule of `"),
+        "{report}"
+    );
+    assert!(report.contains("post.flag.new_checkout.day-1"), "{report}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schedule.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["outcome"], "succeeded");
+    // One history line: the release, not its schedule.
+    let history = std::fs::read_to_string(dir.join(".deployc/history")).unwrap();
+    assert_eq!(history.lines().count(), 1, "{history}");
+}
+
+#[test]
 fn a_breach_on_a_flag_day_turns_the_flag_back() {
     let out = deployc()
         .args([

@@ -23,6 +23,9 @@ pub(crate) struct Report {
     /// The release a rollback of a finished release took back (`release` is where it went).
     #[serde(skip_serializing_if = "Option::is_none")]
     rollback_from: Option<String>,
+    /// The deploy run whose schedule (flag days, check-ins) this run is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule_of: Option<String>,
     steps: Vec<StepReport>,
     decisions: Vec<serde_json::Value>,
     messages: Vec<serde_json::Value>,
@@ -204,6 +207,10 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
         started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
         finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
         rollback_from: plan.rollback.as_ref().map(|r| r.from.clone()),
+        schedule_of: entries.iter().find_map(|e| match &e.event {
+            Event::RunStarted { of, .. } => of.clone(),
+            _ => None,
+        }),
         steps,
         decisions,
         messages,
@@ -213,12 +220,16 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
 
 pub(crate) fn markdown(r: &Report) -> String {
     let t0: jiff::Timestamp = r.started_at.parse().unwrap_or_default();
-    let title = match &r.rollback_from {
-        Some(from) => format!(
+    let title = match (&r.rollback_from, &r.schedule_of) {
+        (_, Some(of)) => format!(
+            "Flag schedule report: {} {} in {} (schedule of `{of}`)",
+            r.service, r.release, r.environment
+        ),
+        (Some(from), None) => format!(
             "Rollback report: {} {from} back to {} in {}",
             r.service, r.release, r.environment
         ),
-        None => format!(
+        (None, None) => format!(
             "Deployment report: {} {} to {}",
             r.service, r.release, r.environment
         ),
