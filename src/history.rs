@@ -61,6 +61,87 @@ pub struct HistoryEntry {
     /// The migrations the run applied (in the order applied).
     #[serde(default)]
     pub migrations: Vec<MigrationRecord>,
+    /// Set when the run took a finished release back (`deployc rollback`): `release` is the
+    /// version it went back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackRecord>,
+}
+
+/// What a rollback of a finished release did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    /// The release that served before the rollback.
+    pub from: String,
+    /// The migrations the run reverted (in the order reverted).
+    #[serde(default)]
+    pub reverted: Vec<MigrationRecord>,
+}
+
+/// The way back from the release serving in an environment to an earlier one, as the history
+/// tells it: what [`History::rollback_path`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPath {
+    /// The release serving now (the last success).
+    pub from: String,
+    /// The release to go back to.
+    pub to: String,
+    /// The migrations applied since `to` and still applied, newest first: the order in which
+    /// they are reverted.
+    pub reverts: Vec<AppliedMigration>,
+}
+
+/// A migration applied by a successful run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    /// The release whose run applied it.
+    pub release: String,
+    /// That run's id.
+    pub run: String,
+    pub migration: MigrationRecord,
+}
+
+/// Why there is no way back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackPathError {
+    /// No successful release of the service in the environment.
+    NoSuccess,
+    /// Only one release ever succeeded there (still serving): there is nothing before it.
+    NothingBefore { current: String },
+    /// `--to` is the release serving now.
+    IsCurrent { to: String },
+    /// `--to` never succeeded there.
+    NeverDeployed { to: String, deployed: Vec<String> },
+    /// `--to` succeeded there, but a rollback took it back since: it is not on the way back.
+    TakenBack { to: String, current: String },
+}
+
+impl std::fmt::Display for RollbackPathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RollbackPathError::NoSuccess => {
+                write!(f, "no successful release: nothing to roll back")
+            }
+            RollbackPathError::NothingBefore { current } => write!(
+                f,
+                "`{current}` is the only successful release: there is no earlier one to go back to"
+            ),
+            RollbackPathError::IsCurrent { to } => {
+                write!(
+                    f,
+                    "`--to {to}` is the release serving now, not an earlier one"
+                )
+            }
+            RollbackPathError::NeverDeployed { to, deployed } => write!(
+                f,
+                "`--to {to}` never succeeded here (successful releases: {})",
+                deployed.join(", ")
+            ),
+            RollbackPathError::TakenBack { to, current } => write!(
+                f,
+                "`--to {to}` was taken back by a rollback: it is not earlier than `{current}` on the way back"
+            ),
+        }
+    }
 }
 
 /// A whole history file.
@@ -159,6 +240,91 @@ impl History {
         })
     }
 
+    /// The way back from the release serving `service` in `environment` to the one before it,
+    /// or to `to`, which must be an earlier successful release there.
+    ///
+    /// The successful runs of the service there form a line: a deployment puts its release
+    /// (and the migrations it applied) on top, a rollback takes releases off down to the one it
+    /// went back to. The way back to a release on the line reverts the migrations of every
+    /// release above it, newest first. A release taken off by a rollback is no longer on the
+    /// line: going "back" to it would need its migrations applied, which is a deployment.
+    pub fn rollback_path(
+        &self,
+        service: &str,
+        environment: &str,
+        to: Option<&str>,
+    ) -> Result<RollbackPath, RollbackPathError> {
+        let mut line: Vec<&HistoryEntry> = Vec::new();
+        let mut deployed: Vec<String> = Vec::new();
+        for e in self.entries.iter().filter(|e| {
+            e.service == service && e.environment == environment && e.outcome == Outcome::Succeeded
+        }) {
+            if !deployed.contains(&e.release) {
+                deployed.push(e.release.clone());
+            }
+            if e.rollback.is_some() {
+                line.pop();
+                while line.last().is_some_and(|top| top.release != e.release) {
+                    line.pop();
+                }
+                // A rollback to a release not on the line (a history written by hand, or
+                // cut): its release serves from here on, with nothing known below it.
+                if line.is_empty() {
+                    line.push(e);
+                }
+            } else {
+                line.push(e);
+            }
+        }
+        let Some((current, below)) = line.split_last() else {
+            return Err(RollbackPathError::NoSuccess);
+        };
+        let at = match to {
+            None => below
+                .len()
+                .checked_sub(1)
+                .ok_or_else(|| RollbackPathError::NothingBefore {
+                    current: current.release.clone(),
+                })?,
+            Some(to) if to == current.release => {
+                return Err(RollbackPathError::IsCurrent { to: to.to_string() });
+            }
+            Some(to) => match below.iter().rposition(|e| e.release == to) {
+                Some(i) => i,
+                None if deployed.iter().any(|d| d == to) => {
+                    return Err(RollbackPathError::TakenBack {
+                        to: to.to_string(),
+                        current: current.release.clone(),
+                    });
+                }
+                None => {
+                    return Err(RollbackPathError::NeverDeployed {
+                        to: to.to_string(),
+                        deployed,
+                    });
+                }
+            },
+        };
+        let target = below.get(at).ok_or(RollbackPathError::NoSuccess)?;
+        let reverts = line
+            .iter()
+            .skip(at + 1)
+            .rev()
+            .flat_map(|e| {
+                e.migrations.iter().rev().map(|m| AppliedMigration {
+                    release: e.release.clone(),
+                    run: e.run.clone(),
+                    migration: m.clone(),
+                })
+            })
+            .collect();
+        Ok(RollbackPath {
+            from: current.release.clone(),
+            to: target.release.clone(),
+            reverts,
+        })
+    }
+
     /// Whether `release` of `service` succeeded in `environment`.
     pub fn succeeded(&self, service: &str, release: &str, environment: &str) -> bool {
         self.entries.iter().any(|e| {
@@ -240,10 +406,143 @@ mod tests {
                 phase: "expand".into(),
                 checksum: checksum("SELECT 1"),
             }],
+            rollback: None,
         };
         let h = History::parse(&History::line(&e)).unwrap();
         assert_eq!(h.entries, vec![e]);
         assert!(h.succeeded("checkout", "2.1.0", "staging"));
+    }
+
+    fn entry(release: &str, outcome: Outcome, migrations: &[&str]) -> HistoryEntry {
+        HistoryEntry {
+            format: HISTORY_FORMAT,
+            run: format!("run-{release}"),
+            service: "app".into(),
+            release: release.into(),
+            environment: "prod".into(),
+            outcome,
+            started_at: "2026-11-22T10:00:00Z".into(),
+            finished_at: "2026-11-22T10:30:00Z".into(),
+            migrations: migrations
+                .iter()
+                .map(|m| MigrationRecord {
+                    name: (*m).into(),
+                    phase: "expand".into(),
+                    checksum: checksum(m),
+                })
+                .collect(),
+            rollback: None,
+        }
+    }
+
+    fn rolled_back_to(release: &str, from: &str) -> HistoryEntry {
+        let mut e = entry(release, Outcome::Succeeded, &[]);
+        e.run = format!("rollback-{from}-{release}");
+        e.rollback = Some(RollbackRecord {
+            from: from.into(),
+            reverted: Vec::new(),
+        });
+        e
+    }
+
+    fn names(p: &RollbackPath) -> Vec<String> {
+        p.reverts
+            .iter()
+            .map(|r| format!("{}:{}", r.release, r.migration.name))
+            .collect()
+    }
+
+    #[test]
+    fn the_way_back_reverts_newest_first() {
+        let h = History {
+            entries: vec![
+                entry("1.0.0", Outcome::Succeeded, &["base"]),
+                entry("1.1.0", Outcome::Succeeded, &["a", "b"]),
+                // Rolled back by its own run: its migrations were reverted then.
+                entry("1.2.0", Outcome::RolledBack, &["c"]),
+                entry("1.2.1", Outcome::Succeeded, &["d"]),
+            ],
+        };
+        let p = h.rollback_path("app", "prod", None).unwrap();
+        assert_eq!((p.from.as_str(), p.to.as_str()), ("1.2.1", "1.1.0"));
+        assert_eq!(names(&p), vec!["1.2.1:d"]);
+        let p = h.rollback_path("app", "prod", Some("1.0.0")).unwrap();
+        assert_eq!(names(&p), vec!["1.2.1:d", "1.1.0:b", "1.1.0:a"]);
+        assert!(h.rollback_path("app", "staging", None).is_err());
+    }
+
+    #[test]
+    fn a_rollback_takes_releases_off_the_line() {
+        let mut h = History {
+            entries: vec![
+                entry("1.0.0", Outcome::Succeeded, &[]),
+                entry("1.1.0", Outcome::Succeeded, &["a"]),
+                entry("1.2.0", Outcome::Succeeded, &["b"]),
+                rolled_back_to("1.0.0", "1.2.0"),
+            ],
+        };
+        assert_eq!(
+            h.last_success("app", "prod").map(|e| e.release.as_str()),
+            Some("1.0.0")
+        );
+        assert_eq!(
+            h.rollback_path("app", "prod", None),
+            Err(RollbackPathError::NothingBefore {
+                current: "1.0.0".into()
+            })
+        );
+        assert_eq!(
+            h.rollback_path("app", "prod", Some("1.2.0")),
+            Err(RollbackPathError::TakenBack {
+                to: "1.2.0".into(),
+                current: "1.0.0".into()
+            })
+        );
+        h.entries.push(entry("1.3.0", Outcome::Succeeded, &["c"]));
+        let p = h.rollback_path("app", "prod", None).unwrap();
+        assert_eq!(
+            (p.to.as_str(), names(&p)),
+            ("1.0.0", vec!["1.3.0:c".into()])
+        );
+    }
+
+    #[test]
+    fn bad_targets_are_refused() {
+        let h = History {
+            entries: vec![
+                entry("1.0.0", Outcome::Succeeded, &[]),
+                entry("1.1.0", Outcome::Succeeded, &[]),
+                entry("1.2.0", Outcome::Aborted, &[]),
+            ],
+        };
+        assert_eq!(
+            h.rollback_path("app", "prod", Some("1.1.0")),
+            Err(RollbackPathError::IsCurrent { to: "1.1.0".into() })
+        );
+        assert_eq!(
+            h.rollback_path("app", "prod", Some("1.2.0")),
+            Err(RollbackPathError::NeverDeployed {
+                to: "1.2.0".into(),
+                deployed: vec!["1.0.0".into(), "1.1.0".into()]
+            })
+        );
+        assert_eq!(
+            History::default().rollback_path("app", "prod", None),
+            Err(RollbackPathError::NoSuccess)
+        );
+    }
+
+    #[test]
+    fn an_entry_without_rollback_reads_and_writes_as_before() {
+        let e = entry("1.0.0", Outcome::Succeeded, &[]);
+        assert!(!History::line(&e).contains("rollback"));
+        let mut r = rolled_back_to("1.0.0", "1.1.0");
+        r.rollback = Some(RollbackRecord {
+            from: "1.1.0".into(),
+            reverted: e.migrations.clone(),
+        });
+        let h = History::parse(&History::line(&r)).unwrap();
+        assert_eq!(h.entries, vec![r]);
     }
 
     #[test]

@@ -870,6 +870,7 @@ mod tests {
             started_at: "2026-11-02T09:00:00Z".into(),
             finished_at: "soon".into(),
             migrations: Vec::new(),
+            rollback: None,
         };
         assert!(Run::from_entry(&e).unwrap_err().contains("finished_at"));
         e.finished_at = "2026-11-02T08:00:00Z".into();

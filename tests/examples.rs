@@ -65,6 +65,7 @@ fn plans_with(file: &str, without_rollback_lists: bool) -> Vec<(String, String, 
                 &LowerOptions {
                     start: Some(start),
                     without_rollback_lists,
+                    previous_release: None,
                 },
             )
             .unwrap();

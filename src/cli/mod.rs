@@ -10,6 +10,7 @@ mod fmt;
 mod operate;
 mod plan;
 mod report;
+mod rollback;
 mod rules;
 mod run;
 
@@ -45,6 +46,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Finished runs recorded in the state directory
     History(run::HistoryArgs),
+    /// Take back the last successful release in an environment: back to the one before it
+    Rollback(Box<rollback::RollbackArgs>),
     /// Roll a live run back now, through its plan's rollback
     Abort(operate::AbortArgs),
     /// Hold a live run at its current step: the hold's clock stops, triggers stay armed
@@ -133,6 +136,7 @@ pub fn run() -> i32 {
         Command::Status(args) => run::status(args),
         Command::Report(args) => report::report(args),
         Command::History(args) => run::history(args),
+        Command::Rollback(args) => rollback::run(*args),
         Command::Abort(args) => operate::abort(args),
         Command::Pause(args) => operate::pause(args),
         Command::Resume(args) => operate::resume(args),

@@ -20,8 +20,23 @@ pub(super) struct PlanArgs {
     /// The `.deploy` file
     file: PathBuf,
     /// The release to plan (its version)
-    #[arg(long)]
-    release: String,
+    #[arg(
+        long,
+        required_unless_present = "rollback",
+        conflicts_with = "rollback"
+    )]
+    release: Option<String>,
+    /// Plan taking back the last successful release in `--env` (from the run history)
+    #[arg(long, conflicts_with = "start")]
+    rollback: bool,
+    /// With `--rollback`: the earlier successful release to go back to (default: the one
+    /// before the last)
+    #[arg(long, value_name = "VERSION", requires = "rollback")]
+    to: Option<String>,
+    /// With `--rollback`: the state directory that holds the run history (default `.deployc`
+    /// beside the `.deploy` file)
+    #[arg(long, value_name = "DIR", requires = "rollback")]
+    state_dir: Option<PathBuf>,
     /// The environment to plan it for
     #[arg(long)]
     env: String,
@@ -76,17 +91,17 @@ fn parse_start(s: &str, tz: Option<&str>) -> miette::Result<jiff::Timestamp> {
         .map_err(|e| miette!("`--start {s}`: {e}"))
 }
 
-/// Compiles `file` and lowers one release in one environment. `Ok(Err(code))` when the file
-/// has errors (already printed).
-pub(super) fn build_plan(
+/// A `.deploy` file compiled without errors.
+pub(super) struct CompiledFile {
+    pub(super) session: crate::resolve::Session,
+    pub(super) compiled: crate::compile::Compiled,
+}
+
+/// Compiles `file`. `Ok(Err(1))` when it has errors (printed on stderr with a summary line).
+pub(super) fn compile_file(
     file: &std::path::Path,
-    release: &str,
-    env: &str,
-    start: Option<&str>,
     color: ColorChoice,
-    config: Option<&std::path::Path>,
-    state: Option<&str>,
-) -> miette::Result<Result<lower::Plan, i32>> {
+) -> miette::Result<Result<CompiledFile, i32>> {
     let display = super::check::display(file);
     let meta = std::fs::metadata(file)
         .into_diagnostic()
@@ -95,7 +110,7 @@ pub(super) fn build_plan(
         return Err(miette!("`{display}` is not a file"));
     }
     let mut read = read_from_disk;
-    let (mut session, compiled, diags) =
+    let (session, compiled, diags) =
         compile_files(&[(display.clone(), file.to_path_buf())], &mut read)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read `{display}`"))?;
@@ -112,9 +127,32 @@ pub(super) fn build_plan(
         );
         return Ok(Err(1));
     }
-    let Some(c) = compiled.first() else {
+    let Some(compiled) = compiled.into_iter().next() else {
         return Err(miette!("nothing was compiled"));
     };
+    Ok(Ok(CompiledFile { session, compiled }))
+}
+
+/// Compiles `file` and lowers one release in one environment. `Ok(Err(code))` when the file
+/// has errors (already printed).
+pub(super) fn build_plan(
+    file: &std::path::Path,
+    release: &str,
+    env: &str,
+    start: Option<&str>,
+    color: ColorChoice,
+    config: Option<&std::path::Path>,
+    state: Option<&str>,
+) -> miette::Result<Result<lower::Plan, i32>> {
+    let CompiledFile {
+        mut session,
+        compiled,
+    } = match compile_file(file, color)? {
+        Ok(c) => c,
+        Err(code) => return Ok(Err(code)),
+    };
+    let c = &compiled;
+    let mut read = read_from_disk;
     let names = Names::new(&session, &c.program);
     let tz = names
         .environments()
@@ -211,15 +249,29 @@ pub(super) fn build_plan(
 }
 
 pub(super) fn run(args: PlanArgs) -> miette::Result<i32> {
-    let plan = match build_plan(
-        &args.file,
-        &args.release,
-        &args.env,
-        args.start.as_deref(),
-        args.color,
-        args.config.as_deref(),
-        args.state.as_deref(),
-    )? {
+    let built = match &args.release {
+        Some(release) => build_plan(
+            &args.file,
+            release,
+            &args.env,
+            args.start.as_deref(),
+            args.color,
+            args.config.as_deref(),
+            args.state.as_deref(),
+        )?,
+        None => {
+            let state = super::rollback::state_dir_of(&args.file, args.state_dir.as_deref());
+            super::rollback::build_rollback_plan(
+                &args.file,
+                &args.env,
+                args.to.as_deref(),
+                &state,
+                args.state.as_deref(),
+                args.color,
+            )?
+        }
+    };
+    let plan = match built {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };

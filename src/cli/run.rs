@@ -75,20 +75,20 @@ pub(super) struct RunArgs {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum SignalAction {
+pub(super) enum SignalAction {
     Rollback,
     Pause,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
 }
 
 /// `--lease-ttl`: `30s`, `2m`, `500ms` (at least one second: the heartbeat renews it three
 /// times per period).
-fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+pub(super) fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
     let d: jiff::SignedDuration = text
         .parse()
         .map_err(|_| format!("`{text}` is not a duration such as `30s` or `2m`"))?;
@@ -146,7 +146,7 @@ pub(super) struct HistoryArgs {
     output: Option<PathBuf>,
 }
 
-fn dir_of(file: &Path) -> PathBuf {
+pub(super) fn dir_of(file: &Path) -> PathBuf {
     file.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
@@ -236,7 +236,7 @@ fn fail(e: &str) -> i32 {
     2
 }
 
-fn placeholder_plan() -> Plan {
+pub(super) fn placeholder_plan() -> Plan {
     Plan {
         format: crate::lower::PLAN_FORMAT,
         service: String::new(),
@@ -264,6 +264,7 @@ fn placeholder_plan() -> Plan {
         },
         notes: Vec::new(),
         target: Default::default(),
+        rollback: None,
     }
 }
 
@@ -274,10 +275,22 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
     };
     match &args.run {
         None => {
-            for id in store.runs().map_err(|e| miette!("{e}"))? {
-                let entries = store.read_journal(&id).unwrap_or_default();
-                let live = store.live(&id).is_some();
-                println!("{id}  {}", state_of(&entries, live));
+            let journals: Vec<(String, Vec<journal::Entry>)> = store
+                .runs()
+                .map_err(|e| miette!("{e}"))?
+                .into_iter()
+                .map(|id| {
+                    let entries = store.read_journal(&id).unwrap_or_default();
+                    (id, entries)
+                })
+                .collect();
+            for (id, entries) in &journals {
+                let live = store.live(id).is_some();
+                println!(
+                    "{id}  {}{}",
+                    state_of(entries, live),
+                    link(id, entries, &journals)
+                );
             }
         }
         Some(id) => {
@@ -303,6 +316,16 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
             if let Some(Live::Lease(holder)) = &live {
                 println!("held by {holder}");
             }
+            if let Some(of) = schedule_of(&entries) {
+                println!("schedule of the deploy run {of}");
+            }
+            for other_id in store.runs().unwrap_or_default() {
+                let other_entries = store.read_journal(&other_id).unwrap_or_default();
+                if schedule_of(&other_entries) == Some(id.as_str()) {
+                    let live = store.live(&other_id).is_some();
+                    println!("schedule: {other_id}  {}", state_of(&other_entries, live));
+                }
+            }
             if let Some((who, since)) = runtime::control::paused_by(&entries) {
                 println!("paused by {who} since {since} (`deployc resume {id}` lets it go on)");
             }
@@ -326,6 +349,26 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The deploy run whose schedule (flag days, check-ins) a run is, from its journal.
+fn schedule_of(entries: &[journal::Entry]) -> Option<&str> {
+    entries.iter().find_map(|e| match &e.event {
+        journal::Event::RunStarted { of, .. } => of.as_deref(),
+        _ => None,
+    })
+}
+
+/// How a run in the list links to the other part of its release: a schedule names its deploy
+/// run, a deploy run its schedule.
+fn link(id: &str, entries: &[journal::Entry], all: &[(String, Vec<journal::Entry>)]) -> String {
+    if let Some(of) = schedule_of(entries) {
+        return format!("  (schedule of {of})");
+    }
+    all.iter()
+        .find(|(_, e)| schedule_of(e) == Some(id))
+        .map(|(child, _)| format!("  (schedule: {child})"))
+        .unwrap_or_default()
 }
 
 /// A run's state in a few words, from its journal.
@@ -362,16 +405,29 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
         println!("no runs recorded in {}", store.shown());
     }
     for e in &h.entries {
-        println!(
-            "{}  {} {} → {}  {:?}  ({} migrations)  {}",
-            e.finished_at,
-            e.service,
-            e.release,
-            e.environment,
-            e.outcome,
-            e.migrations.len(),
-            e.run
-        );
+        match &e.rollback {
+            Some(r) => println!(
+                "{}  {} rollback {} → {} in {}  {:?}  ({} migrations reverted)  {}",
+                e.finished_at,
+                e.service,
+                r.from,
+                e.release,
+                e.environment,
+                e.outcome,
+                r.reverted.len(),
+                e.run
+            ),
+            None => println!(
+                "{}  {} {} → {}  {:?}  ({} migrations)  {}",
+                e.finished_at,
+                e.service,
+                e.release,
+                e.environment,
+                e.outcome,
+                e.migrations.len(),
+                e.run
+            ),
+        }
     }
     Ok(0)
 }

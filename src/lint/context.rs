@@ -82,6 +82,7 @@ impl<'a> Context<'a> {
             let options = LowerOptions {
                 start: self.options.start,
                 without_rollback_lists: true,
+                previous_release: None,
             };
             let to_ship = self.release_to_ship();
             let mut out = Vec::new();
@@ -146,6 +147,7 @@ impl<'a> Context<'a> {
             let options = LowerOptions {
                 start: self.options.start,
                 without_rollback_lists: true,
+                previous_release: None,
             };
             lower::lower(self.names, &self.session.sources, self.sql, r, e, &options)
                 .ok()

@@ -16,6 +16,7 @@
 pub(crate) mod format;
 pub mod plan;
 pub mod render;
+mod rollback;
 
 use std::collections::HashMap;
 
@@ -25,6 +26,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
 pub use format::{fmt_condition, fmt_ms, fmt_number, fmt_offset};
 pub use plan::*;
+pub use rollback::rollback;
 
 /// Analysis interval when a strategy does not say.
 pub const DEFAULT_INTERVAL_MS: u64 = 60_000;
@@ -54,6 +56,11 @@ pub enum LowerError {
         known: Vec<String>,
     },
     NoService,
+    /// A rollback must revert a migration the program no longer has: its `down` is unknown.
+    MigrationNotInProgram {
+        release: String,
+        name: String,
+    },
 }
 
 impl std::fmt::Display for LowerError {
@@ -70,6 +77,10 @@ impl std::fmt::Display for LowerError {
                 known.join(", ")
             ),
             LowerError::NoService => write!(f, "the program declares no service"),
+            LowerError::MigrationNotInProgram { release, name } => write!(
+                f,
+                "release `{release}` applied migration `{name}`, which the program no longer has: its `down` is unknown, so the way back cannot be planned"
+            ),
         }
     }
 }
@@ -84,6 +95,9 @@ pub struct LowerOptions {
     /// before it, so the lists grow with the square of a release's migrations; the lint,
     /// which reads timings and steps but never the lists, lowers this way.
     pub without_rollback_lists: bool,
+    /// The version serving before the release (`{previous_version}`), when the caller knows
+    /// it better than the program's release order: a rollback goes back from a later release.
+    pub previous_release: Option<String>,
 }
 
 /// Lowers one release in one environment.
@@ -116,11 +130,13 @@ pub fn lower(
         });
     };
     let service = names.service().ok_or(LowerError::NoService)?;
-    let previous = releases
-        .iter()
-        .take_while(|(_, r)| r.version.value != release)
-        .last()
-        .map(|(_, r)| r.version.value.clone());
+    let previous = options.previous_release.clone().or_else(|| {
+        releases
+            .iter()
+            .take_while(|(_, r)| r.version.value != release)
+            .last()
+            .map(|(_, r)| r.version.value.clone())
+    });
     let mut l = Lowering {
         names,
         sources,
@@ -685,7 +701,7 @@ impl<'a> Lowering<'a, '_> {
         monitor.guards = self.trigger_guards();
         self.push(PhaseName::Monitor, monitor);
         let expected = self.clock;
-        let schedule_end = self.post_deploy();
+        let schedule_end = self.post_deploy(monitor_ms);
         let triggers = self.plan_triggers(interval);
         let comms = self.plan_comms();
         let detection = triggers
@@ -756,6 +772,7 @@ impl<'a> Lowering<'a, '_> {
             },
             notes: std::mem::take(&mut self.notes),
             target: self.target(strategy.as_ref().map(|b| b.body)),
+            rollback: None,
         }
     }
 
@@ -1412,7 +1429,9 @@ impl<'a> Lowering<'a, '_> {
         }
     }
 
-    fn post_deploy(&mut self) -> u64 {
+    /// The post-deploy steps of the deploy run, then the schedule: flag days (each watched for
+    /// `watch_ms` with the rollback triggers armed) and check-ins, a run of its own.
+    fn post_deploy(&mut self, watch_ms: u64) -> u64 {
         for m in self.graph.after_deploy.clone() {
             self.migration_step(m, PhaseName::PostDeploy);
         }
@@ -1426,7 +1445,9 @@ impl<'a> Lowering<'a, '_> {
         );
         self.push(PhaseName::PostDeploy, report);
         // Flag schedules and check-ins run on later days: they are not part of the expected
-        // duration of the deployment, and are listed in time order.
+        // duration of the deployment, and are listed in time order. They form a run of their
+        // own, so that the deploy run ends (with `on done`, its report and its history) after
+        // its monitor period instead of on the last flag day.
         let base = saved;
         enum Later<'x> {
             Day(&'x Flag, &'x FlagDay),
@@ -1450,14 +1471,16 @@ impl<'a> Lowering<'a, '_> {
             }
         }
         later.sort_by_key(|(at, _)| *at);
+        // The flags this schedule has set so far: what its rollback turns back.
+        let mut set: Vec<String> = Vec::new();
         for (at, what) in later {
             self.clock = at;
             let s = match what {
                 Later::Day(f, d) => {
-                    if !self.changed.flags.contains(&f.name.name) {
-                        self.changed.flags.push(f.name.name.clone());
+                    if !set.contains(&f.name.name) {
+                        set.push(f.name.name.clone());
                     }
-                    self.step(
+                    let mut s = self.step(
                         format!("post.flag.{}.day-{}", f.name.name, d.day.value),
                         format!(
                             "Day {}: set flag `{}` to {}{}",
@@ -1474,9 +1497,13 @@ impl<'a> Lowering<'a, '_> {
                             day: d.day.value,
                             percent: d.percent.value,
                             segment: d.segment.as_ref().map(|s| s.name.clone()),
+                            watch_ms,
                         },
                         Some(d.span),
-                    )
+                    );
+                    s.expected_ms = watch_ms;
+                    s.guards = self.trigger_guards();
+                    s
                 }
                 Later::Remove(f, day) => self.step(
                     format!("post.flag.{}.remove", f.name.name),
@@ -1500,10 +1527,44 @@ impl<'a> Lowering<'a, '_> {
                 ),
             };
             end = end.max(at);
-            self.push(PhaseName::PostDeploy, s);
+            self.push(PhaseName::Schedule, s);
+            let rollback = self.schedule_rollback(&set);
+            self.rollback_worst = self.rollback_worst.max(self.rollback_cost(&rollback));
+            if let Some(last) = self.phases.last_mut().and_then(|p| p.steps.last_mut())
+                && !self.options.without_rollback_lists
+            {
+                last.rollback = rollback;
+            }
         }
         self.clock = saved;
         end
+    }
+
+    /// The rollback of a schedule step: the flags set so far go back to their initial state,
+    /// newest first. Nothing else: the release itself finished in the deploy run, whose
+    /// traffic, instances and migrations are not the schedule's to undo.
+    fn schedule_rollback(&self, set: &[String]) -> Vec<RollbackAction> {
+        if set.is_empty() {
+            // Nothing this run changed: it stops and tells.
+            return vec![RollbackAction::Abort];
+        }
+        let mut out = vec![RollbackAction::Notify {
+            event: "rollback".into(),
+        }];
+        for f in set.iter().rev() {
+            let initially_on = self
+                .rel
+                .flags
+                .iter()
+                .find(|d| &d.name.name == f)
+                .and_then(|d| d.initially.first())
+                .is_some_and(|i| i.value);
+            out.push(RollbackAction::RestoreFlag {
+                flag: f.clone(),
+                initially_on,
+            });
+        }
+        out
     }
 
     fn trigger_guards(&mut self) -> Vec<Guard> {

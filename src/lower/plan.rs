@@ -38,6 +38,19 @@ pub struct Plan {
     /// How the runtime reaches the environment (added in format 1; absent in older plans).
     #[serde(default)]
     pub target: Target,
+    /// Set when the plan takes a finished release back (`deployc rollback`): `release` is the
+    /// version it goes back to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<PlanRollback>,
+}
+
+/// What a rollback plan takes back.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlanRollback {
+    /// The release serving when the plan was made (the last success in the history).
+    pub from: String,
+    /// The release the plan goes back to (the plan's `release`).
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,6 +94,9 @@ pub enum PhaseName {
     Verify,
     Monitor,
     PostDeploy,
+    /// Flag days and check-ins: a run of its own, started when the deploy run succeeds, so
+    /// that the deploy run ends (and is recorded) after its monitor period.
+    Schedule,
 }
 
 impl PhaseName {
@@ -92,6 +108,7 @@ impl PhaseName {
             PhaseName::Verify => "Verification",
             PhaseName::Monitor => "Monitoring",
             PhaseName::PostDeploy => "Post-deployment",
+            PhaseName::Schedule => "Flag schedule (a run of its own, after this one succeeds)",
         }
     }
     pub fn id(self) -> &'static str {
@@ -102,6 +119,7 @@ impl PhaseName {
             PhaseName::Verify => "verify",
             PhaseName::Monitor => "monitor",
             PhaseName::PostDeploy => "post_deploy",
+            PhaseName::Schedule => "schedule",
         }
     }
 }
@@ -208,6 +226,26 @@ pub enum Action {
         lock_timeout_ms: u64,
         irreversible_reason: Option<String>,
     },
+    /// Reverts a migration a finished release applied (a rollback plan's step). An
+    /// irreversible one cannot be: the run stops there for a person to choose.
+    Revert {
+        name: String,
+        /// The release whose run applied it.
+        release: String,
+        phase: String,
+        /// The `up` SQL as the program has it now: the ledger refuses a revert whose `up`
+        /// changed since it was applied.
+        up: String,
+        down: Option<String>,
+        reversible: bool,
+        transactional: bool,
+        /// The timeouts the migration ran with: its own, else its environment's.
+        #[serde(default = "default_statement_timeout")]
+        statement_timeout_ms: u64,
+        #[serde(default = "default_lock_timeout")]
+        lock_timeout_ms: u64,
+        irreversible_reason: Option<String>,
+    },
     StartStable {
         version: Option<String>,
     },
@@ -249,6 +287,10 @@ pub enum Action {
         day: u64,
         percent: f64,
         segment: Option<String>,
+        /// How long the release's rollback triggers are watched after the flag is set (the
+        /// release's monitor period): a breach then turns the flag back.
+        #[serde(default)]
+        watch_ms: u64,
     },
     FlagRemoval {
         flag: String,

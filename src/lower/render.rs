@@ -124,6 +124,27 @@ fn action_detail(a: &Action) -> Vec<String> {
             ));
             v
         }
+        Action::Revert {
+            down,
+            reversible,
+            transactional,
+            irreversible_reason,
+            ..
+        } => {
+            let mut v = Vec::new();
+            match down {
+                Some(d) => v.push(format!("down: `{}`", one_line(d))),
+                None if *reversible => v.push("down: nothing to run (noop)".into()),
+                None => v.push("no down: the run stops here for a person to choose".into()),
+            }
+            if let Some(r) = irreversible_reason {
+                v.push(format!("irreversible: {r}"));
+            }
+            if !transactional {
+                v.push("runs outside a transaction, statement by statement".into());
+            }
+            v
+        }
         Action::StartStable { version } => {
             vec![format!(
                 "stable version: {}",
@@ -171,6 +192,10 @@ fn action_detail(a: &Action) -> Vec<String> {
         }
         Action::Smoke { command } => vec![format!("command: `{command}`")],
         Action::Monitor { .. } => Vec::new(),
+        Action::Flag { watch_ms, .. } if *watch_ms > 0 => vec![format!(
+            "the triggers are watched for {} after the flag is set; a breach turns the flag back",
+            fmt_ms(*watch_ms)
+        )],
         Action::Flag { .. } | Action::FlagRemoval { .. } => Vec::new(),
         Action::Notify { message } => vec![message.clone()],
     }
@@ -225,18 +250,29 @@ fn migration_limits(
 
 pub fn text(plan: &Plan) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "plan: {} {} → {} ({}{})",
-        plan.service,
-        plan.release,
-        plan.environment,
-        plan.strategy,
-        plan.risk
-            .as_ref()
-            .map(|r| format!(", {r} risk"))
-            .unwrap_or_default()
-    );
+    match &plan.rollback {
+        Some(r) => {
+            let _ = writeln!(
+                o,
+                "plan: {} {} back to {} in {} (rollback)",
+                plan.service, r.from, r.to, plan.environment
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "plan: {} {} → {} ({}{})",
+                plan.service,
+                plan.release,
+                plan.environment,
+                plan.strategy,
+                plan.risk
+                    .as_ref()
+                    .map(|r| format!(", {r} risk"))
+                    .unwrap_or_default()
+            );
+        }
+    }
     if let Some(s) = &plan.start {
         let _ = writeln!(o, "T-0: {s}");
     }
@@ -314,11 +350,22 @@ pub fn text(plan: &Plan) -> String {
 /// The runbook: what a team would otherwise write by hand.
 pub fn markdown(plan: &Plan) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "# Runbook: {} {} to {}\n",
-        plan.service, plan.release, plan.environment
-    );
+    match &plan.rollback {
+        Some(r) => {
+            let _ = writeln!(
+                o,
+                "# Runbook: rollback of {} {} to {} in {}\n",
+                plan.service, r.from, r.to, plan.environment
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "# Runbook: {} {} to {}\n",
+                plan.service, plan.release, plan.environment
+            );
+        }
+    }
     let _ = writeln!(o, "## Deployment information\n");
     let _ = writeln!(o, "| | |\n|---|---|");
     let _ = writeln!(o, "| Service | {} |", plan.service);

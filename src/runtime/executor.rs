@@ -13,8 +13,10 @@ mod migrate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::history::History;
-use crate::lower::{Action, BatchHealth, ChecklistItem, Plan, RollbackAction, Step, fmt_ms};
+use crate::history::{History, checksum};
+use crate::lower::{
+    Action, BatchHealth, ChecklistItem, PhaseName, Plan, RollbackAction, Step, fmt_ms,
+};
 
 use super::condition::{self, Condition, Values};
 use super::control::{Inbox, Request, Steering};
@@ -95,8 +97,23 @@ fn fail<T>(reason: impl Into<String>) -> Result<T, Failure> {
     })
 }
 
+/// Which part of a release's plan a run executes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Part {
+    /// Everything up to the end of monitoring and the report.
+    Deploy,
+    /// The schedule (flag days, check-ins), started by the deploy run `of` once it succeeded.
+    /// Nothing is deployed: the release serves; the deploy run's baseline (`baseline`, each
+    /// metric's value) is what relative triggers compare with.
+    Schedule {
+        of: String,
+        baseline: Vec<(String, f64)>,
+    },
+}
+
 /// Options of one run that are not in the plan.
 pub(crate) struct Settings {
+    pub(crate) part: Part,
     pub(crate) run: String,
     /// The version serving before this release.
     pub(crate) stable: Option<String>,
@@ -350,6 +367,47 @@ impl<'p> Executor<'p> {
         }
     }
 
+    /// The schedule run this deploy run starts once it succeeded, if its plan has a schedule:
+    /// its part (this run, and the baseline it captured) and its T-0. The schedule's times
+    /// are offsets from the deploy's T-0 as planned; its T-0 is set so that they count from
+    /// this run's actual end (day 1 is the day the deploy run ended, however long its gates
+    /// and holds took).
+    pub(crate) fn schedule(&self) -> Option<(Part, jiff::Timestamp)> {
+        let has_schedule = self
+            .plan
+            .phases
+            .iter()
+            .any(|p| p.name == PhaseName::Schedule && !p.steps.is_empty());
+        if !has_schedule {
+            return None;
+        }
+        let planned_end = self
+            .steps()
+            .map(|s| s.starts_at_ms.saturating_add(s.expected_ms))
+            .max()
+            .unwrap_or(0);
+        let now = self.world.clock.now();
+        let t0 = now
+            .checked_sub(jiff::SignedDuration::from_millis(
+                i64::try_from(planned_end).unwrap_or(i64::MAX),
+            ))
+            .unwrap_or(now);
+        let mut baseline: Vec<(String, f64)> =
+            self.baseline.iter().map(|(m, v)| (m.clone(), *v)).collect();
+        baseline.sort_by(|a, b| a.0.cmp(&b.0));
+        Some((
+            Part::Schedule {
+                of: self.settings.run.clone(),
+                baseline,
+            },
+            t0,
+        ))
+    }
+
+    pub(crate) fn run_id(&self) -> &str {
+        &self.settings.run
+    }
+
     pub(crate) fn journal(&self) -> &Journal {
         &self.journal
     }
@@ -527,8 +585,18 @@ impl<'p> Executor<'p> {
         self.emit(event).map_err(|e| Failure { reason: e })
     }
 
+    /// The steps of this run's part of the plan.
     fn steps(&self) -> impl Iterator<Item = &'p Step> + 'p {
-        self.plan.phases.iter().flat_map(|p| p.steps.iter())
+        let schedule = self.is_schedule();
+        self.plan
+            .phases
+            .iter()
+            .filter(move |p| (p.name == PhaseName::Schedule) == schedule)
+            .flat_map(|p| p.steps.iter())
+    }
+
+    fn is_schedule(&self) -> bool {
+        matches!(self.settings.part, Part::Schedule { .. })
     }
 
     /// Rebuilds the state from the journal's entries (resume). Returns the outcome if the run
@@ -681,6 +749,10 @@ impl<'p> Executor<'p> {
             }
             self.requeue_undelivered();
         } else {
+            let of = match &self.settings.part {
+                Part::Deploy => None,
+                Part::Schedule { of, .. } => Some(of.clone()),
+            };
             self.emit(Event::RunStarted {
                 run: self.settings.run.clone(),
                 service: self.plan.service.clone(),
@@ -688,7 +760,19 @@ impl<'p> Executor<'p> {
                 environment: self.plan.environment.clone(),
                 t0: self.t0.to_string(),
                 stable: self.settings.stable.clone(),
+                of,
             })?;
+            // The schedule's relative triggers compare with the deploy run's baseline,
+            // journaled here so that a resumed schedule has it too.
+            if let Part::Schedule { baseline, .. } = &self.settings.part {
+                for (metric, value) in baseline.clone() {
+                    self.baseline.insert(metric.clone(), value);
+                    self.emit(Event::Baseline {
+                        metric,
+                        value: Some(value),
+                    })?;
+                }
+            }
         }
         if let Some(held) = self.settings.takeover.take() {
             self.emit(Event::LeaseTakenOver {
@@ -697,7 +781,9 @@ impl<'p> Executor<'p> {
                 expired_at: held.expires,
             })?;
         }
-        if !self.begun() {
+        if self.is_schedule() {
+            // Nothing to count down to or to start: the release serves since the deploy run.
+        } else if !self.begun() {
             match self.countdown().await {
                 Ok(Some(end)) => return Ok(end),
                 Ok(None) => {}
@@ -745,7 +831,12 @@ impl<'p> Executor<'p> {
             if self.finished.contains(&step.id) {
                 continue;
             }
-            if let Some(missing) = step.after.iter().find(|a| !self.finished.contains(*a)) {
+            // A schedule's first step follows the deploy run's last one, finished in that run.
+            if let Some(missing) = step
+                .after
+                .iter()
+                .find(|a| !self.finished.contains(*a) && self.steps().any(|s| &s.id == *a))
+            {
                 return Err(format!(
                     "plan order: step `{}` runs after `{missing}`, which has not run",
                     step.id
@@ -824,9 +915,13 @@ impl<'p> Executor<'p> {
             let end = self.rollback(last, &f.reason).await?;
             return self.finish(end).await;
         }
-        self.send_on("done", None, &[])
-            .await
-            .map_err(|f| f.reason)?;
+        // `on done` is the deploy run's: the release is done when it serves, not on its
+        // last flag day.
+        if !self.is_schedule() {
+            self.send_on("done", None, &[])
+                .await
+                .map_err(|f| f.reason)?;
+        }
         self.finish(End::Succeeded).await
     }
 
@@ -902,6 +997,13 @@ impl<'p> Executor<'p> {
                     None
                 }
                 Action::Switch { .. } => Some(self.world.provider.weight(100.0).await),
+                // A recreate (and a rollback plan's switch back) left the new version serving
+                // everything: it is started again and given all traffic, so that the rest of
+                // the run (its promote, or its rollback) acts on it.
+                Action::Recreate { .. } => {
+                    self.ensure_deployed(&s.id).await.map_err(|f| f.reason)?;
+                    Some(self.world.provider.weight(100.0).await)
+                }
                 Action::RollingBatch { batch, of, .. } => {
                     self.new_deployed = true;
                     Some(self.world.provider.batch(*batch, *of).await)
@@ -1239,6 +1341,59 @@ impl<'p> Executor<'p> {
                 .await?;
             }
             Action::Migrate { name, .. } => self.migrate(id, name).await?,
+            Action::Revert {
+                name,
+                release,
+                phase,
+                up,
+                down,
+                reversible,
+                transactional,
+                statement_timeout_ms,
+                lock_timeout_ms,
+                irreversible_reason,
+            } => {
+                if !reversible {
+                    return fail(format!(
+                        "migration `{name}` of {release} cannot be reverted{}: restore from backup or fix forward",
+                        irreversible_reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ));
+                }
+                let Some(down) = down else {
+                    // `down = noop`: the release's own rollback would not run anything either.
+                    self.action(
+                        Some(id),
+                        "revert migration",
+                        Ok(format!("`{name}` has nothing to revert")),
+                    )?;
+                    return Ok(());
+                };
+                let Some(db) = &self.world.database else {
+                    return fail("the environment has no database");
+                };
+                let m = Migration {
+                    name: name.clone(),
+                    release: release.clone(),
+                    phase: phase.clone(),
+                    up: up.clone(),
+                    down: Some(down.clone()),
+                    transactional: *transactional,
+                    statement_timeout_ms: *statement_timeout_ms,
+                    lock_timeout_ms: *lock_timeout_ms,
+                    // A revert runs its `down` once, whole: batches and verify belong to `up`.
+                    batch: None,
+                    verify: None,
+                };
+                // The ledger makes this exactly once: a migration already reverted (a run
+                // resumed after a crash, or a second rollback after one that stopped) is
+                // not reverted again.
+                let r = db.revert(&m).await;
+                self.action(Some(id), "revert migration", r)?;
+                self.log(Event::MigrationReverted { name: name.clone() })?;
+            }
             Action::StartStable { .. } => {
                 let v = self.settings.stable.clone();
                 let r = self.world.provider.start_stable(v.as_deref()).await;
@@ -1319,6 +1474,7 @@ impl<'p> Executor<'p> {
                 flag,
                 percent,
                 segment,
+                watch_ms,
                 ..
             } => {
                 let r = match &self.world.flags {
@@ -1329,6 +1485,9 @@ impl<'p> Executor<'p> {
                     )),
                 };
                 self.action(Some(id), "flag", r)?;
+                // The flag day is watched with the release's triggers armed: a breach turns
+                // the flag back (the step's rollback).
+                self.hold(step, *watch_ms).await?;
             }
             Action::FlagRemoval { flag, .. } => {
                 self.action(
@@ -1516,7 +1675,8 @@ impl<'p> Executor<'p> {
             let v = self
                 .query_over(
                     &m,
-                    if self.new_deployed {
+                    // In a schedule the release serves everyone: it is the one watched.
+                    if self.new_deployed || self.is_schedule() {
                         Track::New
                     } else {
                         Track::Stable
@@ -1528,8 +1688,10 @@ impl<'p> Executor<'p> {
                 values.values.insert(m.clone(), v);
             }
             if c.uses_baseline() {
+                // A schedule has no earlier version serving beside the release to pair with:
+                // it compares with the deploy run's captured baseline.
                 let b = match self.baseline.get(&m) {
-                    Some(b) if !self.paired() => Some(*b),
+                    Some(b) if !self.paired() || self.is_schedule() => Some(*b),
                     _ => self.query_over(&m, Track::Stable, window_ms).await,
                 };
                 if let Some(b) = b {
@@ -2166,6 +2328,10 @@ impl<'p> Executor<'p> {
 
     /// `at` messages whose time has come and that have not been sent yet.
     async fn scheduled_messages(&mut self) -> Result<(), Failure> {
+        // `at` and `every` messages are the deploy run's; the schedule runs for days.
+        if self.is_schedule() {
+            return Ok(());
+        }
         let now = self.world.clock.now();
         let due: Vec<(String, Vec<String>, String)> = self
             .plan
@@ -2191,6 +2357,10 @@ impl<'p> Executor<'p> {
 
     /// `every` messages and `at` messages that fall during the run.
     async fn periodic_messages(&mut self) -> Result<(), Failure> {
+        // Progress messages are the deploy run's; a schedule's days pass without them.
+        if self.is_schedule() {
+            return Ok(());
+        }
         self.scheduled_messages().await?;
         let now = self.world.clock.now();
         let every: Vec<(String, u64, Vec<String>, String)> = self
@@ -2540,6 +2710,28 @@ impl<'p> Executor<'p> {
             matches!(&e.event, Event::Action { what, ok: true, detail, .. }
                 if what == "backup" && !detail.starts_with("no backup"))
         })
+    }
+
+    /// The migrations this run reverted as steps of a rollback plan, in order, for the
+    /// history (a run's own rollback reverts what it applied; that is not recorded here).
+    pub(crate) fn reverted_records(&self) -> Vec<crate::history::MigrationRecord> {
+        self.journal
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::MigrationReverted { name } => self.steps().find_map(|s| match &s.action {
+                    Action::Revert {
+                        name: n, phase, up, ..
+                    } if n == name => Some(crate::history::MigrationRecord {
+                        name: n.clone(),
+                        phase: phase.clone(),
+                        checksum: checksum(up),
+                    }),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The migrations this run applied, in order, for the history.

@@ -40,6 +40,9 @@ pub(crate) enum Event {
         /// T-0.
         t0: String,
         stable: Option<String>,
+        /// The deploy run whose schedule (flag days, check-ins) this run is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        of: Option<String>,
     },
     Resumed {
         finished_steps: usize,

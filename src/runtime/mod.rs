@@ -40,11 +40,11 @@ pub(crate) mod world;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::history::{HISTORY_FORMAT, History, HistoryEntry, Outcome};
+use crate::history::{HISTORY_FORMAT, History, HistoryEntry, Outcome, RollbackRecord};
 use crate::lower::{Action, Plan, TargetProvider};
 
 pub(crate) use executor::OnSignal;
-use executor::{End, Executor, Settings, World};
+use executor::{End, Executor, Part, Settings, World};
 use journal::{Entry, Journal};
 use redact::Redactor;
 use sim::{Scenario, Sim};
@@ -357,6 +357,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
                 started_at: String::new(),
                 finished_at: String::new(),
                 migrations: Vec::new(),
+                rollback: None,
             });
         }
     }
@@ -374,6 +375,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
                     started_at: String::new(),
                     finished_at: String::new(),
                     migrations: Vec::new(),
+                    rollback: None,
                 });
             }
         }
@@ -386,7 +388,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         t0,
         stable: stable.clone(),
     });
-    let world = World {
+    let world = || World {
         clock: clock.clone(),
         provider: Box::new(sim::SimProvider(shared.clone())),
         database: plan.target.database.as_ref().map(|_| {
@@ -413,6 +415,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
     };
     let run_id = if dry { "dry-run" } else { report::SIMULATION }.to_string();
     let settings = Settings {
+        part: Part::Deploy,
         run: run_id.clone(),
         stable,
         history,
@@ -422,20 +425,29 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         takeover: None,
     };
     let journal = Journal::memory(Redactor::default());
-    let mut ex = Executor::new(&plan, world, journal, settings, printer(req.log_format, t0));
+    let mut ex = Executor::new(
+        &plan,
+        world(),
+        journal,
+        settings,
+        printer(req.log_format, t0),
+    );
     let rt = runtime()?;
     let end = rt.block_on(ex.run())?;
     if req.log_format == LogFormat::Text && !dry {
         summary(&ex, &plan);
     }
-    if !dry {
-        // A simulation has a report like a real run, in a directory of its own per release
-        // and environment (the next simulation of the same pair replaces it): it is how a
-        // plan's rollback is reviewed before it is run.
-        let dir = req
-            .state_dir
-            .join("simulations")
-            .join(format!("{}-{}", plan.release, plan.environment));
+    // A simulation has a report like a real run, in a directory of its own per release and
+    // environment (the next simulation of the same pair replaces it): it is how a plan's
+    // rollback is reviewed before it is run. Its schedule's report is beside it.
+    let write_report = |ex: &Executor<'_>, run_id: &str, end: &End, suffix: &str| {
+        if dry {
+            return;
+        }
+        let dir = req.state_dir.join("simulations").join(format!(
+            "{}-{}{suffix}",
+            plan.release, plan.environment
+        ));
         let written = private_dir(&req.state_dir)
             .and_then(|()| private_dir(&req.state_dir.join("simulations")))
             .and_then(|()| private_dir(&dir))
@@ -443,7 +455,7 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
                 report::write(
                     &dir,
                     &plan,
-                    &run_id,
+                    run_id,
                     ex.journal().entries(),
                     end.name(),
                     &Redactor::default(),
@@ -456,7 +468,38 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
             Ok(_) => {}
             Err(e) => eprintln!("{e}"),
         }
+    };
+    write_report(&ex, &run_id, &end, "");
+    // As a real run does, a deploy run that succeeded starts its schedule; the virtual clock
+    // runs its days in milliseconds.
+    let Some((part, schedule_t0)) = ex.schedule().filter(|_| end == End::Succeeded) else {
+        return Ok(exit_code(&end));
+    };
+    let id = format!("{}-schedule", ex.run_id());
+    drop(ex);
+    let settings = Settings {
+        part,
+        run: id.clone(),
+        stable: Some(plan.release.clone()),
+        history: History::default(),
+        describe_only: dry,
+        max_wait_ms: u64::MAX,
+        t0: Some(schedule_t0),
+        takeover: None,
+    };
+    let journal = Journal::memory(Redactor::default());
+    let mut ex = Executor::new(
+        &plan,
+        world(),
+        journal,
+        settings,
+        printer(req.log_format, schedule_t0),
+    );
+    let end = rt.block_on(ex.run())?;
+    if req.log_format == LogFormat::Text && !dry {
+        summary(&ex, &plan);
     }
+    write_report(&ex, &id, &end, "-schedule");
     Ok(exit_code(&end))
 }
 
@@ -504,7 +547,11 @@ fn new_run_id(plan: &Plan, runs: &Path, store: &Store) -> Result<String, String>
     let now = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let base = format!("{now}-{}-{}", plan.release, plan.environment);
+    // A rollback's run says so in its id: `deployc status` lists runs by id.
+    let base = match &plan.rollback {
+        Some(r) => format!("{now}-rollback-{}-{}", r.to, plan.environment),
+        None => format!("{now}-{}-{}", plan.release, plan.environment),
+    };
     let mut id = base.clone();
     let mut n = 2;
     while runs.join(&id).exists() || store.has_run(&id)? {
@@ -530,32 +577,73 @@ fn run_real(req: Request) -> Result<i32, String> {
             (req.plan.clone(), id)
         }
     };
-    // One deploy at a time: nothing of this run is written before it holds the lease.
-    let (lease, takeover) = store.lease(&plan, &run_id, req.lease_ttl)?;
-    private_dir(&runs)?;
+    let rt = runtime()?;
+    let mut run = RealRun {
+        id: run_id,
+        fresh: req.resume.is_none(),
+        start: None,
+    };
+    // A deploy run that succeeded starts its schedule (flag days, check-ins) as a run of its
+    // own, here and now: its first steps may be due at once.
+    let end = loop {
+        let (end, schedule) = run_real_one(&req, &plan, &store, &runs, &rt, &run)?;
+        match schedule {
+            Some(next) if end == End::Succeeded => run = next,
+            _ => break end,
+        }
+    };
+    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
+    // of the runtime: the runtime is not waited for beyond a moment.
+    rt.shutdown_timeout(std::time::Duration::from_millis(500));
+    Ok(exit_code(&end))
+}
+
+/// One run of `run_real`: a new one, a resumed one, or the schedule a deploy run starts.
+struct RealRun {
+    id: String,
+    /// A new run (its plan is written); otherwise its journal is resumed.
+    fresh: bool,
+    /// A new schedule run: its part (the deploy run, its baseline) and its T-0.
+    start: Option<(Part, jiff::Timestamp)>,
+}
+
+/// Runs (or resumes) one run; returns its end and, for a deploy run that succeeded and whose
+/// plan has a schedule, the schedule run to start.
+fn run_real_one(
+    req: &Request,
+    plan: &Plan,
+    store: &Store,
+    runs: &Path,
+    rt: &tokio::runtime::Runtime,
+    run: &RealRun,
+) -> Result<(End, Option<RealRun>), String> {
+    let run_id = run.id.clone();
+    // One deploy at a time: nothing of this run is written before it holds the lease (a
+    // schedule takes it in its own name, so that operators can steer it too).
+    let (lease, takeover) = store.lease(plan, &run_id, req.lease_ttl)?;
+    private_dir(runs)?;
     let run_dir = runs.join(&run_id);
     private_dir(&run_dir)?;
-    let plan_text = serde_json::to_string_pretty(&plan).map_err(|e| e.to_string())?;
+    let plan_text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
     let mut redactor = Redactor::from_plan_text(&plan_text);
     if let Some(url) = &req.state {
         redactor.add("--state", url);
     }
     let history = store.history()?;
-    let stable = stable_version(&plan, &history);
-    let journal = if store.is_shared() || req.resume.is_some() {
+    let stable = stable_version(plan, &history);
+    let journal = if store.is_shared() || !run.fresh {
         None
     } else {
         // A new run's plan is on disk before its journal, as `--resume` expects.
-        store.create_run(&run_id, &plan, &plan_text)?;
+        store.create_run(&run_id, plan, &plan_text)?;
         Some(store.open_journal(&run_id, redactor.clone())?)
     };
-    let rt = runtime()?;
-    let world = match real_world(&plan, &req, &rt, &run_dir, &stable) {
+    let world = match real_world(plan, req, rt, &run_dir, &stable) {
         Ok(w) => w,
         Err(e) => {
             // Nothing ran: a new run leaves no trace but the error (a resumed one keeps its
             // journal), and the shared store has not heard of it.
-            if req.resume.is_none() {
+            if run.fresh {
                 drop(journal);
                 let _ = std::fs::remove_dir_all(&run_dir);
             }
@@ -565,21 +653,34 @@ fn run_real(req: Request) -> Result<i32, String> {
     let journal = match journal {
         Some(j) => j,
         None => {
-            if req.resume.is_none() {
-                store.create_run(&run_id, &plan, &plan_text)?;
+            if run.fresh {
+                store.create_run(&run_id, plan, &plan_text)?;
             }
             store.open_journal(&run_id, redactor.clone())?
         }
     };
-    let t0 = journal
-        .entries()
-        .iter()
-        .find_map(|e| match &e.event {
-            journal::Event::RunStarted { t0, .. } => t0.parse().ok(),
-            _ => None,
-        })
-        .unwrap_or_else(|| planned_t0(&plan, jiff::Timestamp::now()));
+    let journaled = journal.entries().iter().find_map(|e| match &e.event {
+        journal::Event::RunStarted { t0, of, .. } => Some((t0.parse().ok(), of.clone())),
+        _ => None,
+    });
+    let (part, t0) = match (&run.start, journaled) {
+        (Some((part, t0)), _) => (part.clone(), *t0),
+        (None, Some((t0, of))) => (
+            match of {
+                // A resumed schedule rebuilds its baseline from its journal.
+                Some(of) => Part::Schedule {
+                    of,
+                    baseline: Vec::new(),
+                },
+                None => Part::Deploy,
+            },
+            t0.unwrap_or_else(|| planned_t0(plan, jiff::Timestamp::now())),
+        ),
+        (None, None) => (Part::Deploy, planned_t0(plan, jiff::Timestamp::now())),
+    };
+    let is_schedule = matches!(part, Part::Schedule { .. });
     let settings = Settings {
+        part,
         run: run_id.clone(),
         stable,
         history,
@@ -588,8 +689,8 @@ fn run_real(req: Request) -> Result<i32, String> {
         t0: Some(t0),
         takeover,
     };
-    let print = progress::printer(req.log_format, t0, &plan);
-    let mut ex = Executor::new(&plan, world, journal, settings, print);
+    let print = progress::printer(req.log_format, t0, plan);
+    let mut ex = Executor::new(plan, world, journal, settings, print);
     ex.operate(store.inbox(&run_id)?);
     let result = rt.block_on(async {
         match watch_signals(lease.lost()) {
@@ -652,11 +753,22 @@ fn run_real(req: Request) -> Result<i32, String> {
                 started_at: entries.first().map(|e| e.at.clone()).unwrap_or_default(),
                 finished_at: entries.last().map(|e| e.at.clone()).unwrap_or_default(),
                 migrations: ex.applied_records(),
+                rollback: plan.rollback.as_ref().map(|r| RollbackRecord {
+                    from: r.from.clone(),
+                    reverted: ex.reverted_records(),
+                }),
+            };
+            // The history records releases: a schedule's outcome (a flag turned back) is in
+            // its own journal and report, and leaves the release recorded as it was.
+            let recorded = if is_schedule {
+                Ok(())
+            } else {
+                store.append_history(&entry)
             };
             // The run's outcome is its exit code: a history or report that cannot be
             // written is said, and changes nothing about what happened.
-            let written = store.append_history(&entry).and_then(|()| {
-                report::write(&run_dir, &plan, &run_id, entries, end.name(), &redactor)
+            let written = recorded.and_then(|()| {
+                report::write(&run_dir, plan, &run_id, entries, end.name(), &redactor)
             });
             match written {
                 Ok(_) => println!("report: {run_dir_shown}/report.md"),
@@ -664,12 +776,31 @@ fn run_real(req: Request) -> Result<i32, String> {
             }
         }
     }
-    // A prompt interrupted by a signal leaves its read of the terminal blocked on a thread
-    // of the runtime: the runtime is not waited for beyond a moment.
+    let next = match (&end, ex.schedule()) {
+        (End::Succeeded, Some(start)) if !is_schedule => {
+            let id = format!("{run_id}-schedule");
+            // A deploy run resumed after it ended has started its schedule already: that
+            // run is continued with `--resume`, never started over.
+            if store.has_run(&id)? {
+                println!(
+                    "schedule run {id} exists; continue it with: deployc run --resume {id} --state-dir {}{shared}",
+                    req.state_dir.display()
+                );
+                return Ok((end, None));
+            }
+            println!("schedule run {id} starts (flag days and check-ins)");
+            Some(RealRun {
+                id,
+                fresh: true,
+                start: Some(start),
+            })
+        }
+        _ => None,
+    };
+    // The schedule takes the lease again in its own name.
     drop(ex);
-    rt.shutdown_timeout(std::time::Duration::from_millis(500));
     drop(lease);
-    Ok(exit_code(&end))
+    Ok((end, next))
 }
 
 /// Which part of the report a note goes to.

@@ -26,6 +26,12 @@ pub(crate) struct Report {
     outcome: String,
     started_at: String,
     finished_at: String,
+    /// The release a rollback of a finished release took back (`release` is where it went).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback_from: Option<String>,
+    /// The deploy run whose schedule (flag days, check-ins) this run is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule_of: Option<String>,
     steps: Vec<StepReport>,
     decisions: Vec<serde_json::Value>,
     messages: Vec<serde_json::Value>,
@@ -399,6 +405,11 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
             .find(|e| !matches!(e.event, Event::Note { .. }))
             .map(|e| e.at.clone())
             .unwrap_or_default(),
+        rollback_from: plan.rollback.as_ref().map(|r| r.from.clone()),
+        schedule_of: entries.iter().find_map(|e| match &e.event {
+            Event::RunStarted { of, .. } => of.clone(),
+            _ => None,
+        }),
         steps,
         decisions,
         messages,
@@ -416,9 +427,23 @@ pub(crate) fn build(plan: &Plan, run: &str, entries: &[Entry], outcome: &str) ->
 
 pub(crate) fn markdown(r: &Report) -> String {
     let t0: jiff::Timestamp = r.started_at.parse().unwrap_or_default();
+    let title = match (&r.rollback_from, &r.schedule_of) {
+        (_, Some(of)) => format!(
+            "Flag schedule report: {} {} in {} (schedule of `{of}`)",
+            r.service, r.release, r.environment
+        ),
+        (Some(from), None) => format!(
+            "Rollback report: {} {from} back to {} in {}",
+            r.service, r.release, r.environment
+        ),
+        (None, None) => format!(
+            "Deployment report: {} {} to {}",
+            r.service, r.release, r.environment
+        ),
+    };
     let mut out = format!(
-        "# Deployment report: {} {} to {}\n\nRun `{}`: **{}**, {} → {}.\n\nWith charts of the guarded metrics: [report.html](report.html).\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
-        r.service, r.release, r.environment, r.run, r.outcome, r.started_at, r.finished_at
+        "# {title}\n\nRun `{}`: **{}**, {} → {}.\n\nWith charts of the guarded metrics: [report.html](report.html).\n\n## Timeline\n\n| step | start | took | estimate | outcome |\n|---|---|---|---|---|\n",
+        r.run, r.outcome, r.started_at, r.finished_at
     );
     for s in &r.steps {
         out.push_str(&format!(

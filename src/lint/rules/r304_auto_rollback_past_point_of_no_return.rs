@@ -31,6 +31,7 @@
 use super::blocks::{self, Once};
 use crate::diagnostics::Label;
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
+use crate::lower::PhaseName;
 use crate::syntax::ast::TriggerKind;
 
 pub(crate) static RULE: Rule = Rule {
@@ -47,7 +48,15 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
         for p in r.plans(ctx) {
-            let steps: Vec<_> = p.plan.phases.iter().flat_map(|ph| ph.steps.iter()).collect();
+            // The schedule (flag days) is a run of its own whose rollback turns flags back
+            // only: its armed triggers undo no migration.
+            let steps: Vec<_> = p
+                .plan
+                .phases
+                .iter()
+                .filter(|ph| ph.name != PhaseName::Schedule)
+                .flat_map(|ph| ph.steps.iter())
+                .collect();
             let Some(at) = steps.iter().position(|s| s.point_of_no_return) else {
                 continue;
             };
