@@ -132,6 +132,7 @@ fn plans(session: &Session, compiled: &deployc::compile::Compiled) -> Vec<String
     let options = LowerOptions {
         start: Some("2026-12-01T09:00:00Z".parse().unwrap()),
         without_rollback_lists: false,
+        previous_release: None,
     };
     let mut out = Vec::new();
     for r in &releases {

@@ -444,10 +444,10 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         if dry {
             return;
         }
-        let dir = req.state_dir.join("simulations").join(format!(
-            "{}-{}{suffix}",
-            plan.release, plan.environment
-        ));
+        let dir = req
+            .state_dir
+            .join("simulations")
+            .join(format!("{}-{}{suffix}", plan.release, plan.environment));
         let written = private_dir(&req.state_dir)
             .and_then(|()| private_dir(&req.state_dir.join("simulations")))
             .and_then(|()| private_dir(&dir))

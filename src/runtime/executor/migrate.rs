@@ -188,8 +188,10 @@ impl Executor<'_> {
             (Some(db), _) => db.snapshot().await,
             (None, Some(cmd)) => {
                 let file = self.command_backup_file("before-restore");
-                let names =
-                    crate::runtime::shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                let names = crate::runtime::shell::ReleaseNames::of(
+                    self.plan,
+                    self.settings.stable.clone(),
+                );
                 let v = |n: &str| match n {
                     "file" => Some(file.clone()),
                     _ => names.get(n),
@@ -221,8 +223,10 @@ impl Executor<'_> {
         let r = match (restore, &self.world.database) {
             (Some(cmd), _) => {
                 let file = self.command_backup_file("backup");
-                let names =
-                    crate::runtime::shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+                let names = crate::runtime::shell::ReleaseNames::of(
+                    self.plan,
+                    self.settings.stable.clone(),
+                );
                 let v = |n: &str| match n {
                     "file" => Some(file.clone()),
                     _ => names.get(n),

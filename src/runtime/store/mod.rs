@@ -675,6 +675,7 @@ mod tests {
             started_at: "2026-01-01T00:00:00Z".into(),
             finished_at: "2026-01-01T00:10:00Z".into(),
             migrations: Vec::new(),
+            rollback: None,
         };
         store.append_history(&entry).unwrap();
         assert!(
