@@ -283,6 +283,23 @@ module.exports = grammar({
       $.comms_setting,
       $.monitor,
       $.checklist_setting,
+      $.release_gate,
+      $.release_environment,
+    ),
+    // `environment NAME { … }` in a release: that environment's own strategy, monitoring
+    // period, checklist and flag schedule.
+    release_environment: $ => seq(
+      'environment', field('name', $.ident),
+      block(choice($.strategy_setting, $.monitor, $.checklist_setting, $.flag)),
+    ),
+    // `approval after PLACE by ROLE "TEXT" [timeout D [else ACTION]]`: a pause point.
+    release_gate: $ => seq(
+      'approval', 'after', $.gate_place, 'by', field('role', $.ident), $.string,
+      optional($.gate_timeout),
+    ),
+    gate_place: $ => choice(
+      seq(choice('step', 'batch'), $.int),
+      choice('preview', 'switch', 'keep_previous', 'recreate', 'smoke'),
     ),
     risk_setting: $ => seq('risk', '=', $.risk_level),
     risk_level: _ => choice('low', 'medium', 'high'),

@@ -112,6 +112,9 @@
 (comms_on "on" @keyword)
 (rolling_health "health" @keyword)
 (switch "approval" @keyword)
+(release_gate "approval" @keyword)
+(release_environment "environment" @keyword)
+(gate_place ["preview" "switch" "keep_previous" "recreate" "smoke" "batch"] @keyword)
 
 [
   "for"
@@ -231,6 +234,8 @@
 (args (ident) @variable)
 (approval_setting role: (ident) @variable)
 (switch role: (ident) @variable)
+(release_gate role: (ident) @variable)
+(release_environment name: (ident) @type)
 (check_confirm role: (ident) @variable)
 (flag_day segment: (ident) @variable)
 
