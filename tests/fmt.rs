@@ -466,6 +466,24 @@ release "2.3.0" {}
     ));
 }
 
+/// The settings and clauses added with verified migrations, pause points, per-environment
+/// settings and shared state: their operators stay whole (`==` is not `= =`).
+#[test]
+fn layout_verify_gates_release_environments_and_state() {
+    insta::assert_snapshot!(show(
+        r##"environment prod { provider = local { command = "api --port {port}" }
+state = postgres env DEPLOYC_STATE_URL
+statement_timeout = 30m lock_timeout = 2s }
+release "1.0.0" { strategy = canary { step 5% for 10m, step 100% }
+migrations { data backfill { up = sql "UPDATE users SET a = b WHERE a IS NULL" down = noop "harmless"
+batch 10_000 by user_id verify = sql "SELECT count(*) FROM users WHERE a IS NULL" == 0 statement_timeout = 2h } }
+approval after step 1 by lead "the dashboards look normal" timeout 30m else rollback
+approval after smoke by qa "QA signed off"
+environment staging { strategy = quick monitor 5m } }
+"##
+    ));
+}
+
 #[test]
 fn layout_long_conditions_are_broken_before_and_or() {
     insta::assert_snapshot!(show(

@@ -281,3 +281,51 @@ fn the_runtime_readers_fuzz_entry_points_agree_with_the_command() {
     broken[middle] = b'\x01';
     assert!(fuzz::journal(&broken).is_err());
 }
+
+/// A plan file (`--plan`) whose release names a path outside the state directory: the
+/// simulation's reports stay inside it, under a name with the separators replaced.
+#[test]
+fn a_plan_file_cannot_place_files_outside_the_state_directory() {
+    let dir = scratch("plan-traversal");
+    let plan = deployc()
+        .args(["plan", "examples/quickstart.deploy", "--release", "1.1.0"])
+        .args(["--env", "local", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan));
+    let mut value: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    value["release"] = serde_json::Value::String("../../escaped".into());
+    let state = dir.join("a").join("b").join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let plan_file = dir.join("plan.json");
+    std::fs::write(&plan_file, serde_json::to_vec(&value).unwrap()).unwrap();
+    let scenario = dir.join("empty.toml");
+    std::fs::write(&scenario, "").unwrap();
+    let out = deployc()
+        .arg("run")
+        .arg("--plan")
+        .arg(&plan_file)
+        .arg("--simulate")
+        .arg(&scenario)
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some(), "{}", text(&out));
+    // `state/simulations/../../escaped-local` would be `a/b/escaped-local`.
+    assert!(
+        !dir.join("a").join("b").join("escaped-local").exists(),
+        "{}",
+        text(&out)
+    );
+    let made: Vec<String> = std::fs::read_dir(state.join("simulations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        made,
+        vec!["_.._.._escaped-local".to_string()],
+        "{}",
+        text(&out)
+    );
+}

@@ -544,7 +544,7 @@ environment ci {
     health  = "echo health {service} {version} {previous_version} {environment} {url} >> seen.txt"
   }
   database = sqlite "app.db"
-  backup   = run "echo backup {service} {version} {previous_version} {environment} {file} >> seen.txt" verify "echo verify {service} {version} {previous_version} {environment} {file} >> seen.txt"
+  backup   = run "echo backup {service} {version} {previous_version} {environment} {file} >> seen.txt" verify "echo verify {service} {version} {previous_version} {environment} {file} >> seen.txt" restore "echo restore {service} {version} {environment} {file} >> seen.txt"
   metrics  = command "echo metric {service} {version} {previous_version} {environment} {metric} {query} {track} {window} >> seen.txt; echo 0.5"
   url      = "http://app.example"
 }

@@ -28,7 +28,8 @@ pub fn plan_and_scenario(plan_json: &[u8], scenario: &str) -> Result<i32, String
     super::run(Request {
         plan,
         base_dir: PathBuf::from("."),
-        state_dir: PathBuf::from(".deployc-fuzz"),
+        // A simulation writes its reports; they go where nothing else is.
+        state_dir: std::env::temp_dir().join(format!("deployc-fuzz-{}", std::process::id())),
         mode: Mode::Simulate(scenario),
         resume: None,
         yes: true,

@@ -447,7 +447,10 @@ fn run_virtual(req: Request, scenario: Scenario, dry: bool) -> Result<i32, Strin
         let dir = req
             .state_dir
             .join("simulations")
-            .join(format!("{}-{}{suffix}", plan.release, plan.environment));
+            .join(path_component(&format!(
+                "{}-{}{suffix}",
+                plan.release, plan.environment
+            )));
         let written = private_dir(&req.state_dir)
             .and_then(|()| private_dir(&req.state_dir.join("simulations")))
             .and_then(|()| private_dir(&dir))
@@ -543,15 +546,54 @@ fn summary(ex: &Executor<'_>, plan: &Plan) {
     }
 }
 
+/// `name` as one safe path component: letters, digits, `.`, `_`, `+` and `-` kept, anything
+/// else (a `/`, a control character) replaced by `_`, and a leading `.` too, so that no
+/// release or environment name read from a plan file (`--plan`) names `..` or a hidden or
+/// absolute path. The names of a checked program are kept as they are.
+pub(crate) fn path_component(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with('.') {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod path_tests {
+    use super::path_component;
+
+    #[test]
+    fn path_components_stay_in_their_directory() {
+        let id = "20261207T010000Z-1.2.0-bad-local";
+        assert_eq!(path_component(id), id);
+        assert_eq!(path_component("1.0.0+build.5-prod"), "1.0.0+build.5-prod");
+        assert_eq!(path_component("../../etc"), "_.._.._etc");
+        assert_eq!(path_component(".."), "_..");
+        assert_eq!(path_component("a/b\nc"), "a_b_c");
+        assert_eq!(path_component(""), "_");
+    }
+}
+
 fn new_run_id(plan: &Plan, runs: &Path, store: &Store) -> Result<String, String> {
     let now = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    // A rollback's run says so in its id: `deployc status` lists runs by id.
-    let base = match &plan.rollback {
+    // A rollback's run says so in its id: `deployc status` lists runs by id. The id is a
+    // directory name: a plan read from a file (`--plan`) must not place it elsewhere.
+    let base = path_component(&match &plan.rollback {
         Some(r) => format!("{now}-rollback-{}-{}", r.to, plan.environment),
         None => format!("{now}-{}-{}", plan.release, plan.environment),
-    };
+    });
     let mut id = base.clone();
     let mut n = 2;
     while runs.join(&id).exists() || store.has_run(&id)? {

@@ -205,6 +205,12 @@ fn gap_tokens<'s>(src: &'s str, from: usize, to: usize, out: &mut Vec<Node<'s>>)
         }
         let len = if gap.get(i..).is_some_and(|r| r.starts_with("..")) {
             2
+        } else if b"=<>!".contains(&b) {
+            // An operator written as one literal (`==` of a migration's `verify`) is one
+            // token: printed apart, `= =` would be another program.
+            bytes
+                .get(i..)
+                .map_or(1, |r| r.iter().take_while(|c| b"=<>!".contains(c)).count())
         } else if b.is_ascii_alphanumeric() || b == b'_' {
             bytes.get(i..).map_or(1, |r| {
                 r.iter()

@@ -103,10 +103,13 @@ impl Store {
     /// The run an operator names: its id, or `latest` for the newest run.
     pub(crate) fn resolve_run(&self, run: &str) -> Result<String, String> {
         if run != "latest" {
-            let known = match self {
-                Store::Dir(d) => d.join("runs").join(run).join(JOURNAL_FILE).is_file(),
-                Store::Postgres(pg) => pg.has_run(run)?,
-            };
+            // A run id is one path component deployc made (see `runtime::path_component`):
+            // anything else (`../x`, `a/b`) names no run and must not reach the file system.
+            let known = super::path_component(run) == run
+                && match self {
+                    Store::Dir(d) => d.join("runs").join(run).join(JOURNAL_FILE).is_file(),
+                    Store::Postgres(pg) => pg.has_run(run)?,
+                };
             if known {
                 return Ok(run.to_string());
             }
