@@ -113,7 +113,10 @@ npm run --silent test:snap
 step "vsce package"
 # With its production dependencies (vscode-languageclient), which the extension loads.
 npx --no-install vsce package --out "$tmp/deploy-language.vsix"
-if ! unzip -l "$tmp/deploy-language.vsix" | grep -q 'node_modules/vscode-languageclient/'; then
+# The listing is read whole: `grep -q` would stop reading at the first match, and `unzip`,
+# killed by SIGPIPE, would fail the pipeline under `pipefail`.
+listing="$(unzip -l "$tmp/deploy-language.vsix")"
+if ! grep -q 'node_modules/vscode-languageclient/' <<<"$listing"; then
   echo "the package lacks vscode-languageclient" >&2
   exit 1
 fi
