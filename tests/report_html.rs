@@ -65,6 +65,9 @@ fn html_validate() -> Option<PathBuf> {
     }
     let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../tools");
     let bin = tools.join("node_modules/.bin/html-validate");
+    // The tests of this file run in parallel: one installs, the others wait for it.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     if !bin.exists() {
         std::fs::create_dir_all(&tools).unwrap();
         let installed = Command::new("npm")
