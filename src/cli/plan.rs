@@ -133,6 +133,21 @@ pub(super) fn compile_file(
     Ok(Ok(CompiledFile { session, compiled }))
 }
 
+/// The PostgreSQL state store the runs of `env` keep their state in: `--state URL`, else the
+/// environment's `state =` when its variable is set; `None` for the state directory.
+pub(super) fn shared_state_url(names: &Names, env: &str, state: Option<&str>) -> Option<String> {
+    state.map(str::to_string).or_else(|| {
+        names
+            .environments()
+            .find(|e| e.name.name == env)
+            .and_then(|e| e.state.first())
+            .and_then(|s| match &s.url {
+                crate::syntax::ast::ValueSource::Env { var, .. } => std::env::var(var).ok(),
+                crate::syntax::ast::ValueSource::Inline(l) => Some(l.value.clone()),
+            })
+    })
+}
+
 /// Compiles `file` and lowers one release in one environment. `Ok(Err(code))` when the file
 /// has errors (already printed).
 pub(super) fn build_plan(
@@ -161,16 +176,7 @@ pub(super) fn build_plan(
         .map(|w| w.time_zone.value.clone());
     // The history M214 compares with is the shared one when the runs keep their state in
     // PostgreSQL (`--state`, or the environment's `state =` with its variable set).
-    let shared = state.map(str::to_string).or_else(|| {
-        names
-            .environments()
-            .find(|e| e.name.name == env)
-            .and_then(|e| e.state.first())
-            .and_then(|s| match &s.url {
-                crate::syntax::ast::ValueSource::Env { var, .. } => std::env::var(var).ok(),
-                crate::syntax::ast::ValueSource::Inline(l) => Some(l.value.clone()),
-            })
-    });
+    let shared = shared_state_url(&names, env, state);
     let start = start.map(|s| parse_start(s, tz.as_deref())).transpose()?;
     // The lints of this release in this environment, at this start: a denied finding (a
     // start inside a freeze, say) means no plan, like an error.

@@ -110,16 +110,7 @@ pub(super) fn build_rollback_plan(
     };
     // The history of the runs: the shared store when the runs keep their state in PostgreSQL
     // (`--state`, or the environment's `state =` with its variable set), else the directory.
-    let shared = state.map(str::to_string).or_else(|| {
-        names
-            .environments()
-            .find(|e| e.name.name == env)
-            .and_then(|e| e.state.first())
-            .and_then(|s| match &s.url {
-                crate::syntax::ast::ValueSource::Env { var, .. } => std::env::var(var).ok(),
-                crate::syntax::ast::ValueSource::Inline(l) => Some(l.value.clone()),
-            })
-    });
+    let shared = super::plan::shared_state_url(&names, env, state);
     let store = match Store::open(shared.as_deref(), state_dir) {
         Ok(s) => s,
         Err(e) => return refuse(e),

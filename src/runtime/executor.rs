@@ -1249,16 +1249,11 @@ impl<'p> Executor<'p> {
                 }
                 (_, Some(cmd)) => {
                     let file = self.command_backup_file("backup");
-                    let names = shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
-                    let v = |n: &str| match n {
-                        "file" => Some(file.clone()),
-                        _ => names.get(n),
-                    };
-                    let c = shell::render(cmd, &v);
+                    let c = self.backup_command(cmd, &file);
                     let r = self.world.shell.run(&c, 3_600_000).await;
                     self.action(Some(id), "backup", r)?;
                     if let Some(verify) = verify {
-                        let c = shell::render(verify, &v);
+                        let c = self.backup_command(verify, &file);
                         let r = self.world.shell.run(&c, 600_000).await;
                         self.action(Some(id), "verify backup", r)?;
                     }

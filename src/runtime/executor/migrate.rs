@@ -154,6 +154,18 @@ impl Executor<'_> {
         format!("{}-{}.{what}", self.plan.service, self.settings.run)
     }
 
+    /// `command` of a `run` backup (its backup, verify or restore command) with `{file}` and
+    /// the release placeholders filled, shell-quoted.
+    pub(super) fn backup_command(&self, command: &str, file: &str) -> String {
+        let names =
+            crate::runtime::shell::ReleaseNames::of(self.plan, self.settings.stable.clone());
+        let v = |n: &str| match n {
+            "file" => Some(file.to_string()),
+            _ => names.get(n),
+        };
+        crate::runtime::shell::render(command, &v)
+    }
+
     /// The plan's backup: its method, its command and its restore command.
     fn backup_action(&self) -> Option<(Option<&str>, Option<&str>)> {
         self.steps().find_map(|s| match &s.action {
@@ -188,15 +200,7 @@ impl Executor<'_> {
             (Some(db), _) => db.snapshot().await,
             (None, Some(cmd)) => {
                 let file = self.command_backup_file("before-restore");
-                let names = crate::runtime::shell::ReleaseNames::of(
-                    self.plan,
-                    self.settings.stable.clone(),
-                );
-                let v = |n: &str| match n {
-                    "file" => Some(file.clone()),
-                    _ => names.get(n),
-                };
-                let c = crate::runtime::shell::render(cmd, &v);
+                let c = self.backup_command(cmd, &file);
                 self.world
                     .shell
                     .run(&c, 3_600_000)
@@ -223,15 +227,7 @@ impl Executor<'_> {
         let r = match (restore, &self.world.database) {
             (Some(cmd), _) => {
                 let file = self.command_backup_file("backup");
-                let names = crate::runtime::shell::ReleaseNames::of(
-                    self.plan,
-                    self.settings.stable.clone(),
-                );
-                let v = |n: &str| match n {
-                    "file" => Some(file.clone()),
-                    _ => names.get(n),
-                };
-                let c = crate::runtime::shell::render(&cmd, &v);
+                let c = self.backup_command(&cmd, &file);
                 self.world
                     .shell
                     .run(&c, 3_600_000)
