@@ -568,7 +568,6 @@ pub(crate) fn path_component(name: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod path_tests {
     use super::path_component;
 
