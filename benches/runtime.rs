@@ -220,12 +220,74 @@ fn shared() {
         })
         .collect();
     summary(
-        "journal append (PostgreSQL, committed)",
+        "journal append of an `action` line (PostgreSQL, committed and flushed)",
         &mut t,
         Duration::from_millis(2),
     );
+    replay_production_run(&store);
     operator_to_effect(&url, &schema);
     let _ = pg(&base, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+}
+
+/// The journal of a production run, line by line, appended to the store as `deployc run`
+/// appends it: the checkout example's release 2.1.0 in production, simulated (the lines are
+/// those of a real run: each step, action, message, and every metric sample of every
+/// analysis interval), then replayed into a new run of the store with each append timed.
+fn replay_production_run(store: &SharedStore) {
+    let out = Command::new(DEPLOYC)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "examples/checkout.deploy",
+            "--release",
+            "2.1.0",
+            "--env",
+            "production",
+            "--simulate",
+            "benches/runtime/checkout-2.1.0.toml",
+            "--log-format",
+            "json",
+            "--state-dir",
+        ])
+        .arg(scratch("shared-replay"))
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("{\"seq\""))
+        .map(str::to_string)
+        .collect();
+    assert!(lines.len() > 100, "{out:?}");
+    let mut j = store
+        .journal(&format!("bench-replay-{}", std::process::id()))
+        .unwrap();
+    let (mut all, mut durable, mut observations) = (Vec::new(), Vec::new(), Vec::new());
+    for line in &lines {
+        let s = Instant::now();
+        let flushed = j.append_line(line).unwrap();
+        let took = s.elapsed();
+        all.push(took);
+        if flushed {
+            durable.push(took)
+        } else {
+            observations.push(took)
+        }
+    }
+    summary(
+        "journal append, every line of a production run (PostgreSQL)",
+        &mut all,
+        Duration::from_millis(2),
+    );
+    summary(
+        "  of which lines before a side effect (flushed)",
+        &mut durable,
+        Duration::from_millis(2),
+    );
+    summary(
+        "  of which observations (committed, flushed with the next)",
+        &mut observations,
+        Duration::from_millis(2),
+    );
 }
 
 /// Pause and resume a live run from a second process through the store, and read how long

@@ -246,6 +246,39 @@ fn a_second_runner_in_the_same_state_directory_is_refused() {
     assert_eq!(runs, 1, "{out}");
 }
 
+#[test]
+fn a_run_of_another_environment_goes_on_beside_a_live_one() {
+    // The lock is per service and environment: `qa` is deployed while `ci` holds its own.
+    let dir = scratch("lock-envs");
+    let env = command_program(&dir, "4s");
+    let program = std::fs::read_to_string(dir.join("app.deploy")).unwrap();
+    let qa = program.replace("environment ci {", "environment qa {\n  provider = command {\n    deploy = \"true\"\n    weight = \"true\"\n  }\n  database = sqlite \"qa.db\"\n  metrics  = command \"echo 0.5\"\n}\n\nenvironment ci {");
+    std::fs::write(dir.join("app.deploy"), qa).unwrap();
+    let mut first = spawn(&dir, &["--release", "1.0.0", "--env", "ci"], &env);
+    let _ = read_until(&mut first, |e| e["type"] == "step_started");
+    // A run of `qa` starts its canary while `ci`'s is live.
+    let mut other = spawn(&dir, &["--release", "1.0.0", "--env", "qa"], &env);
+    let _ = read_until(&mut other, |e| e["type"] == "step_started");
+    let still_live = first.try_wait().unwrap().is_none();
+    let same = deployc()
+        .current_dir(&dir)
+        .args(["run", "app.deploy", "--release", "1.0.0", "--env", "ci"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let first_status = first.wait().unwrap();
+    let other_status = other.wait().unwrap();
+    assert!(still_live);
+    assert_eq!(same.status.code(), Some(2), "{}", text(&same));
+    assert!(
+        text(&same).contains("`app` in `ci` is being deployed by"),
+        "{}",
+        text(&same)
+    );
+    assert_eq!(first_status.code(), Some(0));
+    assert_eq!(other_status.code(), Some(0));
+}
+
 /// The pids of the processes carrying `DEPLOYC_RUN_DIR=run_dir` (the run's instances).
 fn marked(run_dir: &Path) -> Vec<i32> {
     let marker = format!("DEPLOYC_RUN_DIR={}", run_dir.display());

@@ -118,6 +118,16 @@ impl JournalFile {
         Journal::open(path, Redactor::default()).map(JournalFile)
     }
 
+    /// Appends the event of a journal line written by another run (as `--log-format json`
+    /// prints it), at its own time; returns whether the line had to be on disk before the
+    /// append returned (an observation does not: see the journal's documentation).
+    pub fn append_line(&mut self, line: &str) -> Result<bool, String> {
+        let entry: super::journal::Entry = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let at: jiff::Timestamp = entry.at.parse().map_err(|e| format!("{e}"))?;
+        let durable = entry.event.needs_flush();
+        self.0.append(at, entry.event).map(|_| durable)
+    }
+
     /// Appends a typical `action` line with `detail` and returns once it is on disk.
     pub fn append_action(&mut self, detail: &str) -> Result<(), String> {
         self.0

@@ -135,13 +135,18 @@ pub(crate) type Refusal = String;
 /// The pid of the process working in the state directory for `run`, when it is alive: the
 /// lock file names the pid and the run of the process that holds it.
 pub(crate) fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
-    let text = std::fs::read_to_string(state_dir.join(super::LOCK_FILE)).ok()?;
-    let mut lines = text.lines();
-    let pid: i32 = lines.next()?.trim().parse().ok()?;
-    if lines.next().map(str::trim) != Some(run) {
-        return None;
-    }
-    alive(pid).then_some(pid)
+    // A run holds the lock of its service in its environment; the lock names the run on its
+    // second line. The locks are few (one per service and environment ever deployed here).
+    let locks = std::fs::read_dir(state_dir.join(super::LOCKS_DIR)).ok()?;
+    locks.flatten().find_map(|lock| {
+        let text = std::fs::read_to_string(lock.path()).ok()?;
+        let mut lines = text.lines();
+        let pid: i32 = lines.next()?.trim().parse().ok()?;
+        if lines.next().map(str::trim) != Some(run) {
+            return None;
+        }
+        alive(pid).then_some(pid)
+    })
 }
 
 pub(crate) fn alive(pid: i32) -> bool {

@@ -8,6 +8,17 @@
 //! Order matters more than speed: a `step_started` line is durable before the step does
 //! anything, so after a crash the runtime knows which step may be half done and checks it
 //! (the migration ledger, the provider) instead of guessing.
+//!
+//! Observations (`sample`, `baseline`, `check`: what a metric read, what a condition gave) are
+//! the exception. Nothing is done on an observation alone: whatever the run does next is
+//! announced by a line of its own (`trigger_fired`, `step_failed`, `action`…), which is made
+//! durable before it happens, and making a line durable makes every line before it durable
+//! too (one file flushed as a whole; PostgreSQL's write-ahead log flushed in order). So an
+//! observation is written without waiting for the disk: a process killed outright loses
+//! nothing (the line is in the kernel's cache, or committed on the server), and a machine or
+//! database server that fails loses at most the observations made since the last side
+//! effect, which a resumed run makes again. On a canary whose analysis samples several metrics
+//! every interval, most lines are observations; this keeps the disk's flush off them.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -220,6 +231,18 @@ pub(crate) enum Event {
     },
 }
 
+impl Event {
+    /// Whether the line must be on disk before `append` returns: every line but an
+    /// observation, which the next line that precedes a side effect makes durable with it
+    /// (see the module's documentation).
+    pub(crate) fn needs_flush(&self) -> bool {
+        !matches!(
+            self,
+            Event::Sample { .. } | Event::Baseline { .. } | Event::Check { .. }
+        )
+    }
+}
+
 /// Where journal lines go.
 pub(crate) struct Journal {
     file: Option<(File, PathBuf)>,
@@ -343,7 +366,11 @@ impl Journal {
         {
             let mut bytes = line.as_bytes().to_vec();
             bytes.push(b'\n');
-            if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+            let durable = entry.event.needs_flush();
+            if let Err(e) = file
+                .write_all(&bytes)
+                .and_then(|()| if durable { file.sync_data() } else { Ok(()) })
+            {
                 let m = format!("cannot write the journal `{}`: {e}", path.display());
                 self.broken = Some(m.clone());
                 return Err(m);
@@ -353,7 +380,7 @@ impl Journal {
             && !self.degraded
         {
             let seq = i64::try_from(entry.seq).unwrap_or(i64::MAX);
-            if let Err(e) = store.append_journal(run, seq, &line) {
+            if let Err(e) = store.append_journal(run, seq, &line, entry.event.needs_flush()) {
                 let m = format!("cannot write the journal of run `{run}`: {e}");
                 self.broken = Some(m.clone());
                 return Err(m);

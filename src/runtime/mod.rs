@@ -128,16 +128,30 @@ impl StateLock {
     }
 }
 
-/// The lock file in a state directory.
-pub(crate) const LOCK_FILE: &str = "run.lock";
+/// The directory of the deploy locks in a state directory: one file per service and
+/// environment, `SERVICE@ENVIRONMENT.lock`.
+pub(crate) const LOCKS_DIR: &str = "locks";
 
-/// Takes the state directory's lock, or says which process holds it. Two runs in one state
-/// directory would interleave their history and their changes to the same environment.
-fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
+/// The lock file of `service` in `environment`.
+fn lock_path(state_dir: &Path, service: &str, environment: &str) -> PathBuf {
+    state_dir.join(LOCKS_DIR).join(format!(
+        "{}@{}.lock",
+        path_component(service),
+        path_component(environment)
+    ))
+}
+
+/// Takes the deploy lock of `service` in `environment` in a state directory, or says which
+/// process holds it. Two runs deploying the same service to the same environment would
+/// interleave their changes to it; runs of other services or other environments sharing the
+/// directory go on side by side (each has its own run directory; the history takes whole
+/// lines in one append).
+fn lock_state_dir(state_dir: &Path, service: &str, environment: &str) -> Result<StateLock, String> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    let path = state_dir.join(LOCK_FILE);
+    private_dir(&state_dir.join(LOCKS_DIR))?;
+    let path = lock_path(state_dir, service, environment);
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -166,10 +180,10 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
         } else if by.is_empty() || since.is_empty() {
             format!("another `deployc run` (pid {pid})")
         } else {
-            format!("another `deployc run` ({by}, run `{run}`, since {since})")
+            format!("{by} since {since} (run `{run}`)")
         };
         return Err(format!(
-            "{who} is running in the state directory `{}` (it holds `{}`): wait for it to end",
+            "`{service}` in `{environment}` is being deployed by {who} from the state directory `{}` (it holds `{}`): wait for it to end",
             state_dir.display(),
             path.display()
         ));

@@ -37,7 +37,7 @@ const JOURNAL_FILE: &str = "journal.jsonl";
 #[derive(Clone)]
 pub(crate) enum Store {
     /// The state directory: `runs/RUN/{plan.json,journal.jsonl,commands.jsonl}`, `history`,
-    /// `run.lock`.
+    /// `locks/SERVICE@ENVIRONMENT.lock`.
     Dir(PathBuf),
     Postgres(Arc<PgStore>),
 }
@@ -305,7 +305,7 @@ impl Store {
     ) -> Result<(Lease, Option<Held>), String> {
         match self {
             Store::Dir(d) => {
-                let mut lock = super::lock_state_dir(d)?;
+                let mut lock = super::lock_state_dir(d, &plan.service, &plan.environment)?;
                 lock.name_run(run)?;
                 Ok((Lease::Dir(lock), None))
             }
@@ -503,6 +503,11 @@ mod tests {
 
     /// A store in a fresh schema named after `name`, or `None` when there is no server.
     fn store(name: &str) -> Option<Store> {
+        store_url(name).map(|url| Store::open(Some(&url), Path::new("unused")).unwrap())
+    }
+
+    /// The URL of a fresh schema named after `name`, or `None` when there is no server.
+    fn store_url(name: &str) -> Option<String> {
         let base = std::env::var("DEPLOYC_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let schema = format!("store_{name}_{}", std::process::id());
@@ -535,8 +540,7 @@ mod tests {
             return None;
         }
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-        Some(Store::open(Some(&url), Path::new("unused")).unwrap())
+        Some(format!("{base}{sep}options=-csearch_path%3D{schema}"))
     }
 
     fn plan(service: &str, environment: &str) -> Plan {
@@ -687,5 +691,71 @@ mod tests {
                 .unwrap()
                 .succeeded("app", "1.0.0", "staging")
         );
+    }
+
+    #[test]
+    fn observations_are_committed_without_the_flush_and_read_back_in_order() {
+        let Some(url) = store_url("observe") else {
+            return;
+        };
+        let store = Store::open(Some(&url), Path::new("unused")).unwrap();
+        let p = plan("app", "staging");
+        store.create_run("r1", &p, "{}").unwrap();
+        let mut j = store.open_journal("r1", Redactor::default()).unwrap();
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        let sample = Event::Sample {
+            step: "canary-1".into(),
+            metric: "error_rate".into(),
+            track: "canary".into(),
+            value: Some(0.5),
+            no_data: None,
+        };
+        assert!(!sample.needs_flush());
+        j.append(at, sample).unwrap();
+        let failed = Event::StepFailed {
+            step: "canary-1".into(),
+            reason: "error_rate".into(),
+        };
+        assert!(failed.needs_flush());
+        j.append(at, failed).unwrap();
+        // Another connection sees both lines at once, in order.
+        let Store::Postgres(pg) = &store else {
+            panic!("not a PostgreSQL store");
+        };
+        let other = PgStore::connect(&url).unwrap();
+        let lines = other.journal_lines("r1", 0).unwrap();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(journal::parse_lines(&lines, "r1").unwrap(), j.entries());
+        // The asynchronous commit was the observation's own: the session commits
+        // synchronously again afterwards.
+        assert_eq!(pg.setting("synchronous_commit").unwrap(), "on");
+    }
+
+    #[test]
+    fn the_state_directory_locks_each_service_in_each_environment() {
+        let dir = std::env::temp_dir().join(format!("deployc-locks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::Dir(dir.clone());
+        let ttl = Duration::from_secs(1);
+        let (first, _) = store.lease(&plan("app", "staging"), "r1", ttl).unwrap();
+        // Another environment, and another service in the same one, go on beside it.
+        let (other_env, _) = store.lease(&plan("app", "eu"), "r2", ttl).unwrap();
+        let (other_service, _) = store.lease(&plan("api", "staging"), "r3", ttl).unwrap();
+        let refused = store
+            .lease(&plan("app", "staging"), "r4", ttl)
+            .err()
+            .unwrap();
+        assert!(
+            refused.starts_with("`app` in `staging` is being deployed by ")
+                && refused.contains("(run `r1`)"),
+            "{refused}"
+        );
+        // Each live run is found through its own lock.
+        assert!(matches!(store.live("r1"), Some(Live::Pid(_))));
+        assert!(matches!(store.live("r3"), Some(Live::Pid(_))));
+        drop((first, other_env, other_service));
+        assert!(store.lease(&plan("app", "staging"), "r4", ttl).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

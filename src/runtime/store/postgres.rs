@@ -193,6 +193,19 @@ impl PgStore {
         Ok(PgStore { jobs, shown })
     }
 
+    /// A setting of the session, as `SHOW` gives it.
+    #[cfg(test)]
+    pub(crate) fn setting(&self, name: &'static str) -> Result<String, String> {
+        let rows = self.query(
+            "SELECT current_setting($1)",
+            vec![Param::Text(name.to_string())],
+        )?;
+        rows.first()
+            .map(|r| text(r, 0))
+            .transpose()?
+            .ok_or_else(|| "no row".into())
+    }
+
     /// The store as messages show it (no password).
     pub(crate) fn shown(&self) -> &str {
         &self.shown
@@ -300,10 +313,28 @@ impl PgStore {
         rows.iter().map(|r| text(r, 0)).collect()
     }
 
-    /// Appends one journal line; committed (and durable) when this returns.
-    pub(crate) fn append_journal(&self, run: &str, seq: i64, line: &str) -> Result<(), String> {
+    /// Appends one journal line, committed when this returns. A `durable` line is also on
+    /// the server's disk (the server's `synchronous_commit`); any other is committed without
+    /// waiting for the write-ahead log's flush (`synchronous_commit = off` for that one
+    /// transaction), and becomes durable with the next durable line, since the log is flushed
+    /// in order. Either is visible to every other session at once.
+    pub(crate) fn append_journal(
+        &self,
+        run: &str,
+        seq: i64,
+        line: &str,
+        durable: bool,
+    ) -> Result<(), String> {
+        // `set_config(…, true)` lasts as long as the statement's own transaction, so the
+        // setting ends with this commit and one round trip does it all.
+        let sql = if durable {
+            "INSERT INTO deployc_journal (run, seq, line) VALUES ($1, $2, $3)"
+        } else {
+            "INSERT INTO deployc_journal (run, seq, line) SELECT $1::text, $2::bigint, $3::text \
+             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        };
         self.query(
-            "INSERT INTO deployc_journal (run, seq, line) VALUES ($1, $2, $3)",
+            sql,
             vec![
                 Param::Text(run.to_string()),
                 Param::Int(seq),
