@@ -34,6 +34,18 @@ pub enum Outcome {
     Aborted,
 }
 
+impl Outcome {
+    /// The outcome as the history file and `deployc status` write it (`rolled_back`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::RollbackIncomplete => "rollback_incomplete",
+            Outcome::Aborted => "aborted",
+        }
+    }
+}
+
 /// One migration as it was applied by a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationRecord {

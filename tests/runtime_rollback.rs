@@ -336,7 +336,7 @@ fn rollback_reverts_the_migration_and_serves_the_earlier_release_again() {
     let shown = text(&shown);
     let line = shown.lines().last().unwrap();
     assert!(
-        line.contains("app rollback 1.2.0 → 1.1.0 in local  Succeeded  (1 migrations reverted)"),
+        line.contains("app rollback 1.2.0 → 1.1.0 in local  succeeded  (1 migration reverted)"),
         "{shown}"
     );
 

@@ -229,10 +229,10 @@ fn two_runners_on_two_state_directories_share_the_history() {
     assert_eq!(history.status.code(), Some(0), "{}", text(&history));
     let listed = String::from_utf8_lossy(&history.stdout);
     assert!(
-        listed.contains("app 1.0.0 → staging  Succeeded"),
+        listed.contains("app 1.0.0 → staging  succeeded"),
         "{listed}"
     );
-    assert!(listed.contains("app 1.0.0 → eu  Succeeded"), "{listed}");
+    assert!(listed.contains("app 1.0.0 → eu  succeeded"), "{listed}");
     let status = deployc()
         .current_dir(&dir)
         .args(["status", "--state", &url])

@@ -351,6 +351,15 @@ pub(super) fn status(args: StatusArgs) -> miette::Result<i32> {
     Ok(0)
 }
 
+/// `1 migration`, `2 migrations`.
+fn migrations(n: usize) -> String {
+    if n == 1 {
+        "1 migration".to_string()
+    } else {
+        format!("{n} migrations")
+    }
+}
+
 /// The deploy run whose schedule (flag days, check-ins) a run is, from its journal.
 fn schedule_of(entries: &[journal::Entry]) -> Option<&str> {
     entries.iter().find_map(|e| match &e.event {
@@ -407,24 +416,24 @@ pub(super) fn history(args: HistoryArgs) -> miette::Result<i32> {
     for e in &h.entries {
         match &e.rollback {
             Some(r) => println!(
-                "{}  {} rollback {} → {} in {}  {:?}  ({} migrations reverted)  {}",
+                "{}  {} rollback {} → {} in {}  {}  ({} reverted)  {}",
                 e.finished_at,
                 e.service,
                 r.from,
                 e.release,
                 e.environment,
-                e.outcome,
-                r.reverted.len(),
+                e.outcome.as_str(),
+                migrations(r.reverted.len()),
                 e.run
             ),
             None => println!(
-                "{}  {} {} → {}  {:?}  ({} migrations)  {}",
+                "{}  {} {} → {}  {}  ({})  {}",
                 e.finished_at,
                 e.service,
                 e.release,
                 e.environment,
-                e.outcome,
-                e.migrations.len(),
+                e.outcome.as_str(),
+                migrations(e.migrations.len()),
                 e.run
             ),
         }
