@@ -402,8 +402,11 @@ async def test_formatting_goes_through_deployc_fmt(lsp, workspace):
     edits = await lsp.client.text_document_formatting_async(
         types.DocumentFormattingParams(text_document=doc(uri), options=options)
     )
+    # One edit, of the one line that changes: the rest of the document is left alone.
     assert len(edits) == 1
-    assert "channel terminal = stdout" in edits[0].new_text
+    assert edits[0].new_text == "channel terminal = stdout\n"
+    assert edits[0].range.end.line == edits[0].range.start.line + 1
+    assert edits[0].range.start.character == edits[0].range.end.character == 0
     await lsp.apply(uri, edits)
     # Formatted now: nothing more to do.
     again = await lsp.client.text_document_formatting_async(
