@@ -447,3 +447,34 @@ async def test_file_imports_navigate_and_follow_unsaved_edits(lsp, workspace):
     await lsp.edit(shared_uri, (0, 7), (0, 15), "errors")
     diags = await lsp.diagnostics(main_uri)
     assert [d.code for d in diags if d.severity == types.DiagnosticSeverity.Error] == ["E201"]
+
+
+async def test_a_burst_of_keystrokes_is_checked_together(lsp, workspace):
+    # Twenty keystrokes sent at once: the server applies those that arrived during a check
+    # together, so the burst costs a few checks, and the last version is always checked.
+    path = workspace / "quickstart.deploy"
+    uri, _ = await lsp.open(path)
+    typed = "# a comment typed at the end\n"
+    first = lsp.versions[uri] + 1
+    for i, ch in enumerate(typed[:20]):
+        lsp.versions[uri] += 1
+        lsp.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=lsp.versions[uri]
+                ),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(
+                            start=types.Position(0, i), end=types.Position(0, i)
+                        ),
+                        text=ch,
+                    )
+                ],
+            )
+        )
+    last = lsp.versions[uri]
+    await lsp.diagnostics(uri, last)
+    checked = [p.version for p in lsp.published if p.uri == uri and p.version >= first]
+    assert checked[-1] == last
+    assert len(checked) < 10, checked

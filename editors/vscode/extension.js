@@ -34,7 +34,7 @@ async function start(context) {
         { scheme: "untitled", language: "deploy" },
       ],
       initializationOptions: {
-        debounceMs: vscode.workspace.getConfiguration("deploy.server").get("debounceMs", 20),
+        debounceMs: vscode.workspace.getConfiguration("deploy.server").get("debounceMs", 0),
       },
     },
   );

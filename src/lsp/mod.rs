@@ -5,9 +5,12 @@
 //! synchronous and single-threaded (`lsp-server`, rust-analyzer's transport): analysing a
 //! 2,000-line file takes milliseconds, less than a thread hand-off would save.
 //!
-//! Edits are debounced: a change schedules its document's analysis a short delay later, and
-//! every change that arrives meanwhile only moves text, so a burst of keystrokes costs one
-//! analysis. A request about a document with an analysis due runs that analysis first, so it
+//! Edits are coalesced: a change makes its document's analysis due, and the analysis runs
+//! once every message already received has been handled, so the keystrokes that arrive while
+//! an analysis runs are applied together and cost one analysis, and the first keystroke after
+//! a pause is analysed at once. A client may also ask for a delay after the last keystroke
+//! (`initializationOptions.debounceMs`). A request about a document with an analysis due runs
+//! that analysis first, so it
 //! never answers from text older than what it was asked about; completion is the exception:
 //! it reads its context from the current text and only the names from the last analysis.
 //!
@@ -51,8 +54,10 @@ use self::index::Index;
 use self::position::LineIndex;
 
 /// How long after the last keystroke a document is analysed, unless the client sets
-/// `initializationOptions.debounceMs`.
-pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(20);
+/// `initializationOptions.debounceMs`: none, beyond handling the messages already received
+/// (see the module's documentation). A fixed delay would be added to every diagnostic the user
+/// waits for, while coalescing already spares the analyses a burst of keystrokes would cost.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::ZERO;
 
 /// Runs the server on stdin and stdout until the client shuts it down; `Err` says why it
 /// stopped otherwise (the client went away, a malformed handshake).
