@@ -729,6 +729,24 @@ mod tests {
         // The asynchronous commit was the observation's own: the session commits
         // synchronously again afterwards.
         assert_eq!(pg.setting("synchronous_commit").unwrap(), "on");
+        // So were the lease's: taken and given back, the session is as it was.
+        let key = LeaseKey {
+            service: "app".into(),
+            environment: "staging".into(),
+            holder: "test".into(),
+            run: "r1".into(),
+        };
+        assert!(matches!(
+            pg.acquire(&key, Duration::from_secs(5)),
+            Ok(Ok(None))
+        ));
+        assert_eq!(pg.setting("synchronous_commit").unwrap(), "on");
+        pg.release(&key).unwrap();
+        assert_eq!(pg.setting("synchronous_commit").unwrap(), "on");
+        assert!(matches!(
+            pg.acquire(&key, Duration::from_secs(5)),
+            Ok(Ok(None))
+        ));
     }
 
     #[test]

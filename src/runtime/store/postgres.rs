@@ -72,8 +72,16 @@ CREATE TABLE IF NOT EXISTS deployc_leases (
 
 /// The lease's acquisition: the row as it was (locked), and the insert — or the takeover of
 /// an expired row — when no live lease stands in the way. `taken` counts the rows written.
+///
+/// It commits without waiting for the log's flush (`async_commit`, referenced so that it is
+/// evaluated): the lease is seen by every other session at once, and it is on disk before the
+/// run does anything, since the run's first journal line, written before its first side
+/// effect, is flushed and flushes the log in order. A database server that fails in between
+/// loses the lease and the run with it (its next write fails).
 const ACQUIRE: &str = "
-WITH prev AS (
+WITH async_commit AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), prev AS (
     SELECT holder, run, since, expires, expires > clock_timestamp() AS live
     FROM deployc_leases
     WHERE service = $1::text AND environment = $2::text
@@ -94,7 +102,7 @@ SELECT (SELECT count(*) FROM taken),
        prev.run,
        to_char(prev.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
        to_char(prev.expires AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-FROM (SELECT 1) AS one LEFT JOIN prev ON true
+FROM (SELECT 1) AS one CROSS JOIN async_commit LEFT JOIN prev ON true
 ";
 
 /// How long connecting may take: an unreachable store is a configuration error, said soon.
@@ -456,10 +464,12 @@ impl PgStore {
         Ok(!rows.is_empty())
     }
 
-    /// Gives the lease back (if it is still this holder's).
+    /// Gives the lease back (if it is still this holder's), committed without waiting for the
+    /// log's flush: a release that a failing server loses only leaves the lease to expire.
     pub(crate) fn release(&self, key: &LeaseKey) -> Result<(), String> {
         self.query(
             "DELETE FROM deployc_leases \
+             USING (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
              WHERE service = $1 AND environment = $2 AND holder = $3 AND run = $4",
             vec![
                 Param::Text(key.service.clone()),
