@@ -132,16 +132,23 @@ pub(crate) struct Steering {
 /// Why a command was refused or could not be answered: a one-line message, exit 2.
 pub(crate) type Refusal = String;
 
-/// The pid of the process working in the state directory for `run`, when it is alive: the
-/// lock file names the pid and the run of the process that holds it.
+/// The pid of the process working in the state directory for `run`, when it is alive: a
+/// lock file names the pid and the run of the process that holds it (one lock per service
+/// and environment).
 pub(crate) fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
-    let text = std::fs::read_to_string(state_dir.join(super::LOCK_FILE)).ok()?;
-    let mut lines = text.lines();
-    let pid: i32 = lines.next()?.trim().parse().ok()?;
-    if lines.next().map(str::trim) != Some(run) {
-        return None;
-    }
-    alive(pid).then_some(pid)
+    std::fs::read_dir(state_dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(super::is_lock_file))
+        .find_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let mut lines = text.lines();
+            let pid: i32 = lines.next()?.trim().parse().ok()?;
+            if lines.next().map(str::trim) != Some(run) {
+                return None;
+            }
+            alive(pid).then_some(pid)
+        })
 }
 
 pub(crate) fn alive(pid: i32) -> bool {

@@ -128,16 +128,32 @@ impl StateLock {
     }
 }
 
-/// The lock file in a state directory.
-pub(crate) const LOCK_FILE: &str = "run.lock";
+/// The lock file of one service in one environment in a state directory:
+/// `run.SERVICE.ENVIRONMENT.lock`.
+pub(crate) fn lock_file(service: &str, environment: &str) -> String {
+    format!(
+        "run.{}.{}.lock",
+        path_component(service),
+        path_component(environment)
+    )
+}
 
-/// Takes the state directory's lock, or says which process holds it. Two runs in one state
-/// directory would interleave their history and their changes to the same environment.
-fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
+/// Whether a file of a state directory is a run's lock (`run.lock` is the name older
+/// versions used for the whole directory).
+pub(crate) fn is_lock_file(name: &str) -> bool {
+    name.starts_with("run.") && name.ends_with(".lock")
+}
+
+/// Takes the lock of a service in an environment, or says which process holds it. Two runs
+/// of one environment would interleave their changes to it. Runs of different environments
+/// may share a state directory, as they share a PostgreSQL store (whose lease is per service
+/// and environment too): a flag schedule watched for days in staging must not keep
+/// production from deploying.
+fn lock_state_dir(state_dir: &Path, service: &str, environment: &str) -> Result<StateLock, String> {
     use std::io::{Read, Seek, Write};
     use std::os::unix::fs::OpenOptionsExt;
     use std::os::unix::io::AsRawFd;
-    let path = state_dir.join(LOCK_FILE);
+    let path = state_dir.join(lock_file(service, environment));
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -169,7 +185,7 @@ fn lock_state_dir(state_dir: &Path) -> Result<StateLock, String> {
             format!("another `deployc run` ({by}, run `{run}`, since {since})")
         };
         return Err(format!(
-            "{who} is running in the state directory `{}` (it holds `{}`): wait for it to end",
+            "{who} is running `{service}` in `{environment}` from the state directory `{}` (it holds `{}`): wait for it to end",
             state_dir.display(),
             path.display()
         ));

@@ -44,7 +44,7 @@ pub(crate) static RULE: Rule = Rule {
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     for r in blocks::releases(ctx) {
-        let Some(s) = &r.strategy else { continue };
+        for s in r.strategies.iter().map(|u| &u.bound) {
         if !s.body.is_progressive() {
             continue;
         }
@@ -80,5 +80,6 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         out.report(d.with_help(
             "add a trigger such as `rollback { auto when error_rate > 5% for 5m }`, or `rollback = std.rollback.standard`",
         ));
+        }
     }
 }

@@ -42,7 +42,7 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let Some(b) = &r.strategy else { continue };
+        for b in r.strategies.iter().map(|u| &u.bound) {
         let Some(analysis) = b.body.analysis() else {
             continue;
         };
@@ -83,5 +83,6 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                 "say what missing metrics mean: `analysis every 1m, no_data fail after 3` (or `pause`, `pass`)",
             ),
         );
+        }
     }
 }

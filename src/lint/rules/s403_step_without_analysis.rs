@@ -42,11 +42,10 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         if r.all_triggers().next().is_some() {
             continue;
         }
-        let Some(b) = &r.strategy else { continue };
-        let Strategy::Canary { steps, .. } = b.body else {
-            continue;
-        };
-        for st in steps {
+        for (b, st) in r.strategies.iter().flat_map(|u| match u.bound.body {
+            Strategy::Canary { steps, .. } => steps.iter().map(|st| (&u.bound, st)).collect(),
+            _ => Vec::new(),
+        }) {
             if st.weight.value >= 100.0 || st.require.is_some() {
                 continue;
             }

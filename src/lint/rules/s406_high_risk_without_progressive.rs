@@ -45,7 +45,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         if risk.value != Risk::High {
             continue;
         }
-        let Some(b) = &r.strategy else { continue };
+        for b in r.strategies.iter().map(|u| &u.bound) {
         if !matches!(b.body, Strategy::Rolling { .. } | Strategy::Recreate { .. }) {
             continue;
         }
@@ -62,5 +62,6 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             .with_label(Label::secondary(risk.span, "the release is marked high risk here"))
             .with_help("use a `canary` or `blue_green` strategy for high-risk releases"),
         );
+        }
     }
 }

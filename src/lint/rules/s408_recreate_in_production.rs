@@ -39,11 +39,12 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let Some(b) = &r.strategy else { continue };
+        for u in &r.strategies {
+        let b = &u.bound;
         if !matches!(b.body, Strategy::Recreate { .. }) {
             continue;
         }
-        for p in r.plans(ctx) {
+        for p in r.plans(ctx).filter(|p| u.runs_in(&p.environment)) {
             let Some(env) = blocks::environment_of(ctx, p)
             else {
                 continue;
@@ -70,6 +71,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                 ))
                 .with_help("give the environment a maintenance `window`, or use a strategy without downtime"),
             );
+        }
         }
     }
 }

@@ -38,7 +38,8 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let Some(b) = &r.strategy else { continue };
+        for u in &r.strategies {
+        let b = &u.bound;
         let Strategy::Rolling {
             batch,
             max_unavailable,
@@ -47,7 +48,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         else {
             continue;
         };
-        for p in r.plans(ctx) {
+        for p in r.plans(ctx).filter(|p| u.runs_in(&p.environment)) {
             // The number of instances is known only where deployc runs them.
             let replicas = blocks::environment_of(ctx, p)
                 .and_then(|e| {
@@ -111,5 +112,6 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                 );
             }
         }
+    }
     }
 }

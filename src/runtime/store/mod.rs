@@ -37,7 +37,7 @@ const JOURNAL_FILE: &str = "journal.jsonl";
 #[derive(Clone)]
 pub(crate) enum Store {
     /// The state directory: `runs/RUN/{plan.json,journal.jsonl,commands.jsonl}`, `history`,
-    /// `run.lock`.
+    /// `run.SERVICE.ENVIRONMENT.lock`.
     Dir(PathBuf),
     Postgres(Arc<PgStore>),
 }
@@ -305,7 +305,7 @@ impl Store {
     ) -> Result<(Lease, Option<Held>), String> {
         match self {
             Store::Dir(d) => {
-                let mut lock = super::lock_state_dir(d)?;
+                let mut lock = super::lock_state_dir(d, &plan.service, &plan.environment)?;
                 lock.name_run(run)?;
                 Ok((Lease::Dir(lock), None))
             }
