@@ -138,3 +138,88 @@ impl<'a> Names<'a> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use crate::resolve::{Names, Origin};
+    use crate::syntax::ast::StrategyRef;
+
+    const PROGRAM: &str = r#"
+service s {}
+
+environment dev {
+  provider = local { command = "s --port {port}" }
+}
+
+environment staging {
+  provider = local { command = "s --port {port}" }
+  release {
+    strategy = recreate
+    monitor 5m
+    flag a { initially off, day 1 100% }
+    flag b { initially off, day 1 100% }
+  }
+}
+
+release "1.0.0" {
+  strategy = canary { step 10% for 1m, step 100% }
+  monitor 1h
+  checklist { run "true" }
+  flag a { initially off, day 1 10%, day 7 100% }
+  flag c { initially off, day 1 10% }
+  environment staging {
+    monitor 1m
+    flag b { initially on, day 2 0% }
+  }
+}
+"#;
+
+    /// Which strategy keyword a setting names.
+    fn strategy_name(s: &[StrategyRef]) -> &'static str {
+        match s.first() {
+            Some(StrategyRef::Inline(s)) => s.name(),
+            _ => "",
+        }
+    }
+
+    #[test]
+    fn the_release_block_wins_over_the_defaults_which_win_over_the_release() {
+        let (session, compiled) = crate::compile::compile_source("p.deploy", PROGRAM.as_bytes());
+        assert!(
+            compiled.output.errors.is_empty(),
+            "{:?}",
+            compiled.output.errors
+        );
+        let names = Names::new(&session, &compiled.program);
+        let (module, release) = names.releases().next().unwrap();
+        let env = |n: &str| names.environments().find(|e| e.name.name == n).unwrap();
+
+        // Without defaults or a block: the release's own.
+        let dev = names.settings_in(module, release, env("dev"));
+        assert_eq!(strategy_name(dev.strategy.value), "canary");
+        assert_eq!(dev.strategy.origin, Origin::Release);
+        assert_eq!(dev.monitor.origin, Origin::Release);
+        let flags: Vec<&str> = dev.flags.iter().map(|f| f.name.name.as_str()).collect();
+        assert_eq!(flags, ["a", "c"]);
+
+        // The defaults replace the release's strategy; the release's block wins for the
+        // monitoring period; the checklist nobody else gives stays the release's.
+        let staging = names.settings_in(module, release, env("staging"));
+        assert_eq!(strategy_name(staging.strategy.value), "recreate");
+        assert_eq!(staging.strategy.origin, Origin::Defaults);
+        assert_eq!(staging.monitor.origin, Origin::Override);
+        assert_eq!(staging.monitor.value[0].duration.value, 60_000);
+        assert_eq!(staging.checklist.origin, Origin::Release);
+        // Flags by name: `a` from the defaults, `b` from the release's block (over the
+        // defaults'), `c` the release's own.
+        let flags: Vec<(&str, usize)> = staging
+            .flags
+            .iter()
+            .map(|f| (f.name.name.as_str(), f.days.len()))
+            .collect();
+        assert_eq!(flags, [("c", 1), ("a", 1), ("b", 1)]);
+        let b = staging.flags.iter().find(|f| f.name.name == "b").unwrap();
+        assert_eq!(b.days[0].day.value, 2);
+    }
+}
