@@ -1,6 +1,8 @@
 //! ## What it does
 //! Flags a release whose strategy changes traffic progressively (`canary`, `blue_green`,
-//! `rolling`) but that has no `auto` rollback trigger.
+//! `rolling`) but that has no `auto` rollback trigger. The strategy may be the release's own,
+//! an environment's `release { … }` default or the release's `environment NAME { … }` block:
+//! each is reported where it is written.
 //!
 //! ## Why is this bad?
 //! A progressive rollout exists so that a bad version is caught while it serves only part of

@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags a canary or blue/green strategy, or a written `analysis` clause, without a
-//! `no_data` policy.
+//! `no_data` policy, in every strategy a release runs with (its own, an environment's
+//! default, its environment blocks), where the strategy is written.
 //!
 //! ## Why is this bad?
 //! Metrics go missing: a scrape fails, the new version receives no traffic yet, a label is

@@ -1,6 +1,8 @@
 //! ## What it does
 //! Flags a canary step below `100%` that has no `require` while the release has no rollback
-//! trigger either: nothing judges the new version during that step.
+//! trigger either: nothing judges the new version during that step. Every strategy the
+//! release runs with is read — its own, an environment's `release { … }` default, its
+//! `environment NAME { … }` blocks — and the step is reported where it is written.
 //!
 //! ## Why is this bad?
 //! A canary step is worth its wait only if something is checked during it. Without a
