@@ -485,6 +485,17 @@ environment staging { strategy = quick monitor 5m } }
 }
 
 #[test]
+fn layout_environment_release_defaults() {
+    insta::assert_snapshot!(show(
+        r##"environment staging { provider = local { command = "api --port {port}" }
+release { strategy = quick monitor 10m then checkins +1h checklist { check error_rate < 2% }
+flag a { initially off, day 1 100% } } }
+environment qa { provider = local { command = "api --port {port}" } release { monitor 1m } }
+"##
+    ));
+}
+
+#[test]
 fn layout_long_conditions_are_broken_before_and_or() {
     insta::assert_snapshot!(show(
         r##"release "1" {

@@ -14,7 +14,8 @@ mod process;
 use process::{deployc, text};
 
 use std::path::Path;
-use std::process::Output;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 /// Staging and production from one file; production requires a staging success. The flag
 /// goes to 25% on day 1 (due as the deploy run ends) and 50% on day 2 (a day later).
@@ -97,16 +98,69 @@ fn stable_text(s: &str) -> String {
         .join(" ")
 }
 
+/// Starts `deployc run` in the background, its output in `NAME.out`.
+fn spawn(dir: &Path, name: &str, args: &[&str]) -> Child {
+    let out = std::fs::File::create(dir.join(format!("{name}.out"))).unwrap();
+    deployc()
+        .current_dir(dir)
+        .args(["run", "app.deploy", "--release", "1.0.0"])
+        .args(args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most a minute) until `file` in `dir` holds `what`.
+fn wait_for(dir: &Path, file: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(dir.join(file)).is_ok_and(|t| t.contains(what)) {
+        assert!(Instant::now() < deadline, "`{file}` never held `{what}`");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits (at most a minute) for a child to end; its exit code.
+fn wait_end(child: &mut Child) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run did not end");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops a run as an operator's SIGTERM does (with `--on-signal pause`: to be resumed).
+fn terminate(child: &mut Child) -> Option<i32> {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_end(child)
+}
+
 #[test]
 fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
     let dir = process::scratch_in("runtime-schedule", "staging-then-production");
     std::fs::write(dir.join("app.deploy"), PROGRAM).unwrap();
     allow_rules(&dir);
 
-    let staging = run(&dir, &["--env", "staging"]);
-    let out = text(&staging);
-    assert_eq!(staging.status.code(), Some(0), "{out}");
-    // The deploy run ends before the flag days: `on done`, its report and its history.
+    // Staging's schedule watches its triggers from day 1 until day 2 is due, a day away:
+    // the process stays, and its history is written already.
+    let mut staging = spawn(
+        &dir,
+        "staging",
+        &["--env", "staging", "--on-signal", "pause"],
+    );
+    wait_for(&dir, "flags.log", "new_checkout|25|staging");
+    let out = std::fs::read_to_string(dir.join("staging.out")).unwrap();
+    // The deploy run ended before the flag days: `on done`, its report and its history.
     let done = out.find("run succeeded").expect(&out);
     let schedule = out.find("schedule run ").expect(&out);
     assert!(done < schedule, "{out}");
@@ -125,21 +179,40 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
     assert_eq!(recorded.len(), 1, "{history}");
     assert_eq!(recorded[0]["environment"], "staging");
     assert_eq!(recorded[0]["outcome"], "succeeded");
-    // Day 1 was due at once; day 2 is a day away: the schedule waits for it, paused.
+
+    // Production's `requires = staging` holds while staging's schedule watches day 1: its
+    // own lock, its own schedule.
+    let mut production = spawn(
+        &dir,
+        "production",
+        &["--env", "production", "--yes", "--on-signal", "pause"],
+    );
+    wait_for(&dir, "flags.log", "new_checkout|25|production");
+    let out = std::fs::read_to_string(dir.join("production.out")).unwrap();
+    assert!(out.contains("✓ pre.requires"), "{out}");
     assert_eq!(
         std::fs::read_to_string(dir.join("flags.log")).unwrap(),
-        "new_checkout|25|staging\n"
+        "new_checkout|25|staging\nnew_checkout|25|production\n"
     );
-    assert!(out.contains("post.flag.new_checkout.day-2"), "{out}");
-    assert!(out.contains("-schedule --state-dir"), "{out}");
+    assert_eq!(terminate(&mut production), Some(143));
 
-    // The two runs, each with its own journal, plan and report, linked both ways.
+    // Stopped, staging's schedule is resumed later; day 2 was never set.
+    assert_eq!(terminate(&mut staging), Some(143));
+    let out = std::fs::read_to_string(dir.join("staging.out")).unwrap();
+    assert!(out.contains("-schedule --state-dir"), "{out}");
+    assert!(
+        !std::fs::read_to_string(dir.join("flags.log"))
+            .unwrap()
+            .contains("|50|"),
+    );
+
+    // The runs, each with its own journal, plan and report, linked both ways.
     let runs: Vec<_> = std::fs::read_dir(dir.join(".deployc/runs"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
-    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs.len(), 4, "{runs:?}");
     for r in &runs {
         assert!(r.join("journal.jsonl").exists() && r.join("plan.json").exists());
     }
@@ -163,7 +236,7 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
     let deploy_id = runs
         .iter()
         .filter_map(|r| r.file_name()?.to_str().map(str::to_string))
-        .find(|n| !n.ends_with("-schedule"))
+        .find(|n| n.ends_with("-staging"))
         .unwrap();
     let one = deployc()
         .current_dir(&dir)
@@ -173,9 +246,7 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
     let one = String::from_utf8_lossy(&one.stdout).into_owned();
     assert!(one.contains("state: succeeded"), "{one}");
     assert!(
-        one.contains(&format!(
-            "schedule: {deploy_id}-schedule  paused: post.flag.new_checkout.day-2"
-        )),
+        one.contains(&format!("schedule: {deploy_id}-schedule  ")),
         "{one}"
     );
 
@@ -194,18 +265,99 @@ fn staging_is_recorded_before_its_flag_days_and_production_may_follow() {
         std::fs::read_dir(dir.join(".deployc/runs"))
             .unwrap()
             .count(),
-        2
+        4
     );
+}
 
-    // Production's `requires = staging` holds while staging's schedule waits for day 2.
-    let production = run(&dir, &["--env", "production", "--yes"]);
-    let out = text(&production);
-    assert_eq!(production.status.code(), Some(0), "{out}");
-    assert!(out.contains("✓ pre.requires"), "{out}");
+/// The flag's day 1 is watched for the monitor period (1s) and then on until day 2: a
+/// breach seconds later, between the two flag days, still turns the flag back.
+const WATCHED: &str = r#"
+service app {}
+
+environment staging {
+  provider = command {
+    deploy = "true"
+    weight = "true"
+  }
+  metrics = command "cat failures.txt"
+  flags   = command "printf '%s|%s\n' {flag} {percent} >> flags.log"
+}
+
+metric failures: number = command "unused"
+
+release "1.0.0" {
+  strategy = canary { analysis every 1s, step 50% for 1s, step 100% }
+  flag new_checkout {
+    initially off
+    day 1 25%
+    day 2 50%
+  }
+  rollback {
+    auto when failures > 5
+  }
+  monitor 1s
+}
+"#;
+
+#[test]
+fn a_breach_between_flag_days_turns_the_flags_back() {
+    let dir = process::scratch_in("runtime-schedule", "between-flag-days");
+    std::fs::write(dir.join("app.deploy"), WATCHED).unwrap();
+    std::fs::write(dir.join("failures.txt"), "0\n").unwrap();
+    allow_rules(&dir);
+    let mut staging = spawn(&dir, "staging", &["--env", "staging"]);
+    wait_for(&dir, "flags.log", "new_checkout|25");
+    // Well past day 1's monitor period, a day before day 2.
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(dir.join("failures.txt"), "9\n").unwrap();
+    let code = wait_end(&mut staging);
+    let out = std::fs::read_to_string(dir.join("staging.out")).unwrap();
+    // The schedule rolled back (the release itself stays a success).
+    assert_eq!(code, Some(1), "{out}");
     assert_eq!(
         std::fs::read_to_string(dir.join("flags.log")).unwrap(),
-        "new_checkout|25|staging\nnew_checkout|25|production\n"
+        "new_checkout|25\nnew_checkout|0\n"
     );
+    let schedule = std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-schedule"))
+        .expect(&out);
+    let journal: Vec<serde_json::Value> = std::fs::read_to_string(schedule.join("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let set = journal
+        .iter()
+        .find(|e| e["type"] == "action" && e["what"] == "flag")
+        .expect(&out);
+    let fired = journal
+        .iter()
+        .find(|e| e["type"] == "trigger_fired")
+        .expect(&out);
+    assert_eq!(fired["step"], "post.flag.new_checkout.day-1", "{fired}");
+    assert_eq!(fired["condition"], "failures > 5", "{fired}");
+    // Seen after the monitor period that used to end the watch.
+    let at = |e: &serde_json::Value| {
+        e["at"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    };
+    assert!(
+        at(fired).duration_since(at(set)).as_millis() > 2_000,
+        "{set} {fired}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schedule.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["outcome"], "rolled_back", "{report}");
+    let history = std::fs::read_to_string(dir.join(".deployc/history")).unwrap();
+    assert_eq!(history.lines().count(), 1, "{history}");
+    assert!(history.contains("\"succeeded\""), "{history}");
 }
 
 #[test]

@@ -148,6 +148,14 @@ module.exports = grammar({
       $.statement_timeout,
       $.lock_timeout,
       $.production_marker,
+      $.env_release,
+    ),
+    // `release { … }` in an environment: the strategy, monitoring period, checklist and flag
+    // schedules every release runs with there, unless its own `environment NAME { … }` says
+    // otherwise.
+    env_release: $ => seq(
+      'release',
+      block(choice($.strategy_setting, $.monitor, $.checklist_setting, $.flag)),
     ),
     requires_setting: $ => seq('requires', '=', $.ident),
     approval_setting: $ => seq('approval', '=', field('role', $.ident), optional($.gate_timeout)),

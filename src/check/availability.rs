@@ -5,6 +5,11 @@
 //! `{url}` in the smoke test and the `command` provider's actions needs a URL: the
 //! environment's or the service's `url`, the local provider's proxy, or the origin of a
 //! `health` URL that has one (one with `{port}` names no host a command can reach).
+//!
+//! `{port}` is the port of an instance deployc runs: only the `local` provider starts
+//! instances and knows their ports. Under any other provider the health URL (the only
+//! string besides the local command that takes `{port}`) would be probed with `{port}` as
+//! literal text.
 
 use crate::diagnostics::errors::Error;
 use crate::syntax::ast::{Environment, Provider, Service, StrLit};
@@ -20,6 +25,16 @@ pub(super) fn check(service: &Service, environments: &[&Environment], errors: &m
             .any(|p| matches!(p, Provider::Local { .. }));
         // The runtime takes the origin of the health URL, which needs a real host and port.
         let health_origin = health.is_some_and(|h| !has(h, "port") && !has(h, "url"));
+        if !local && let Some(h) = health {
+            report(
+                h,
+                "port",
+                env,
+                errors,
+                "only the `local` provider runs instances whose port deployc knows",
+                "write the host and port the health check reaches in this environment, or `{url}` with a `url` on the environment",
+            );
+        }
         let url = !env.url.is_empty() || !service.url.is_empty() || local || health_origin;
         if !url {
             let mut commands: Vec<&StrLit> = service.smoke.iter().map(|s| &s.command).collect();

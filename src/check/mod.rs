@@ -524,6 +524,46 @@ impl<'a> Checker<'a, '_> {
                 self.placeholders(c, Context::FlagCommand, scope);
             }
         }
+        for d in &e.release {
+            self.own_settings(&d.strategy, &d.monitor, &d.checklist, &d.flags, scope);
+        }
+    }
+
+    /// The entries of a block that gives an environment its own settings: a release's
+    /// `environment NAME { … }` or an environment's `release { … }` defaults. Named blocks
+    /// resolve where the block is written.
+    fn own_settings(
+        &mut self,
+        strategy: &'a [StrategyRef],
+        monitor: &[Monitor],
+        checklist: &'a [Use<Vec<ChecklistEntry>>],
+        flags: &[Flag],
+        scope: Scope<'a>,
+    ) {
+        self.repeated(strategy, "strategy", |x| x.span());
+        self.repeated(monitor, "monitor", |x| x.span);
+        self.repeated(checklist, "checklist", |x| x.span());
+        for s in strategy {
+            match s {
+                StrategyRef::Inline(s) => self.strategy(s, scope),
+                StrategyRef::Named(u) => self.block_use(u, scope, Kind::Strategy),
+            }
+        }
+        for c in checklist {
+            match c {
+                Use::Inline { body, .. } => self.checklist(body, scope),
+                Use::Named(u) => self.block_use(u, scope, Kind::Checklist),
+            }
+        }
+        for m in monitor {
+            self.duration(&m.duration, false, "the monitoring period");
+            for c in &m.checkins {
+                self.duration(c, true, "a check-in offset");
+            }
+        }
+        for f in flags {
+            self.flag(f);
+        }
     }
 
     fn window(&mut self, w: &Window) {
@@ -684,30 +724,7 @@ impl<'a> Checker<'a, '_> {
             if same.len() == 2 {
                 self.repeated(&same, "environment", |x| x.environment.span);
             }
-            self.repeated(&o.strategy, "strategy", |x| x.span());
-            self.repeated(&o.monitor, "monitor", |x| x.span);
-            self.repeated(&o.checklist, "checklist", |x| x.span());
-            for s in &o.strategy {
-                match s {
-                    StrategyRef::Inline(s) => self.strategy(s, scope),
-                    StrategyRef::Named(u) => self.block_use(u, scope, Kind::Strategy),
-                }
-            }
-            for c in &o.checklist {
-                match c {
-                    Use::Inline { body, .. } => self.checklist(body, scope),
-                    Use::Named(u) => self.block_use(u, scope, Kind::Checklist),
-                }
-            }
-            for m in &o.monitor {
-                self.duration(&m.duration, false, "the monitoring period");
-                for c in &m.checkins {
-                    self.duration(c, true, "a check-in offset");
-                }
-            }
-            for f in &o.flags {
-                self.flag(f);
-            }
+            self.own_settings(&o.strategy, &o.monitor, &o.checklist, &o.flags, scope);
         }
         for m in &r.monitor {
             self.duration(&m.duration, false, "the monitoring period");
@@ -1007,38 +1024,31 @@ impl<'a> Checker<'a, '_> {
             .collect();
         let has_smoke = self.names.service().is_some_and(|s| !s.smoke.is_empty());
         for (module, r) in releases {
-            let Some(release_strategy) = r
+            // The release's gates are checked against each strategy with the environments
+            // that run it (the release's own always, as it is what a new environment gets);
+            // each environment's cluster provider against the strategy it runs.
+            let mut groups: Vec<((&'a Strategy, Span), Vec<&'a Environment>)> = r
                 .strategy
                 .first()
                 .and_then(|s| self.strategy_of(*module, s))
-            else {
-                continue;
-            };
-            // An environment with a strategy of its own is checked against it; the others
-            // against the release's.
-            let own = |e: &Environment| {
-                r.environments
-                    .iter()
-                    .find(|o| o.environment.name == e.name.name)
-                    .and_then(|o| o.strategy.first())
-            };
-            let shared: Vec<&'a Environment> = environments
-                .iter()
-                .copied()
-                .filter(|e| own(e).is_none())
+                .map(|found| (found, Vec::new()))
+                .into_iter()
                 .collect();
-            gates::check(r, release_strategy.0, has_smoke, &shared, &mut self.errors);
             for e in &environments {
-                let (strategy, at) = match own(e) {
-                    Some(s) => match self.strategy_of(*module, s) {
-                        Some(found) => {
-                            gates::check(r, found.0, has_smoke, &[*e], &mut self.errors);
-                            found
-                        }
-                        None => continue,
-                    },
-                    None => release_strategy,
+                let set = self.names.settings_in(*module, r, e);
+                let Some(found) = set
+                    .strategy
+                    .value
+                    .first()
+                    .and_then(|s| self.strategy_of(set.strategy.module, s))
+                else {
+                    continue;
                 };
+                match groups.iter_mut().find(|(g, _)| g.1 == found.1) {
+                    Some((_, envs)) => envs.push(*e),
+                    None => groups.push((found, vec![*e])),
+                }
+                let (strategy, at) = found;
                 for p in &e.provider {
                     if let Provider::Cluster {
                         kind,
@@ -1060,6 +1070,9 @@ impl<'a> Checker<'a, '_> {
                         );
                     }
                 }
+            }
+            for ((strategy, _), envs) in &groups {
+                gates::check(r, strategy, has_smoke, envs, &mut self.errors);
             }
         }
     }

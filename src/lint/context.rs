@@ -160,21 +160,36 @@ impl<'a> Context<'a> {
         .as_ref()
     }
 
-    /// The strategy of `release` (declared in `module`), inline or named; `None` when it
-    /// has none or the name does not resolve (the checker reports that).
-    pub fn strategy(&self, module: ModuleId, release: &'a Release) -> Option<&'a Strategy> {
-        match release.strategy.first()? {
-            StrategyRef::Inline(s) => Some(s),
-            StrategyRef::Named(u) => {
-                match self
-                    .names
-                    .lookup_kind(module, &[], &u.path, Some(Kind::Strategy))?
-                {
-                    Def::Strategy(d) => Some(&d.strategy),
-                    _ => None,
+    /// Every strategy `release` (declared in `module`) runs with: its own, then those
+    /// environments give it (their defaults, the release's environment blocks), each once,
+    /// inline or named; a name that does not resolve is left out (the checker reports it).
+    pub fn strategies(&self, module: ModuleId, release: &'a Release) -> Vec<&'a Strategy> {
+        let own = release.strategy.first().map(|s| (module, s));
+        let per_env = self.names.environments().filter_map(|e| {
+            let set = self.names.settings_in(module, release, e);
+            set.strategy.value.first().map(|s| (set.strategy.module, s))
+        });
+        let mut out: Vec<&'a Strategy> = Vec::new();
+        for (from, s) in own.into_iter().chain(per_env) {
+            let found = match s {
+                StrategyRef::Inline(s) => Some(s),
+                StrategyRef::Named(u) => {
+                    match self
+                        .names
+                        .lookup_kind(from, &[], &u.path, Some(Kind::Strategy))
+                    {
+                        Some(Def::Strategy(d)) => Some(&d.strategy),
+                        _ => None,
+                    }
                 }
+            };
+            if let Some(found) = found
+                && !out.iter().any(|o| std::ptr::eq(*o, found))
+            {
+                out.push(found);
             }
         }
+        out
     }
 
     /// The span a plan's step points at, back in the session's sources.

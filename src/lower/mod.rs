@@ -21,7 +21,7 @@ mod rollback;
 use std::collections::HashMap;
 
 use crate::check::{self, MigrationGraph, placeholders, release_graph};
-use crate::resolve::{Def, Kind, ModuleId, Names};
+use crate::resolve::{Def, EnvSettings, Kind, ModuleId, Names};
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{self, *};
 pub use format::{fmt_condition, fmt_ms, fmt_number, fmt_offset};
@@ -144,6 +144,7 @@ pub fn lower(
         module,
         rel,
         env,
+        settings: names.settings_in(module, rel, env),
         service,
         previous,
         options,
@@ -185,6 +186,8 @@ struct Lowering<'a, 'n> {
     module: ModuleId,
     rel: &'a Release,
     env: &'a Environment,
+    /// The strategy, monitoring period, checklist and flags the release runs with here.
+    settings: EnvSettings<'a>,
     service: &'a Service,
     previous: Option<String>,
     options: &'n LowerOptions,
@@ -452,12 +455,17 @@ impl<'a> Lowering<'a, '_> {
         }
     }
 
-    /// Binds a use of a named block: the body `pick` selects from a definition of `kind`, the
-    /// module it is defined in (where its names resolve), and the arguments of the use.
-    fn named<T>(&self, u: &BlockUse, kind: Kind, pick: Pick<'a, T>) -> Option<Bound<'a, T>> {
-        let def = self
-            .names
-            .lookup_kind(self.module, &[], &u.path, Some(kind))?;
+    /// Binds a use of a named block written in `from`: the body `pick` selects from a
+    /// definition of `kind`, the module it is defined in (where its names resolve), and the
+    /// arguments of the use.
+    fn named_in<T>(
+        &self,
+        from: ModuleId,
+        u: &BlockUse,
+        kind: Kind,
+        pick: Pick<'a, T>,
+    ) -> Option<Bound<'a, T>> {
+        let def = self.names.lookup_kind(from, &[], &u.path, Some(kind))?;
         let (body, params, span) = pick(def)?;
         Some(Bound {
             body,
@@ -467,68 +475,60 @@ impl<'a> Lowering<'a, '_> {
         })
     }
 
-    fn bind_all<T>(&self, uses: &'a [Use<T>], kind: Kind, pick: Pick<'a, T>) -> Vec<Bound<'a, T>> {
+    /// Binds every use in `uses`, written in `from` (an inline body resolves there too).
+    fn bind_all_in<T>(
+        &self,
+        from: ModuleId,
+        uses: &'a [Use<T>],
+        kind: Kind,
+        pick: Pick<'a, T>,
+    ) -> Vec<Bound<'a, T>> {
         uses.iter()
             .filter_map(|u| match u {
-                Use::Inline { body, .. } => Some(self.inline(body)),
-                Use::Named(u) => self.named(u, kind, pick),
+                Use::Inline { body, .. } => Some(Bound {
+                    module: from,
+                    ..self.inline(body)
+                }),
+                Use::Named(u) => self.named_in(from, u, kind, pick),
             })
             .collect()
     }
 
-    /// This environment's own entries in the release (`environment NAME { … }`), if any.
-    fn own(&self) -> Option<&'a ReleaseEnvironment> {
-        let rel: &'a Release = self.rel;
-        rel.environments
-            .iter()
-            .find(|o| o.environment.name == self.env.name.name)
-    }
-
-    /// The strategy this environment runs: its own, else the release's.
-    fn strategy_refs(&self) -> &'a [StrategyRef] {
-        match self.own() {
-            Some(o) if !o.strategy.is_empty() => &o.strategy,
-            _ => &self.rel.strategy,
-        }
+    fn bind_all<T>(&self, uses: &'a [Use<T>], kind: Kind, pick: Pick<'a, T>) -> Vec<Bound<'a, T>> {
+        self.bind_all_in(self.module, uses, kind, pick)
     }
 
     /// The monitoring period (and check-ins) of this environment.
     fn monitors(&self) -> &'a [Monitor] {
-        match self.own() {
-            Some(o) if !o.monitor.is_empty() => &o.monitor,
-            _ => &self.rel.monitor,
-        }
+        self.settings.monitor.value
     }
 
     /// The checklist of this environment.
     fn checklists(&self) -> &'a [Use<Vec<ChecklistEntry>>] {
-        match self.own() {
-            Some(o) if !o.checklist.is_empty() => &o.checklist,
-            _ => &self.rel.checklist,
-        }
+        self.settings.checklist.value
     }
 
-    /// The flag schedules of this environment: its own flags replace the release's of the
-    /// same name, and come after them.
+    /// The flag schedules of this environment.
     fn flags(&self) -> Vec<&'a Flag> {
-        let own: &'a [Flag] = self.own().map(|o| &o.flags[..]).unwrap_or(&[]);
-        let rel: &'a Release = self.rel;
-        rel.flags
-            .iter()
-            .filter(|f| !own.iter().any(|o| o.name.name == f.name.name))
-            .chain(own.iter())
-            .collect()
+        self.settings.flags.clone()
     }
 
     /// The release's strategy, triggers, comms and checklist, bound once.
     fn bind_blocks(&self) -> Blocks<'a> {
+        let strategy = self.settings.strategy;
+        let checklist = self.settings.checklist;
         Blocks {
-            strategy: self.strategy_refs().first().and_then(|s| match s {
-                StrategyRef::Inline(s) => Some(self.inline(s)),
-                StrategyRef::Named(u) => self.named(u, Kind::Strategy, |d| match d {
-                    Def::Strategy(d) => Some((&d.strategy, &d.params, d.name.span)),
-                    _ => None,
+            strategy: strategy.value.first().and_then(|s| match s {
+                StrategyRef::Inline(s) => Some(Bound {
+                    module: strategy.module,
+                    ..self.inline(s)
                 }),
+                StrategyRef::Named(u) => {
+                    self.named_in(strategy.module, u, Kind::Strategy, |d| match d {
+                        Def::Strategy(d) => Some((&d.strategy, &d.params, d.name.span)),
+                        _ => None,
+                    })
+                }
             }),
             triggers: self.bind_all(&self.rel.rollback, Kind::Rollback, |d| match d {
                 Def::Rollback(d) => Some((&d.triggers, &d.params, d.name.span)),
@@ -538,9 +538,11 @@ impl<'a> Lowering<'a, '_> {
                 Def::Comms(d) => Some((&d.entries, &d.params, d.name.span)),
                 _ => None,
             }),
-            checklist: self.bind_all(self.checklists(), Kind::Checklist, |d| match d {
-                Def::Checklist(d) => Some((&d.entries, &d.params, d.name.span)),
-                _ => None,
+            checklist: self.bind_all_in(checklist.module, checklist.value, Kind::Checklist, |d| {
+                match d {
+                    Def::Checklist(d) => Some((&d.entries, &d.params, d.name.span)),
+                    _ => None,
+                }
             }),
         }
     }
@@ -1429,9 +1431,11 @@ impl<'a> Lowering<'a, '_> {
         }
     }
 
-    /// The post-deploy steps of the deploy run, then the schedule: flag days (each watched for
-    /// `watch_ms` with the rollback triggers armed) and check-ins, a run of its own.
-    fn post_deploy(&mut self, watch_ms: u64) -> u64 {
+    /// The post-deploy steps of the deploy run, then the schedule: flag days and check-ins, a
+    /// run of its own. The rollback triggers are armed from the first flag change until
+    /// `monitor_ms` after the last one: each scheduled step in between watches them until the
+    /// next step is due, so no hour of the schedule goes unwatched.
+    fn post_deploy(&mut self, monitor_ms: u64) -> u64 {
         for m in self.graph.after_deploy.clone() {
             self.migration_step(m, PhaseName::PostDeploy);
         }
@@ -1471,16 +1475,35 @@ impl<'a> Lowering<'a, '_> {
             }
         }
         later.sort_by_key(|(at, _)| *at);
+        // The armed stretch: from the first flag change to the end of the last one's monitor
+        // period. A step in it watches until the next step is due (or the stretch ends).
+        let flag_days = later.iter().filter(|(_, w)| matches!(w, Later::Day(..)));
+        let armed = flag_days
+            .clone()
+            .map(|(at, _)| *at)
+            .min()
+            .zip(flag_days.map(|(at, _)| *at).max())
+            .map(|(first, last)| (first, last.saturating_add(monitor_ms)));
+        let dues: Vec<u64> = later.iter().map(|(at, _)| *at).collect();
         // The flags this schedule has set so far: what its rollback turns back.
         let mut set: Vec<String> = Vec::new();
-        for (at, what) in later {
+        for (i, (at, what)) in later.into_iter().enumerate() {
             self.clock = at;
-            let s = match what {
+            let watch_ms = match armed {
+                Some((first, until)) if at >= first && at < until => {
+                    let next = dues.get(i + 1).copied().unwrap_or(until);
+                    next.min(until).saturating_sub(at)
+                }
+                // Before the first flag change nothing of the schedule's is out; after the
+                // stretch the release is as the last flag day left it, watched long enough.
+                _ => 0,
+            };
+            let mut s = match what {
                 Later::Day(f, d) => {
                     if !set.contains(&f.name.name) {
                         set.push(f.name.name.clone());
                     }
-                    let mut s = self.step(
+                    self.step(
                         format!("post.flag.{}.day-{}", f.name.name, d.day.value),
                         format!(
                             "Day {}: set flag `{}` to {}{}",
@@ -1500,10 +1523,7 @@ impl<'a> Lowering<'a, '_> {
                             watch_ms,
                         },
                         Some(d.span),
-                    );
-                    s.expected_ms = watch_ms;
-                    s.guards = self.trigger_guards();
-                    s
+                    )
                 }
                 Later::Remove(f, day) => self.step(
                     format!("post.flag.{}.remove", f.name.name),
@@ -1514,6 +1534,7 @@ impl<'a> Lowering<'a, '_> {
                     Action::FlagRemoval {
                         flag: f.name.name.clone(),
                         day,
+                        watch_ms,
                     },
                     Some(f.span),
                 ),
@@ -1522,11 +1543,17 @@ impl<'a> Lowering<'a, '_> {
                     format!("Check-in {} after monitoring", fmt_offset(c.value, "+")),
                     Action::Checkin {
                         offset_ms: ms(c.value),
+                        watch_ms,
                     },
                     Some(c.span),
                 ),
             };
-            end = end.max(at);
+            // Watched like a flag day's hold: the step holds with the triggers armed.
+            if watch_ms > 0 {
+                s.expected_ms = watch_ms;
+                s.guards = self.trigger_guards();
+            }
+            end = end.max(at.saturating_add(watch_ms));
             self.push(PhaseName::Schedule, s);
             let rollback = self.schedule_rollback(&set);
             self.rollback_worst = self.rollback_worst.max(self.rollback_cost(&rollback));
@@ -1553,9 +1580,8 @@ impl<'a> Lowering<'a, '_> {
         }];
         for f in set.iter().rev() {
             let initially_on = self
-                .rel
-                .flags
-                .iter()
+                .flags()
+                .into_iter()
                 .find(|d| &d.name.name == f)
                 .and_then(|d| d.initially.first())
                 .is_some_and(|i| i.value);

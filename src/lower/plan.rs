@@ -287,18 +287,26 @@ pub enum Action {
         day: u64,
         percent: f64,
         segment: Option<String>,
-        /// How long the release's rollback triggers are watched after the flag is set (the
-        /// release's monitor period): a breach then turns the flag back.
+        /// How long the release's rollback triggers are watched after the flag is set: until
+        /// the next scheduled step, or the monitor period after the last flag day. A breach
+        /// then turns the flags back.
         #[serde(default)]
         watch_ms: u64,
     },
     FlagRemoval {
         flag: String,
         day: u64,
+        /// How long the triggers stay watched after this step, when it falls between flag
+        /// days (0 outside them, and in plans written before it was added).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        watch_ms: u64,
     },
     Report,
     Checkin {
         offset_ms: u64,
+        /// As for [`Action::FlagRemoval`].
+        #[serde(default, skip_serializing_if = "is_zero")]
+        watch_ms: u64,
     },
     Notify {
         message: String,
@@ -572,4 +580,9 @@ fn default_statement_timeout() -> u64 {
 
 fn default_lock_timeout() -> u64 {
     DEFAULT_LOCK_TIMEOUT_MS
+}
+
+/// Whether a duration is zero: a watch that is not there is left out of `plan.json`.
+fn is_zero(ms: &u64) -> bool {
+    *ms == 0
 }

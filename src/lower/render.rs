@@ -153,10 +153,7 @@ fn action_detail(a: &Action) -> Vec<String> {
                     .unwrap_or_else(|| "the one running now".into())
             )]
         }
-        Action::CanaryStep { .. }
-        | Action::Switch { .. }
-        | Action::Report
-        | Action::Checkin { .. } => Vec::new(),
+        Action::CanaryStep { .. } | Action::Switch { .. } | Action::Report => Vec::new(),
         Action::Preview { hold_ms, smoke } => {
             let mut v = vec![format!("preview checks for {}", fmt_ms(*hold_ms))];
             if *smoke {
@@ -193,10 +190,18 @@ fn action_detail(a: &Action) -> Vec<String> {
         Action::Smoke { command } => vec![format!("command: `{command}`")],
         Action::Monitor { .. } => Vec::new(),
         Action::Flag { watch_ms, .. } if *watch_ms > 0 => vec![format!(
-            "the triggers are watched for {} after the flag is set; a breach turns the flag back",
+            "the triggers are watched for {} after the flag is set; a breach turns the flags back",
             fmt_ms(*watch_ms)
         )],
-        Action::Flag { .. } | Action::FlagRemoval { .. } => Vec::new(),
+        Action::FlagRemoval { watch_ms, .. } | Action::Checkin { watch_ms, .. }
+            if *watch_ms > 0 =>
+        {
+            vec![format!(
+                "the triggers stay watched for {} more; a breach turns the flags back",
+                fmt_ms(*watch_ms)
+            )]
+        }
+        Action::Flag { .. } | Action::FlagRemoval { .. } | Action::Checkin { .. } => Vec::new(),
         Action::Notify { message } => vec![message.clone()],
     }
 }
@@ -299,6 +304,19 @@ pub fn text(plan: &Plan) -> String {
                     ""
                 }
             );
+            // A scheduled step's watch: how long the triggers below stay armed after it.
+            if let Action::Flag { watch_ms, .. }
+            | Action::FlagRemoval { watch_ms, .. }
+            | Action::Checkin { watch_ms, .. } = &s.action
+                && *watch_ms > 0
+            {
+                let _ = writeln!(
+                    o,
+                    "             {:<32}   watch: {} with the triggers armed",
+                    "",
+                    fmt_ms(*watch_ms)
+                );
+            }
             for g in &s.guards {
                 let _ = writeln!(o, "             {:<32}   {}: {}", "", g.kind, g.condition);
             }

@@ -100,6 +100,7 @@ impl Block {
                 "flags",
                 "url",
                 "production",
+                "release",
             ],
             Block::LocalProvider => vec!["command", "replicas", "traffic"],
             Block::CommandProvider => ProviderAction::NAMES.to_vec(),

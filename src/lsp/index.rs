@@ -369,6 +369,9 @@ impl<'a> Builder<'_, 'a> {
                 for a in &e.approval {
                     self.ident(&[], &a.role, Kind::Role);
                 }
+                for d in &e.release {
+                    self.own_settings(&d.strategy, &d.checklist);
+                }
             }
             Item::Team(t) => {
                 for (roles, _) in &t.rollback_decision {
@@ -390,12 +393,37 @@ impl<'a> Builder<'_, 'a> {
         }
     }
 
+    /// The strategy and checklist of a block that gives an environment its own: a release's
+    /// `environment NAME { … }` or an environment's `release { … }`.
+    fn own_settings(
+        &mut self,
+        strategy: &'a [StrategyRef],
+        checklist: &'a [Use<Vec<ChecklistEntry>>],
+    ) {
+        for s in strategy {
+            match s {
+                StrategyRef::Inline(s) => self.strategy(&[], s),
+                StrategyRef::Named(u) => self.block_use(u, Kind::Strategy),
+            }
+        }
+        for u in checklist {
+            match u {
+                Use::Inline { body, .. } => self.checklist(&[], body),
+                Use::Named(u) => self.block_use(u, Kind::Checklist),
+            }
+        }
+    }
+
     fn release(&mut self, r: &'a Release) {
         for s in &r.strategy {
             match s {
                 StrategyRef::Inline(s) => self.strategy(&[], s),
                 StrategyRef::Named(u) => self.block_use(u, Kind::Strategy),
             }
+        }
+        for o in &r.environments {
+            self.ident(&[], &o.environment, Kind::Environment);
+            self.own_settings(&o.strategy, &o.checklist);
         }
         for u in &r.rollback {
             match u {

@@ -12,12 +12,16 @@
 //! Invariant: resolution never fails as a whole; problems are [`Error`]s and the program is
 //! still built from whatever did resolve, so the checker can keep going.
 
+mod settings;
+
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
 
 use crate::diagnostics::errors::Error;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast::*;
+
+pub use settings::{EnvSettings, Origin, Setting};
 
 /// The embedded stdlib: module name and source.
 pub const STDLIB: &[(&str, &str)] = &[

@@ -132,8 +132,9 @@ pub(crate) struct Steering {
 /// Why a command was refused or could not be answered: a one-line message, exit 2.
 pub(crate) type Refusal = String;
 
-/// The pid of the process working in the state directory for `run`, when it is alive: the
-/// lock file names the pid and the run of the process that holds it.
+/// The pid of the process working in the state directory for `run`, when it is alive: a
+/// lock file names the pid and the run of the process that holds it (one lock per service
+/// and environment).
 pub(crate) fn live_pid(state_dir: &Path, run: &str) -> Option<i32> {
     // A run holds the lock of its service in its environment; the lock names the run on its
     // second line. The locks are few (one per service and environment ever deployed here).

@@ -1482,9 +1482,9 @@ impl<'p> Executor<'p> {
                 self.action(Some(id), "flag", r)?;
                 // The flag day is watched with the release's triggers armed: a breach turns
                 // the flag back (the step's rollback).
-                self.hold(step, *watch_ms).await?;
+                self.watch(step, *watch_ms).await?;
             }
-            Action::FlagRemoval { flag, .. } => {
+            Action::FlagRemoval { flag, watch_ms, .. } => {
                 self.action(
                     Some(id),
                     "flag removal",
@@ -1492,11 +1492,15 @@ impl<'p> Executor<'p> {
                         "`{flag}` is fully rolled out: remove it from the code"
                     )),
                 )?;
+                self.watch(step, *watch_ms).await?;
             }
             Action::Report => {
                 self.action(Some(id), "report", Ok("written when the run ends".into()))?;
             }
-            Action::Checkin { offset_ms } => {
+            Action::Checkin {
+                offset_ms,
+                watch_ms,
+            } => {
                 let text = format!(
                     "check-in {} after T-0: {} {} on {}",
                     fmt_ms(*offset_ms),
@@ -1505,6 +1509,7 @@ impl<'p> Executor<'p> {
                     self.plan.environment
                 );
                 self.action(Some(id), "check-in", Ok(text))?;
+                self.watch(step, *watch_ms).await?;
             }
             Action::Notify { message } => {
                 let names: Vec<String> =
@@ -1700,6 +1705,29 @@ impl<'p> Executor<'p> {
     fn paired(&self) -> bool {
         self.steps()
             .any(|s| matches!(&s.action, Action::CaptureBaseline { mode, .. } if mode == "paired"))
+    }
+
+    /// The watch after a scheduled step: the triggers stay armed until the step's due time
+    /// plus `watch_ms` — the next step's due time, or the end of the last flag day's monitor
+    /// period. Measured from the due time, not from now, so that a late start (the flag
+    /// command's own time, a resumed run) does not push the watch past the next step.
+    async fn watch(&mut self, step: &'p Step, watch_ms: u64) -> Result<(), Failure> {
+        if watch_ms == 0 {
+            return Ok(());
+        }
+        let end = self
+            .t0
+            .checked_add(jiff::SignedDuration::from_millis(
+                i64::try_from(step.starts_at_ms.saturating_add(watch_ms)).unwrap_or(i64::MAX),
+            ))
+            .unwrap_or(self.t0);
+        let now = self.world.clock.now();
+        let left = if end <= now {
+            0
+        } else {
+            u64::try_from(end.duration_since(now).as_millis()).unwrap_or(u64::MAX)
+        };
+        self.hold(step, left.min(watch_ms)).await
     }
 
     /// Holds a step for `hold_ms`, evaluating its guards every analysis interval.

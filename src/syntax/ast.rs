@@ -455,6 +455,8 @@ pub struct Environment {
     /// The default `lock_timeout` of this environment's migrations.
     pub lock_timeout: Vec<Spanned<Millis>>,
     pub production: Option<Span>,
+    /// `release { … }`: what every release runs with here unless it gives its own.
+    pub release: Vec<ReleaseDefaults>,
     /// Spans of settings given more than once: (setting name, first span, second span).
     pub repeated: Vec<(&'static str, Span, Span)>,
     pub doc: Option<String>,
@@ -480,6 +482,7 @@ impl Environment {
             statement_timeout: Vec::new(),
             lock_timeout: Vec::new(),
             production: None,
+            release: Vec::new(),
             repeated: Vec::new(),
             doc: None,
             span,
@@ -745,6 +748,34 @@ impl ReleaseEnvironment {
             monitor: r.monitor,
             checklist: r.checklist,
             flags: r.flags,
+            span,
+        }
+    }
+}
+
+/// `release { strategy …, monitor …, checklist …, flag … }` in an environment: the defaults
+/// of every release there. A release's own `environment NAME { … }` block wins over them, and
+/// they win over the release's own settings.
+#[derive(Debug, Clone)]
+pub struct ReleaseDefaults {
+    pub strategy: Vec<StrategyRef>,
+    pub monitor: Vec<Monitor>,
+    pub checklist: Vec<Use<Vec<ChecklistEntry>>>,
+    pub flags: Vec<Flag>,
+    /// The `release` keyword, where a finding about the block as a whole points.
+    pub keyword: Span,
+    pub span: Span,
+}
+
+impl ReleaseDefaults {
+    /// Takes the entries the parsers collected into a release-shaped value.
+    pub(crate) fn from_entries(r: Release, keyword: Span, span: Span) -> ReleaseDefaults {
+        ReleaseDefaults {
+            strategy: r.strategy,
+            monitor: r.monitor,
+            checklist: r.checklist,
+            flags: r.flags,
+            keyword,
             span,
         }
     }

@@ -1172,9 +1172,27 @@ impl<'s> Fast<'s> {
             e.lock_timeout.push(v);
             return Some("lock_timeout");
         }
-        let (_, span) = self.word(&["production"])?;
-        e.production = Some(span);
-        Some("production")
+        if let Some((_, span)) = self.attempt(|p| p.word(&["production"])) {
+            e.production = Some(span);
+            return Some("production");
+        }
+        let v = self.env_release()?;
+        e.release.push(v);
+        Some("release")
+    }
+
+    /// `env_release = { kw_release ~ lb ~ (release_environment_entry ~ ","?)* ~ rb }`.
+    fn env_release(&mut self) -> Option<ReleaseDefaults> {
+        let start = self.pos;
+        self.kw("release")?;
+        let keyword = self.span_from(start);
+        self.skip();
+        let r = self.settings_block(keyword)?;
+        Some(ReleaseDefaults::from_entries(
+            r,
+            keyword,
+            self.span_from(start),
+        ))
     }
 
     /// `provider_setting = { "provider" ~ eq ~ (local_provider | command_provider |
@@ -1831,10 +1849,22 @@ impl<'s> Fast<'s> {
         self.tok("environment")?;
         let environment = self.ident()?;
         self.skip();
+        let r = self.settings_block(environment.span)?;
+        Some(ReleaseEnvironment::from_entries(
+            environment,
+            r,
+            self.span_from(start),
+        ))
+    }
+
+    /// `lb ~ (release_environment_entry ~ ","?)* ~ rb` with `release_environment_entry = _{
+    /// strategy_setting | monitor | checklist_setting | flag }`: the entries collected into a
+    /// release-shaped value.
+    fn settings_block(&mut self, at: Span) -> Option<Release> {
         let mut r = Release::empty(
             StrLit {
                 value: String::new(),
-                span: environment.span,
+                span: at,
                 escapes: Vec::new(),
                 quote_len: 0,
             },
@@ -1867,11 +1897,7 @@ impl<'s> Fast<'s> {
             r.flags.push(p.flag()?);
             Some(())
         })?;
-        Some(ReleaseEnvironment::from_entries(
-            environment,
-            r,
-            self.span_from(start),
-        ))
+        Some(r)
     }
 
     /// `release_gate = { "approval" ~ kw_after ~ gate_place ~ "by" ~ ident ~ string ~ gate_timeout? }`

@@ -583,6 +583,15 @@ impl Builder {
                     e.production = Some(self.span(&c));
                     "production"
                 }
+                Rule::env_release => {
+                    let keyword = self
+                        .first(&c, Rule::kw_release)
+                        .map_or_else(|| self.span(&c), |k| self.span(&k));
+                    let r = self.settings_block(&c, keyword);
+                    e.release
+                        .push(ReleaseDefaults::from_entries(r, keyword, self.span(&c)));
+                    "release"
+                }
                 _ => continue,
             };
             let span = self.span(&c);
@@ -1141,10 +1150,22 @@ impl Builder {
     /// `environment NAME { strategy …, monitor …, checklist …, flag … }` inside a release.
     fn release_environment(&mut self, p: &P) -> Option<ReleaseEnvironment> {
         let environment = self.ident(&self.first(p, Rule::ident)?);
+        let r = self.settings_block(p, environment.span);
+        Some(ReleaseEnvironment::from_entries(
+            environment,
+            r,
+            self.span(p),
+        ))
+    }
+
+    /// The `strategy`, `monitor`, `checklist` and `flag` entries of a block that gives an
+    /// environment its own (a release's `environment NAME { … }`, an environment's
+    /// `release { … }`), collected into a release-shaped value.
+    fn settings_block(&mut self, p: &P, at: Span) -> Release {
         let mut r = Release::empty(
             StrLit {
                 value: String::new(),
-                span: environment.span,
+                span: at,
                 escapes: Vec::new(),
                 quote_len: 0,
             },
@@ -1153,11 +1174,7 @@ impl Builder {
         for c in p.clone().into_inner() {
             self.release_entry(&c, &mut r);
         }
-        Some(ReleaseEnvironment::from_entries(
-            environment,
-            r,
-            self.span(p),
-        ))
+        r
     }
 
     fn analysis_clause(&mut self, c: &P, analysis: &mut Analysis) {

@@ -114,6 +114,7 @@
 (switch "approval" @keyword)
 (release_gate "approval" @keyword)
 (release_environment "environment" @keyword)
+(env_release "release" @keyword)
 (gate_place ["preview" "switch" "keep_previous" "recreate" "smoke" "batch"] @keyword)
 
 [

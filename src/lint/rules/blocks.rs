@@ -51,10 +51,29 @@ impl<T> Bound<'_, T> {
     }
 }
 
+/// A strategy a release runs with, and the environments that run it.
+pub(super) struct StrategyUse<'a> {
+    pub(super) bound: Bound<'a, Strategy>,
+    /// The environments whose plans use it (none for the release's own strategy when every
+    /// environment has its own, or when the program has no environment).
+    pub(super) environments: Vec<&'a Environment>,
+}
+
+impl StrategyUse<'_> {
+    /// Whether `environment` runs this strategy.
+    pub(super) fn runs_in(&self, environment: &str) -> bool {
+        self.environments.iter().any(|e| e.name.name == environment)
+    }
+}
+
 /// One user release and the blocks it uses.
 pub(super) struct ReleaseBlocks<'a> {
     pub(super) release: &'a Release,
-    pub(super) strategy: Option<Bound<'a, Strategy>>,
+    /// Every strategy the release runs with, once per place it is written: the release's own
+    /// (always first, even when no environment runs it: it is what a new environment gets),
+    /// an environment's `release { … }` defaults, the release's `environment NAME { … }`
+    /// blocks. Findings about one go to where it is written.
+    pub(super) strategies: Vec<StrategyUse<'a>>,
     pub(super) triggers: Vec<Bound<'a, Vec<Trigger>>>,
     pub(super) comms: Vec<Bound<'a, Vec<CommsEntry>>>,
 }
@@ -120,13 +139,7 @@ pub(super) fn releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
         .releases()
         .map(|(module, release)| ReleaseBlocks {
             release,
-            strategy: release.strategy.first().and_then(|s| match s {
-                StrategyRef::Inline(body) => Some(inline(body, s.span())),
-                StrategyRef::Named(u) => named(ctx, module, u, Kind::Strategy, |d| match d {
-                    Def::Strategy(d) => Some((&d.strategy, d.params.as_slice(), d.name.span)),
-                    _ => None,
-                }),
-            }),
+            strategies: strategies(ctx, module, release),
             triggers: bind_all(
                 ctx,
                 module,
@@ -143,6 +156,54 @@ pub(super) fn releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
             }),
         })
         .collect()
+}
+
+/// The strategies of a release (see [`ReleaseBlocks::strategies`]), each bound once.
+fn strategies<'a>(
+    ctx: &Context<'a>,
+    module: ModuleId,
+    release: &'a Release,
+) -> Vec<StrategyUse<'a>> {
+    let bind = |from: ModuleId, s: &'a StrategyRef| match s {
+        StrategyRef::Inline(body) => Some(inline(body, s.span())),
+        StrategyRef::Named(u) => named(ctx, from, u, Kind::Strategy, |d| match d {
+            Def::Strategy(d) => Some((&d.strategy, d.params.as_slice(), d.name.span)),
+            _ => None,
+        }),
+    };
+    let mut out: Vec<StrategyUse<'a>> = release
+        .strategy
+        .first()
+        .and_then(|s| bind(module, s))
+        .map(|bound| StrategyUse {
+            bound,
+            environments: Vec::new(),
+        })
+        .into_iter()
+        .collect();
+    for env in ctx.names.environments() {
+        let set = ctx.names.settings_in(module, release, env);
+        let Some(s) = set.strategy.value.first() else {
+            continue;
+        };
+        // Keyed by where the use is written: environments sharing one place share findings.
+        let at = s.span();
+        let same = |u: &StrategyUse<'_>| {
+            u.bound.use_span.file == at.file && u.bound.use_span.range().start == at.range().start
+        };
+        match out.iter_mut().find(|u| same(u)) {
+            Some(u) => u.environments.push(env),
+            None => {
+                if let Some(bound) = bind(set.strategy.module, s) {
+                    out.push(StrategyUse {
+                        bound,
+                        environments: vec![env],
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 type Pick<'a, T> = fn(Def<'a>) -> Option<(&'a T, &'a [Param], Span)>;
@@ -182,7 +243,12 @@ fn named<'a, T>(
             .iter()
             .map(|a| a.name.clone())
             .collect(),
-        use_span: u.span,
+        // The use's node runs on over the blanks after it (to the next entry).
+        use_span: {
+            let text = ctx.session.sources.text(u.span);
+            let start = u.span.range().start;
+            Span::new(u.span.file, start, start + text.trim_end().len())
+        },
         in_std,
         named: true,
     })
@@ -253,14 +319,29 @@ pub(super) fn user_strategies<'a>(ctx: &Context<'a>) -> Vec<&'a Strategy> {
     for (_, item) in ctx.names.user_items() {
         match item {
             Item::Strategy(s) => out.push(&s.strategy),
-            Item::Release(r) => out.extend(r.strategy.iter().filter_map(|s| match s {
-                StrategyRef::Inline(s) => Some(s),
-                StrategyRef::Named(_) => None,
-            })),
+            Item::Release(r) => out.extend(
+                r.strategy
+                    .iter()
+                    .chain(r.environments.iter().flat_map(|o| &o.strategy))
+                    .filter_map(inline_strategy),
+            ),
+            Item::Environment(e) => out.extend(
+                e.release
+                    .iter()
+                    .flat_map(|d| &d.strategy)
+                    .filter_map(inline_strategy),
+            ),
             _ => {}
         }
     }
     out
+}
+
+fn inline_strategy(s: &StrategyRef) -> Option<&Strategy> {
+    match s {
+        StrategyRef::Inline(s) => Some(s),
+        StrategyRef::Named(_) => None,
+    }
 }
 
 /// A trigger from `auto`/`manual` to the end of its last clause (the node's own span runs

@@ -52,10 +52,9 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         .releases()
         .filter(|(_, r)| r.migrations.iter().any(|m| m.phase.value == Phase::Contract))
         .filter(|(module, r)| {
-            matches!(
-                ctx.strategy(*module, r),
-                Some(Strategy::BlueGreen { keep_previous, .. }) if !keep_previous.is_empty()
-            )
+            ctx.strategies(*module, r).into_iter().any(|s| {
+                matches!(s, Strategy::BlueGreen { keep_previous, .. } if !keep_previous.is_empty())
+            })
         })
         .flat_map(|(_, r)| {
             ctx.names

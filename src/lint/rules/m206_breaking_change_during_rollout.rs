@@ -48,9 +48,12 @@ pub(crate) static RULE: Rule = Rule {
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     for (module, release) in ctx.names.releases() {
+        // Any environment that rolls out progressively serves the previous version during
+        // the rollout.
         let Some(strategy) = ctx
-            .strategy(module, release)
-            .filter(|s| s.is_progressive())
+            .strategies(module, release)
+            .into_iter()
+            .find(|s| s.is_progressive())
             .map(|s| s.name())
         else {
             continue;

@@ -56,9 +56,10 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
     }
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        if let Some(b) = &r.strategy
-            && let Strategy::BlueGreen { switch, .. } = b.body
-        {
+        for b in r.strategies.iter().map(|u| &u.bound) {
+            let Strategy::BlueGreen { switch, .. } = b.body else {
+                continue;
+            };
             for a in switch.iter().filter_map(|s| s.approval.as_ref()) {
                 let span = b.at(blocks::until(a.span, &[Some(a.role.span)]));
                 if a.timeout.is_some() || !once.first(span, "") {

@@ -1,6 +1,8 @@
 //! ## What it does
 //! Flags a canary step below `100%` that has no `require` while the release has no rollback
-//! trigger either: nothing judges the new version during that step.
+//! trigger either: nothing judges the new version during that step. Every strategy the
+//! release runs with is read — its own, an environment's `release { … }` default, its
+//! `environment NAME { … }` blocks — and the step is reported where it is written.
 //!
 //! ## Why is this bad?
 //! A canary step is worth its wait only if something is checked during it. Without a
@@ -42,11 +44,10 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         if r.all_triggers().next().is_some() {
             continue;
         }
-        let Some(b) = &r.strategy else { continue };
-        let Strategy::Canary { steps, .. } = b.body else {
-            continue;
-        };
-        for st in steps {
+        for (b, st) in r.strategies.iter().flat_map(|u| match u.bound.body {
+            Strategy::Canary { steps, .. } => steps.iter().map(|st| (&u.bound, st)).collect(),
+            _ => Vec::new(),
+        }) {
             if st.weight.value >= 100.0 || st.require.is_some() {
                 continue;
             }

@@ -45,22 +45,23 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         if risk.value != Risk::High {
             continue;
         }
-        let Some(b) = &r.strategy else { continue };
-        if !matches!(b.body, Strategy::Rolling { .. } | Strategy::Recreate { .. }) {
-            continue;
+        for b in r.strategies.iter().map(|u| &u.bound) {
+            if !matches!(b.body, Strategy::Rolling { .. } | Strategy::Recreate { .. }) {
+                continue;
+            }
+            out.report(
+                finding(
+                    format!(
+                        "high-risk release `{}` ships with `{}`",
+                        r.release.version.value,
+                        b.body.name()
+                    ),
+                    b.keyword_span(),
+                    "no traffic share is tried and analysed first",
+                )
+                .with_label(Label::secondary(risk.span, "the release is marked high risk here"))
+                .with_help("use a `canary` or `blue_green` strategy for high-risk releases"),
+            );
         }
-        out.report(
-            finding(
-                format!(
-                    "high-risk release `{}` ships with `{}`",
-                    r.release.version.value,
-                    b.body.name()
-                ),
-                b.keyword_span(),
-                "no traffic share is tried and analysed first",
-            )
-            .with_label(Label::secondary(risk.span, "the release is marked high risk here"))
-            .with_help("use a `canary` or `blue_green` strategy for high-risk releases"),
-        );
     }
 }

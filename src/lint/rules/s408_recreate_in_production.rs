@@ -39,37 +39,39 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let Some(b) = &r.strategy else { continue };
-        if !matches!(b.body, Strategy::Recreate { .. }) {
-            continue;
-        }
-        for p in r.plans(ctx) {
-            let Some(env) = blocks::environment_of(ctx, p)
-            else {
-                continue;
-            };
-            if !is_production(env) || !env.window.is_empty() {
+        for u in &r.strategies {
+            let b = &u.bound;
+            if !matches!(b.body, Strategy::Recreate { .. }) {
                 continue;
             }
-            let span = b.keyword_span();
-            if !once.first(span, &env.name.name) {
-                continue;
+            for p in r.plans(ctx).filter(|p| u.runs_in(&p.environment)) {
+                let Some(env) = blocks::environment_of(ctx, p)
+                else {
+                    continue;
+                };
+                if !is_production(env) || !env.window.is_empty() {
+                    continue;
+                }
+                let span = b.keyword_span();
+                if !once.first(span, &env.name.name) {
+                    continue;
+                }
+                out.report(
+                    finding(
+                        format!(
+                            "`recreate` takes `{}` down with no maintenance window",
+                            env.name.name
+                        ),
+                        span,
+                        "stops the old version before the new one starts",
+                    )
+                    .with_label(Label::secondary(
+                        env.name.span,
+                        "production environment without a `window`",
+                    ))
+                    .with_help("give the environment a maintenance `window`, or use a strategy without downtime"),
+                );
             }
-            out.report(
-                finding(
-                    format!(
-                        "`recreate` takes `{}` down with no maintenance window",
-                        env.name.name
-                    ),
-                    span,
-                    "stops the old version before the new one starts",
-                )
-                .with_label(Label::secondary(
-                    env.name.span,
-                    "production environment without a `window`",
-                ))
-                .with_help("give the environment a maintenance `window`, or use a strategy without downtime"),
-            );
         }
     }
 }

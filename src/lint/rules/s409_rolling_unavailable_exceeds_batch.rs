@@ -38,77 +38,79 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let Some(b) = &r.strategy else { continue };
-        let Strategy::Rolling {
-            batch,
-            max_unavailable,
-            ..
-        } = b.body
-        else {
-            continue;
-        };
-        for p in r.plans(ctx) {
-            // The number of instances is known only where deployc runs them.
-            let replicas = blocks::environment_of(ctx, p)
-                .and_then(|e| {
-                    e.provider.iter().find_map(|p| match p {
-                        Provider::Local { replicas, .. } => {
-                            Some(replicas.first().map_or(3, |r| r.value))
-                        }
-                        Provider::Cluster { kind, settings, .. } => {
-                            crate::check::cluster::ClusterSettings::read(*kind, settings)
-                                .count("replicas")
-                                .map(|r| r.value)
-                        }
-                        Provider::Command { .. } => None,
-                    })
-                });
-            let text = |s| ctx.session.sources.text(s).to_string();
-            for m in max_unavailable {
-                let all = match (m.value, replicas) {
-                    (CountOrPercent::Percent(p), _) => p >= 100.0,
-                    (CountOrPercent::Count(n), Some(r)) => n >= r,
-                    (CountOrPercent::Count(_), None) => false,
-                };
-                // A share is the same in every environment: report it once.
-                let key = match m.value {
-                    CountOrPercent::Percent(_) => "",
-                    CountOrPercent::Count(_) => p.environment.as_str(),
-                };
-                if !all || !once.first(b.at(m.span), key) {
-                    continue;
-                }
-                let mut d = finding(
-                    format!(
-                        "`max_unavailable {}` lets the rolling update take every instance down",
-                        text(m.span)
-                    ),
-                    b.at(m.span),
-                    "no instance has to stay up",
-                );
-                if let (CountOrPercent::Count(_), Some(r)) = (m.value, replicas) {
-                    d = d.with_note(format!("`{}` runs {r} instances", p.environment));
-                }
-                out.report(d.with_help("keep some instances serving: `max_unavailable` below the number of instances (often 1 or 25%)"));
-            }
-            for x in batch {
-                let (CountOrPercent::Count(n), Some(r)) = (x.value, replicas) else {
-                    continue;
-                };
-                if n <= r || !once.first(b.at(x.span), &p.environment) {
-                    continue;
-                }
-                out.report(
-                    finding(
+        for u in &r.strategies {
+            let b = &u.bound;
+            let Strategy::Rolling {
+                batch,
+                max_unavailable,
+                ..
+            } = b.body
+            else {
+                continue;
+            };
+            for p in r.plans(ctx).filter(|p| u.runs_in(&p.environment)) {
+                // The number of instances is known only where deployc runs them.
+                let replicas = blocks::environment_of(ctx, p)
+                    .and_then(|e| {
+                        e.provider.iter().find_map(|p| match p {
+                            Provider::Local { replicas, .. } => {
+                                Some(replicas.first().map_or(3, |r| r.value))
+                            }
+                            Provider::Cluster { kind, settings, .. } => {
+                                crate::check::cluster::ClusterSettings::read(*kind, settings)
+                                    .count("replicas")
+                                    .map(|r| r.value)
+                            }
+                            Provider::Command { .. } => None,
+                        })
+                    });
+                let text = |s| ctx.session.sources.text(s).to_string();
+                for m in max_unavailable {
+                    let all = match (m.value, replicas) {
+                        (CountOrPercent::Percent(p), _) => p >= 100.0,
+                        (CountOrPercent::Count(n), Some(r)) => n >= r,
+                        (CountOrPercent::Count(_), None) => false,
+                    };
+                    // A share is the same in every environment: report it once.
+                    let key = match m.value {
+                        CountOrPercent::Percent(_) => "",
+                        CountOrPercent::Count(_) => p.environment.as_str(),
+                    };
+                    if !all || !once.first(b.at(m.span), key) {
+                        continue;
+                    }
+                    let mut d = finding(
                         format!(
-                            "`batch {n}` is larger than the {r} instances of `{}`",
-                            p.environment
+                            "`max_unavailable {}` lets the rolling update take every instance down",
+                            text(m.span)
                         ),
-                        b.at(x.span),
-                        "every instance is replaced in one batch",
-                    )
-                    .with_help(format!("use a batch smaller than {r}, or a share such as `25%`")),
-                );
+                        b.at(m.span),
+                        "no instance has to stay up",
+                    );
+                    if let (CountOrPercent::Count(_), Some(r)) = (m.value, replicas) {
+                        d = d.with_note(format!("`{}` runs {r} instances", p.environment));
+                    }
+                    out.report(d.with_help("keep some instances serving: `max_unavailable` below the number of instances (often 1 or 25%)"));
+                }
+                for x in batch {
+                    let (CountOrPercent::Count(n), Some(r)) = (x.value, replicas) else {
+                        continue;
+                    };
+                    if n <= r || !once.first(b.at(x.span), &p.environment) {
+                        continue;
+                    }
+                    out.report(
+                        finding(
+                            format!(
+                                "`batch {n}` is larger than the {r} instances of `{}`",
+                                p.environment
+                            ),
+                            b.at(x.span),
+                            "every instance is replaced in one batch",
+                        )
+                        .with_help(format!("use a batch smaller than {r}, or a share such as `25%`")),
+                    );
+                }
             }
         }
     }
