@@ -7,7 +7,7 @@ use crate::lint::{Context, LintPlan};
 use crate::resolve::{Def, Kind, ModuleId};
 use crate::source::Span;
 use crate::syntax::ast::{
-    BlockUse, CommsEntry, CommsWhen, Environment, Item, Monitor, Param, Release, Strategy,
+    BlockUse, CommsEntry, CommsWhen, Environment, Flag, Item, Monitor, Param, Release, Strategy,
     StrategyRef, Trigger, Use, Window,
 };
 
@@ -331,6 +331,23 @@ pub(super) fn user_strategies<'a>(ctx: &Context<'a>) -> Vec<&'a Strategy> {
                     .flat_map(|d| &d.strategy)
                     .filter_map(inline_strategy),
             ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every flag schedule written in the user's files: a release's flags, those of its
+/// environment blocks and those of the environments' `release { … }` defaults.
+pub(super) fn flag_schedules<'a>(ctx: &Context<'a>) -> Vec<&'a Flag> {
+    let mut out = Vec::new();
+    for (_, item) in ctx.names.user_items() {
+        match item {
+            Item::Release(r) => {
+                out.extend(&r.flags);
+                out.extend(r.environments.iter().flat_map(|o| &o.flags));
+            }
+            Item::Environment(e) => out.extend(e.release.iter().flat_map(|d| &d.flags)),
             _ => {}
         }
     }

@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags a flag schedule whose days are not strictly increasing, or whose share goes down
-//! from one day to a later one of the same segment.
+//! from one day to a later one of the same segment: in a release, in its environment blocks and
+//! in an environment's `release { … }` defaults.
 //!
 //! ## Why is this bad?
 //! A rollout schedule is read top to bottom as a timeline that widens exposure. A day listed
@@ -25,6 +26,7 @@
 //! }
 //! ```
 
+use super::blocks;
 use crate::diagnostics::Label;
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 
@@ -40,57 +42,55 @@ pub(crate) static RULE: Rule = Rule {
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let text = |s| ctx.session.sources.text(s).to_string();
-    for (_, r) in ctx.names.releases() {
-        for f in &r.flags {
-            for pair in f.days.windows(2) {
-                let [prev, day] = pair else { continue };
-                if day.day.value <= prev.day.value {
-                    out.report(
-                        finding(
-                            format!(
-                                "flag `{}` lists day {} after day {}",
-                                f.name.name, day.day.value, prev.day.value
-                            ),
-                            day.day.span,
-                            "not later than the day before it",
-                        )
-                        .with_label(Label::secondary(prev.day.span, "the previous day"))
-                        .with_help("list the days in increasing order, each one once"),
-                    );
-                }
-            }
-            // Shares compare within one segment: `5% of internal` then `25% of beta` is
-            // a different population, not a step back.
-            for (i, day) in f.days.iter().enumerate() {
-                let segment = day.segment.as_ref().map(|s| s.name.as_str());
-                let Some(prev) = f
-                    .days
-                    .iter()
-                    .take(i)
-                    .rev()
-                    .find(|p| p.segment.as_ref().map(|s| s.name.as_str()) == segment)
-                else {
-                    continue;
-                };
-                if day.percent.value >= prev.percent.value {
-                    continue;
-                }
+    for f in blocks::flag_schedules(ctx) {
+        for pair in f.days.windows(2) {
+            let [prev, day] = pair else { continue };
+            if day.day.value <= prev.day.value {
                 out.report(
                     finding(
                         format!(
-                            "flag `{}` goes down from `{}` to `{}`",
-                            f.name.name,
-                            text(prev.percent.span),
-                            text(day.percent.span)
+                            "flag `{}` lists day {} after day {}",
+                            f.name.name, day.day.value, prev.day.value
                         ),
-                        day.percent.span,
-                        "less than on an earlier day",
+                        day.day.span,
+                        "not later than the day before it",
                     )
-                    .with_label(Label::secondary(prev.percent.span, "the earlier share"))
-                    .with_note("applied as written, the feature is taken away from users who had it")
-                    .with_help("keep each share at least as high as the one before it"),
+                    .with_label(Label::secondary(prev.day.span, "the previous day"))
+                    .with_help("list the days in increasing order, each one once"),
                 );
             }
+        }
+        // Shares compare within one segment: `5% of internal` then `25% of beta` is
+        // a different population, not a step back.
+        for (i, day) in f.days.iter().enumerate() {
+            let segment = day.segment.as_ref().map(|s| s.name.as_str());
+            let Some(prev) = f
+                .days
+                .iter()
+                .take(i)
+                .rev()
+                .find(|p| p.segment.as_ref().map(|s| s.name.as_str()) == segment)
+            else {
+                continue;
+            };
+            if day.percent.value >= prev.percent.value {
+                continue;
+            }
+            out.report(
+                finding(
+                    format!(
+                        "flag `{}` goes down from `{}` to `{}`",
+                        f.name.name,
+                        text(prev.percent.span),
+                        text(day.percent.span)
+                    ),
+                    day.percent.span,
+                    "less than on an earlier day",
+                )
+                .with_label(Label::secondary(prev.percent.span, "the earlier share"))
+                .with_note("applied as written, the feature is taken away from users who had it")
+                .with_help("keep each share at least as high as the one before it"),
+            );
         }
     }
 }
