@@ -231,39 +231,48 @@ pub(crate) enum Event<'s> {
 }
 
 /// A rule being built by [`from_events`].
-struct Open<'s> {
+struct Open {
     kind: Kind,
     start: usize,
     /// The end of its last inner pair: the literals after it are recovered from there.
     at: usize,
     /// Whether it has inner pairs (else it is a leaf: one token).
     inner: bool,
-    children: Vec<Node<'s>>,
+    /// Where its children start in the shared list of nodes.
+    first: usize,
 }
 
 /// The tree of a file from the events of the hand-written parser: the same steps as
 /// [`push_pair`], with the events in place of pest's pairs.
 pub(crate) fn from_events<'s>(src: &'s str, events: &[Event<'s>]) -> Tree<'s> {
+    // The children of every open rule, one after the other in one list: a rule's children
+    // are moved into a vector of their own, of their exact size, when it closes.
+    let mut nodes: Vec<Node<'s>> = Vec::with_capacity(64);
     let mut stack = vec![Open {
         kind: Kind::File,
         start: 0,
         at: 0,
         inner: true,
-        children: Vec::new(),
+        first: 0,
     }];
     for event in events {
         match *event {
-            Event::Open { kind, start } => stack.push(Open {
-                kind,
-                start,
-                at: start,
-                inner: false,
-                children: Vec::new(),
-            }),
+            Event::Open { kind, start } => {
+                if let Some(parent) = stack.last_mut() {
+                    gap_tokens(src, parent.at, start, &mut nodes);
+                }
+                stack.push(Open {
+                    kind,
+                    start,
+                    at: start,
+                    inner: false,
+                    first: nodes.len(),
+                });
+            }
             Event::Token(t) => {
                 if let Some(top) = stack.last_mut() {
-                    gap_tokens(src, top.at, t.start, &mut top.children);
-                    top.children.push(Node::Token(t));
+                    gap_tokens(src, top.at, t.start, &mut nodes);
+                    nodes.push(Node::Token(t));
                     top.at = t.end();
                     top.inner = true;
                 }
@@ -273,33 +282,42 @@ pub(crate) fn from_events<'s>(src: &'s str, events: &[Event<'s>]) -> Tree<'s> {
                 if stack.len() < 2 {
                     continue;
                 }
-                let Some(mut rule) = stack.pop() else {
+                let Some(rule) = stack.pop() else {
                     continue;
                 };
-                let Some(parent) = stack.last_mut() else {
-                    continue;
-                };
-                gap_tokens(src, parent.at, rule.start, &mut parent.children);
-                parent.at = end;
-                parent.inner = true;
-                if rule.inner {
-                    gap_tokens(src, rule.at, end, &mut rule.children);
-                    push_tree(rule.kind, rule.children, &mut parent.children);
-                } else {
-                    // Every rule the parser records is a `Word` when it is a leaf.
-                    leaf_tokens(src, rule.start, end, TokenKind::Word, &mut parent.children);
+                if let Some(parent) = stack.last_mut() {
+                    parent.at = end;
+                    parent.inner = true;
                 }
+                if !rule.inner {
+                    // Every rule the parser records is a `Word` when it is a leaf.
+                    leaf_tokens(src, rule.start, end, TokenKind::Word, &mut nodes);
+                    continue;
+                }
+                gap_tokens(src, rule.at, end, &mut nodes);
+                // As in `push_tree`: the comments that end the rule go after it.
+                let trailing = nodes
+                    .get(rule.first..)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .take_while(|n| matches!(n, Node::Token(t) if t.kind == TokenKind::Comment))
+                    .count();
+                let split = nodes.len() - trailing;
+                let children: Vec<Node<'s>> = nodes.drain(rule.first..split).collect();
+                nodes.insert(
+                    rule.first,
+                    Node::Tree(Tree {
+                        kind: rule.kind,
+                        children,
+                    }),
+                );
             }
         }
     }
-    let children = stack
-        .into_iter()
-        .next()
-        .map(|f| f.children)
-        .unwrap_or_default();
     Tree {
         kind: Kind::File,
-        children,
+        children: nodes,
     }
 }
 

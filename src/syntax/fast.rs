@@ -180,7 +180,9 @@ impl<'s, const CST: bool> Fast<'s, CST> {
             strings: Vec::new(),
             depth: 0,
             bail: false,
-            events: Vec::new(),
+            // Reserved up front (real programs have an event every five to ten bytes) so that
+            // it is grown at most a few times.
+            events: Vec::with_capacity(if CST { src.len() / 8 } else { 0 }),
         }
     }
 
@@ -230,6 +232,13 @@ impl<'s, const CST: bool> Fast<'s, CST> {
 
     fn text(&self, start: usize, end: usize) -> Option<&'s str> {
         self.src.get(start..end)
+    }
+
+    /// The text `start..end` as the module's value. The concrete tree borrows the source
+    /// instead, and the module is dropped unread when the tree is recorded: no copy then.
+    fn owned(&self, start: usize, end: usize) -> Option<String> {
+        let text = self.text(start, end)?;
+        Some(if CST { String::new() } else { text.to_string() })
     }
 
     fn mark(&self) -> Mark {
@@ -304,10 +313,13 @@ impl<'s, const CST: bool> Fast<'s, CST> {
                 .map_or(self.b.len(), |n| start + n);
             self.pos = end;
             self.token(start, TokenKind::Comment);
-            self.comments.push(Comment {
-                text: self.text(start, end).unwrap_or("").to_string(),
-                span: Span::new(self.file, start, end),
-            });
+            // The tree keeps the comments in place; the module is not built from it.
+            if !CST {
+                self.comments.push(Comment {
+                    text: self.text(start, end).unwrap_or("").to_string(),
+                    span: Span::new(self.file, start, end),
+                });
+            }
         }
     }
 
@@ -425,7 +437,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
     fn ident_in_path(&mut self) -> Option<Ident> {
         let start = self.pos;
         let end = self.ident_end(start)?;
-        let name = self.text(start, end)?.to_string();
+        let name = self.owned(start, end)?;
         self.pos = end;
         Some(Ident {
             name,
@@ -468,7 +480,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
         if is_ident_char(self.byte(j)) {
             return None;
         }
-        let var = self.text(start, j)?.to_string();
+        let var = self.owned(start, j)?;
         self.pos = j;
         self.token(start, TokenKind::Word);
         Some(var)
@@ -777,12 +789,14 @@ impl<'s, const CST: bool> Fast<'s, CST> {
             }
             decoded
         } else {
-            (body.to_string(), Vec::new())
+            (self.owned(start + 1, i)?, Vec::new())
         };
         self.pos = i + 1;
         self.token(start, TokenKind::Text);
         let span = self.span_from(start);
-        self.strings.push(span);
+        if !CST {
+            self.strings.push(span);
+        }
         Some(StrLit {
             value,
             span,
@@ -803,11 +817,13 @@ impl<'s, const CST: bool> Fast<'s, CST> {
             .get(content..)?
             .windows(3)
             .position(|w| w == b"\"\"\"")?;
-        let value = self.text(content, content + len)?.to_string();
+        let value = self.owned(content, content + len)?;
         self.pos = content + len + 3;
         self.token(start, TokenKind::Text);
         let span = self.span_from(start);
-        self.strings.push(span);
+        if !CST {
+            self.strings.push(span);
+        }
         Some(StrLit {
             value,
             span,
