@@ -19,7 +19,7 @@ mod inputs;
 use std::path::{Path, PathBuf};
 
 use deployc::source::FileId;
-use deployc::syntax::{parse, parse_fast, parse_pest};
+use deployc::syntax::{cst_fast_dump, cst_pest_dump, parse, parse_fast, parse_pest};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -45,6 +45,11 @@ fn compare(name: &str, src: &str) -> Outcome {
             format!("{combined:#?}{combined_errors:?}"),
             format!("{pest:#?}{errors:?}"),
             "{name}: parse differs from pest after falling back"
+        );
+        // The formatter falls back with it.
+        assert!(
+            cst_fast_dump(FILE, src).is_none(),
+            "{name}: the fast parser built a tree but no module"
         );
         return Outcome::FellBack;
     };
@@ -76,7 +81,37 @@ fn compare(name: &str, src: &str) -> Outcome {
     let combined = combined.map(|m| format!("{m:#?}"));
     assert!(combined.as_ref() == Some(&a), "{name}: parse differs");
     assert!(combined_errors.is_empty());
+    compare_trees(name, src);
     Outcome::Same
+}
+
+/// The concrete tree the formatter prints: built by the hand-written parser for every file
+/// it accepts, it must be the one built from pest's pairs, token for token (text, offset,
+/// kind) and group for group.
+fn compare_trees(name: &str, src: &str) {
+    let fast = cst_fast_dump(FILE, src)
+        .unwrap_or_else(|| panic!("{name}: the module came from the fast parser but no tree"));
+    let pest = cst_pest_dump(FILE, src)
+        .unwrap_or_else(|| panic!("{name}: pest builds no concrete tree for a valid file"));
+    if fast != pest {
+        let line = fast
+            .lines()
+            .zip(pest.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        let context = |s: &str| {
+            s.lines()
+                .skip(line.saturating_sub(16))
+                .take(24)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        panic!(
+            "{name}: concrete trees differ at line {line} of the dump\n--- fast:\n{}\n--- pest:\n{}\n--- source:\n{src}",
+            context(&fast),
+            context(&pest)
+        );
+    }
 }
 
 /// Whether pest accepts the text and its builder reports nothing.
@@ -205,6 +240,15 @@ const VALID: &[&str] = &[
     "release \"5\" { rollback { auto when (a < 1 or b < 2) and c < 3 # c\n for 5m } }",
     "release \"6\" { strategy = canary { step 5% require a < 1 # end\n } }",
     "release \"7\" { risk=low,strategy=flags_only,monitor 1h,}",
+    // The concrete tree: literals written together are one token, as pest's gaps give them;
+    // a rule made of one literal is a token unless a comment follows it inside the rule.
+    "release \"8\" { flag f { removebyday 3 } monitor 1h thencheckins +4h,+1d }",
+    "environment e { metrics = probe # c\n metrics = probe\n # d\n url = \"u\" }",
+    "strategy b = blue_green { preview # p\n switch # s\n switch after approval lead # a\n }",
+    "release \"9\" { migrations { data d { up = sql \"x\" verify = sql \"y\"==1 batch 5 by id # b\n } } }",
+    "release \"10\" { approval after step 2 by lead \"ok\" # g\n approval after smoke by lead \"ok\" }",
+    "comms c { at T-0 notify a, b # n\n std.m on x notify a \"t\" # m\n }",
+    "message m = \"x\" # one\r\n# two\r\n",
 ];
 
 #[test]

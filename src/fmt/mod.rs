@@ -55,10 +55,16 @@ pub fn format_source(source: &str) -> Result<String, FormatError> {
 /// [`format_source`] for a file of a [`crate::source::SourceMap`], so that the error's spans
 /// point into that file.
 pub fn format_file(file: FileId, source: &str) -> Result<String, FormatError> {
-    // The parser proper first: besides the grammar it rejects literals that cannot be read
-    // (a number too large, a bad escape: E105, E106), and a file with a syntax error is not
-    // formatted. A literal that reads but is out of range (a time `09:75`, E311) is the
-    // checker's business: that file is formatted. Valid files take the fast path.
+    // Valid files, nearly all of them, are parsed once: the hand-written parser records the
+    // concrete tree as it goes, and it only accepts files whose literals all read.
+    if let Some(tree) = crate::syntax::parse_cst_fast(file, source) {
+        return Ok(printer::print(source, &tree));
+    }
+    // Otherwise pest decides, as for `check`: besides the grammar its builder rejects
+    // literals that cannot be read (a number too large, a bad escape: E105, E106), and a
+    // file with a syntax error is not formatted. A literal that reads but is out of range (a
+    // time `09:75`, E311) is the checker's business: that file is formatted, its tree built
+    // from pest's pairs.
     let (_, errors) = crate::syntax::parse(file, source);
     if let Some(error) = errors.into_iter().find(|e| e.code().starts_with("E1")) {
         return Err(FormatError { error });

@@ -15,12 +15,14 @@ const WIDTH: usize = 100;
 const INDENT: &str = "  ";
 /// Blanks between code and a comment after it.
 const COMMENT_GAP: usize = 2;
+/// The room a line's text is given to begin with.
+const LINE_CAPACITY: usize = 64;
 
 #[derive(Debug, Default)]
-struct Line {
+struct Line<'s> {
     indent: usize,
     text: String,
-    comment: Option<String>,
+    comment: Option<&'s str>,
     blank_before: bool,
     /// Where `=` goes in a one-line `name = …` setting (the length of `name`), for aligning.
     key: Option<usize>,
@@ -29,7 +31,7 @@ struct Line {
     row: Option<(Kind, Vec<(usize, usize)>)>,
 }
 
-impl Line {
+impl Line<'_> {
     /// A line holding only a comment.
     fn is_comment(&self) -> bool {
         self.text.starts_with('#')
@@ -60,8 +62,8 @@ pub(super) fn print(src: &str, tree: &Tree<'_>) -> String {
 struct Printer<'s> {
     src: &'s str,
     /// The finished lines; `cur` is the one being built, the last of the output so far.
-    lines: Vec<Line>,
-    cur: Line,
+    lines: Vec<Line<'s>>,
+    cur: Line<'s>,
     indent: usize,
     /// The next token starts a new line: a comment ended the current one.
     need_break: bool,
@@ -100,6 +102,9 @@ impl<'s> Printer<'s> {
         let next = Line {
             indent,
             blank_before,
+            // Nearly every line is filled to tens of bytes: one allocation instead of four
+            // or five as it grows (the measuring printers keep a single line).
+            text: String::with_capacity(if self.flat { 0 } else { LINE_CAPACITY }),
             ..Line::default()
         };
         self.lines.push(std::mem::replace(&mut self.cur, next));
@@ -160,7 +165,7 @@ impl<'s> Printer<'s> {
                 .is_some_and(|s| !s.trim().is_empty())
         };
         if trailing && self.cur.comment.is_none() && !self.cur.text.is_empty() {
-            self.cur.comment = Some(t.text.to_string());
+            self.cur.comment = Some(t.text);
         } else {
             let blank = self.blank_in_source(t.start);
             self.new_line(self.indent, blank);
@@ -250,18 +255,18 @@ impl<'s> Printer<'s> {
     /// `{ … }`: on one line when the source had it so, it holds no comment and it fits;
     /// otherwise one entry per line, one level deeper.
     fn block(&mut self, lb: &Token<'s>, inner: &[Node<'s>], rb: &Token<'s>) {
-        let entries: Vec<&Node<'s>> = inner
-            .iter()
-            .filter(|n| !matches!(n, Node::Token(t) if t.kind == TokenKind::Comma))
-            .collect();
-        let one_line =
-            entries.is_empty() || self.flat || self.fits_on_line(lb, inner, &entries, rb);
+        let entries = || {
+            inner
+                .iter()
+                .filter(|n| !matches!(n, Node::Token(t) if t.kind == TokenKind::Comma))
+        };
+        let one_line = entries().next().is_none() || self.flat || self.fits_on_line(lb, inner, rb);
         self.token(lb, Kind::Other);
         // The `=` of a setting comes before its block, never inside it.
         self.key_line = None;
         if one_line {
             let mut prev: Option<&Node<'s>> = None;
-            for e in &entries {
+            for e in entries() {
                 if let Some(p) = prev
                     && !(kind_of(p) == Some(Kind::Analysis) && kind_of(e) == Some(Kind::NoData))
                 {
@@ -281,18 +286,12 @@ impl<'s> Printer<'s> {
         self.token(rb, Kind::Other);
     }
 
-    fn fits_on_line(
-        &self,
-        lb: &Token<'s>,
-        inner: &[Node<'s>],
-        entries: &[&Node<'s>],
-        rb: &Token<'s>,
-    ) -> bool {
+    fn fits_on_line(&self, lb: &Token<'s>, inner: &[Node<'s>], rb: &Token<'s>) -> bool {
         let one_line_in_source = self
             .src
             .get(lb.start..rb.end())
             .is_some_and(|s| !s.contains('\n'));
-        if !one_line_in_source || entries.iter().any(|e| has_comment(e)) {
+        if !one_line_in_source || inner.iter().any(has_comment) {
             return false;
         }
         let mut m = Printer::new(self.src, true);
@@ -435,7 +434,7 @@ fn has_comment_tree(tree: &Tree<'_>) -> bool {
 
 /// The runs of lines that align together: lines with the same `key(line)` at one indent,
 /// with only comment lines between them and no blank line from the first to the last.
-fn runs<K: PartialEq>(lines: &[Line], key: impl Fn(&Line) -> Option<K>) -> Vec<Vec<usize>> {
+fn runs<K: PartialEq>(lines: &[Line<'_>], key: impl Fn(&Line<'_>) -> Option<K>) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut run: Vec<usize> = Vec::new();
     let mut run_key: Option<(K, usize)> = None;
@@ -468,7 +467,7 @@ fn runs<K: PartialEq>(lines: &[Line], key: impl Fn(&Line) -> Option<K>) -> Vec<V
 
 /// Pads the names of consecutive one-line settings at one indent so their `=` line up; a
 /// blank line or any line but a comment ends the run.
-fn align_keys(lines: &mut [Line]) {
+fn align_keys(lines: &mut [Line<'_>]) {
     for run in runs(lines, |l| l.key.map(|_| ())) {
         let Some(max) = run.iter().filter_map(|i| lines.get(*i)?.key).max() else {
             continue;
@@ -488,7 +487,7 @@ fn align_keys(lines: &mut [Line]) {
 /// Lines up the clauses of consecutive one-line entries of one kind at one indent (canary
 /// steps, rollback triggers, comms entries, flag days): each clause is padded to the widest
 /// of its column; a clause an entry does not have is left blank.
-fn align_rows(lines: &mut [Line]) {
+fn align_rows(lines: &mut [Line<'_>]) {
     for run in runs(lines, |l| l.row.as_ref().map(|(kind, _)| *kind)) {
         let split: Vec<Vec<(usize, String)>> = run
             .iter()
@@ -530,7 +529,7 @@ fn align_rows(lines: &mut [Line]) {
 }
 
 /// A row line cut at the starts of its clauses.
-fn cells(line: &Line) -> Vec<(usize, String)> {
+fn cells(line: &Line<'_>) -> Vec<(usize, String)> {
     let Some((_, starts)) = &line.row else {
         return Vec::new();
     };
@@ -544,8 +543,12 @@ fn cells(line: &Line) -> Vec<(usize, String)> {
 }
 
 /// The text of the lines; the comments after code on consecutive lines start at one column.
-fn render(lines: &mut [Line]) -> String {
-    let mut out = String::new();
+fn render(lines: &mut [Line<'_>]) -> String {
+    let size: usize = lines
+        .iter()
+        .map(|l| l.indent * INDENT.len() + l.text.len() + l.comment.map_or(0, |c| c.len() + 8) + 2)
+        .sum();
+    let mut out = String::with_capacity(size);
     for run in
         lines.chunk_by_mut(|a, b| a.comment.is_some() && b.comment.is_some() && !b.blank_before)
     {
@@ -563,9 +566,9 @@ fn render(lines: &mut [Line]) -> String {
                 out.push_str(INDENT);
             }
             out.push_str(&line.text);
-            if let Some(c) = &line.comment {
+            if let Some(c) = line.comment {
                 let pad = column.saturating_sub(line.width()).max(1);
-                out.push_str(&" ".repeat(pad));
+                out.extend(std::iter::repeat_n(' ', pad));
                 out.push_str(c);
             }
             out.push('\n');

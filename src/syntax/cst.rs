@@ -6,6 +6,10 @@
 //! `step`, `..`, `,`) exist only as source text. They are recovered from the gaps between a
 //! pair's children: after the grammar matched, a gap holds nothing but blanks and such
 //! literals (comments and strings are pairs of their own).
+//!
+//! Valid files do not go through pest: the hand-written parser (`super::fast`) records the
+//! pairs pest would produce ([`Event`]) and [`from_events`] builds the same tree from them.
+//! [`parse`] builds it from pest's pairs for the files that parser gives up on.
 
 use pest::Parser as _;
 use pest::iterators::Pair;
@@ -16,13 +20,13 @@ use crate::diagnostics::errors::Error;
 use crate::source::FileId;
 
 /// A group of tokens that one grammar rule matched.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Tree<'s> {
     pub(crate) kind: Kind,
     pub(crate) children: Vec<Node<'s>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Node<'s> {
     Token(Token<'s>),
     Tree(Tree<'s>),
@@ -51,7 +55,7 @@ pub(crate) enum Kind {
     Other,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Token<'s> {
     pub(crate) text: &'s str,
     /// Byte offset in the source.
@@ -151,19 +155,14 @@ fn push_pair<'s>(src: &'s str, pair: Pair<'s, Rule>, out: &mut Vec<Node<'s>>) {
         Rule::string | Rule::raw_string | Rule::path | Rule::COMMENT
     ) || pair.clone().into_inner().next().is_none();
     if leaf {
-        let text = span.as_str();
-        let trimmed = text.trim_end();
-        if matches!(rule, Rule::string | Rule::raw_string | Rule::COMMENT)
-            || !trimmed.contains(char::is_whitespace)
-        {
+        if matches!(rule, Rule::string | Rule::raw_string | Rule::COMMENT) {
             out.push(Node::Token(Token {
-                text: trimmed,
+                text: span.as_str().trim_end(),
                 start: span.start(),
                 kind: token_kind(rule),
             }));
         } else {
-            // A rule made of bare literals only, such as `remove by day` would be.
-            gap_tokens(src, span.start(), span.end(), out);
+            leaf_tokens(src, span.start(), span.end(), token_kind(rule), out);
         }
         return;
     }
@@ -176,6 +175,32 @@ fn push_pair<'s>(src: &'s str, pair: Pair<'s, Rule>, out: &mut Vec<Node<'s>>) {
         push_pair(src, child, &mut children);
     }
     gap_tokens(src, at, span.end(), &mut children);
+    push_tree(kind_of(rule), children, out);
+}
+
+/// The token of a rule with no inner pairs, `src[start..end]`.
+fn leaf_tokens<'s>(
+    src: &'s str,
+    start: usize,
+    end: usize,
+    kind: TokenKind,
+    out: &mut Vec<Node<'s>>,
+) {
+    let trimmed = src.get(start..end).unwrap_or("").trim_end();
+    if trimmed.contains(char::is_whitespace) {
+        // A rule made of bare literals only, such as `remove by day` would be.
+        gap_tokens(src, start, end, out);
+    } else {
+        out.push(Node::Token(Token {
+            text: trimmed,
+            start,
+            kind,
+        }));
+    }
+}
+
+/// Appends the tree of a rule with inner pairs to `out`.
+fn push_tree<'s>(kind: Kind, mut children: Vec<Node<'s>>, out: &mut Vec<Node<'s>>) {
     // Pest puts the comments after a rule's last token inside the rule when the rule ends
     // with an optional part (it skips trivia before trying it): they belong after it.
     let trailing = children
@@ -184,11 +209,116 @@ fn push_pair<'s>(src: &'s str, pair: Pair<'s, Rule>, out: &mut Vec<Node<'s>>) {
         .take_while(|n| matches!(n, Node::Token(t) if t.kind == TokenKind::Comment))
         .count();
     let comments = children.split_off(children.len() - trailing);
-    out.push(Node::Tree(Tree {
-        kind: kind_of(rule),
-        children,
-    }));
+    out.push(Node::Tree(Tree { kind, children }));
     out.extend(comments);
+}
+
+/// What the hand-written parser (`super::fast`) records as it matches a file: the pairs
+/// pest would produce for it, in order, so that [`from_events`] builds the tree [`parse`]
+/// builds from pest's pairs without running pest.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event<'s> {
+    /// A named rule starts at `start`; the next `Close` at its level ends it.
+    Open {
+        kind: Kind,
+        start: usize,
+    },
+    Close {
+        end: usize,
+    },
+    /// A pair without inner pairs: an atomic rule, a string, a comment, named punctuation.
+    Token(Token<'s>),
+}
+
+/// A rule being built by [`from_events`].
+struct Open {
+    kind: Kind,
+    start: usize,
+    /// The end of its last inner pair: the literals after it are recovered from there.
+    at: usize,
+    /// Whether it has inner pairs (else it is a leaf: one token).
+    inner: bool,
+    /// Where its children start in the shared list of nodes.
+    first: usize,
+}
+
+/// The tree of a file from the events of the hand-written parser: the same steps as
+/// [`push_pair`], with the events in place of pest's pairs.
+pub(crate) fn from_events<'s>(src: &'s str, events: &[Event<'s>]) -> Tree<'s> {
+    // The children of every open rule, one after the other in one list: a rule's children
+    // are moved into a vector of their own, of their exact size, when it closes.
+    let mut nodes: Vec<Node<'s>> = Vec::with_capacity(64);
+    let mut stack = vec![Open {
+        kind: Kind::File,
+        start: 0,
+        at: 0,
+        inner: true,
+        first: 0,
+    }];
+    for event in events {
+        match *event {
+            Event::Open { kind, start } => {
+                if let Some(parent) = stack.last_mut() {
+                    gap_tokens(src, parent.at, start, &mut nodes);
+                }
+                stack.push(Open {
+                    kind,
+                    start,
+                    at: start,
+                    inner: false,
+                    first: nodes.len(),
+                });
+            }
+            Event::Token(t) => {
+                if let Some(top) = stack.last_mut() {
+                    gap_tokens(src, top.at, t.start, &mut nodes);
+                    nodes.push(Node::Token(t));
+                    top.at = t.end();
+                    top.inner = true;
+                }
+            }
+            Event::Close { end } => {
+                // The file itself is never closed: the parser balances its events.
+                if stack.len() < 2 {
+                    continue;
+                }
+                let Some(rule) = stack.pop() else {
+                    continue;
+                };
+                if let Some(parent) = stack.last_mut() {
+                    parent.at = end;
+                    parent.inner = true;
+                }
+                if !rule.inner {
+                    // Every rule the parser records is a `Word` when it is a leaf.
+                    leaf_tokens(src, rule.start, end, TokenKind::Word, &mut nodes);
+                    continue;
+                }
+                gap_tokens(src, rule.at, end, &mut nodes);
+                // As in `push_tree`: the comments that end the rule go after it.
+                let trailing = nodes
+                    .get(rule.first..)
+                    .unwrap_or_default()
+                    .iter()
+                    .rev()
+                    .take_while(|n| matches!(n, Node::Token(t) if t.kind == TokenKind::Comment))
+                    .count();
+                let split = nodes.len() - trailing;
+                let children: Vec<Node<'s>> = nodes.drain(rule.first..split).collect();
+                nodes.insert(
+                    rule.first,
+                    Node::Tree(Tree {
+                        kind: rule.kind,
+                        children,
+                    }),
+                );
+            }
+        }
+    }
+    Tree {
+        kind: Kind::File,
+        children: nodes,
+    }
 }
 
 /// The literal tokens in `src[from..to]`, which holds only blanks and bare grammar literals.

@@ -21,6 +21,13 @@
 //! The functions below skip at exactly the same places (`skip` between elements, `tok`/`kwt`
 //! when a literal is followed by another element), so their spans come out the same.
 //!
+//! The formatter needs the concrete tree (`cst`), which pest's pairs give: [`parse_cst`]
+//! runs the same parser recording those pairs as it matches them ([`Fast::rule`] around
+//! each named rule, [`Fast::token`] for each atomic one, string, comment and named
+//! punctuation), and `cst::from_events` turns them into the tree exactly as `cst::parse`
+//! turns pest's. The skips being at pest's places, so are the comments, inside or after a
+//! rule. `tests/fast_parser.rs` compares both trees wherever it compares the modules.
+//!
 //! Valid files this gives up on, leaving them to pest (each is covered by a test):
 //! * literals the AST builder reports as errors: a number too large, an escape that is not a
 //!   character, a time of day past 24:00 (pest's builder records those errors and they must
@@ -28,6 +35,7 @@
 //! * conditions nested more than [`MAX_DEPTH`] parentheses deep (bounded recursion).
 
 use super::ast::*;
+use super::cst::{Event, Kind, Token, TokenKind, Tree};
 use crate::source::{FileId, Span};
 
 /// Parentheses nesting in conditions beyond which the parser gives up, so that deeply
@@ -36,16 +44,7 @@ const MAX_DEPTH: u32 = 64;
 
 /// Parses a whole file, or `None` if it is not valid or not understood.
 pub(crate) fn parse(file: FileId, src: &str) -> Option<Module> {
-    let mut p = Fast {
-        src,
-        b: src.as_bytes(),
-        pos: 0,
-        file,
-        comments: Vec::new(),
-        strings: Vec::new(),
-        depth: 0,
-        bail: false,
-    };
+    let mut p = Fast::<false>::new(file, src);
     let items = p.file();
     if p.bail {
         return None;
@@ -59,7 +58,20 @@ pub(crate) fn parse(file: FileId, src: &str) -> Option<Module> {
     Some(module)
 }
 
-struct Fast<'s> {
+/// The concrete tree of a file (the one `cst::parse` builds from pest's pairs), or `None`
+/// where [`parse`] returns `None`: the formatter then takes pest's path.
+pub(crate) fn parse_cst(file: FileId, src: &str) -> Option<Tree<'_>> {
+    let mut p = Fast::<true>::new(file, src);
+    p.file()?;
+    if p.bail {
+        return None;
+    }
+    Some(super::cst::from_events(src, &p.events))
+}
+
+/// `CST` says whether the parser also records the concrete tree ([`Fast::events`]); it is a
+/// constant so that `deployc check`, which does not need the tree, pays nothing for it.
+struct Fast<'s, const CST: bool> {
     src: &'s str,
     b: &'s [u8],
     pos: usize,
@@ -72,6 +84,9 @@ struct Fast<'s> {
     /// Set when the input is valid but this parser leaves it to pest (see the module docs):
     /// a plain `None` only means that a rule did not match and an alternative may.
     bail: bool,
+    /// With `CST`: the pairs pest would produce, as they are matched (rules opened and
+    /// closed, tokens). Like the comments, they are cut back when an alternative fails.
+    events: Vec<Event<'s>>,
 }
 
 /// Where to come back to when an alternative fails.
@@ -80,6 +95,7 @@ struct Mark {
     pos: usize,
     comments: usize,
     strings: usize,
+    events: usize,
 }
 
 fn is_ident_char(c: u8) -> bool {
@@ -150,9 +166,57 @@ fn no_analysis() -> Analysis {
     }
 }
 
-impl<'s> Fast<'s> {
+impl<'s, const CST: bool> Fast<'s, CST> {
     // -----------------------------------------------------------------------------------------
     // Machinery
+
+    fn new(file: FileId, src: &'s str) -> Self {
+        Fast {
+            src,
+            b: src.as_bytes(),
+            pos: 0,
+            file,
+            comments: Vec::new(),
+            strings: Vec::new(),
+            depth: 0,
+            bail: false,
+            // Reserved up front (real programs have an event every five to ten bytes) so that
+            // it is grown at most a few times.
+            events: Vec::with_capacity(if CST { src.len() / 8 } else { 0 }),
+        }
+    }
+
+    /// A named rule of the grammar: what `f` matches is one pair, grouped in the concrete
+    /// tree as pest groups it.
+    #[inline(always)]
+    fn rule<T>(&mut self, kind: Kind, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        if !CST {
+            return f(self);
+        }
+        let n = self.events.len();
+        self.events.push(Event::Open {
+            kind,
+            start: self.pos,
+        });
+        let r = f(self);
+        if r.is_some() {
+            self.events.push(Event::Close { end: self.pos });
+        } else {
+            self.events.truncate(n);
+        }
+        r
+    }
+
+    /// A token pest makes a pair of (an atomic rule, a string, a comment, punctuation):
+    /// `start..self.pos`.
+    #[inline(always)]
+    fn token(&mut self, start: usize, kind: TokenKind) {
+        if CST && let Some(text) = self.src.get(start..self.pos) {
+            // As `cst` trims pairs: a comment in a CRLF file ends before the `\r`.
+            let text = text.trim_end();
+            self.events.push(Event::Token(Token { text, start, kind }));
+        }
+    }
 
     fn byte(&self, i: usize) -> u8 {
         self.b.get(i).copied().unwrap_or(0)
@@ -170,11 +234,19 @@ impl<'s> Fast<'s> {
         self.src.get(start..end)
     }
 
+    /// The text `start..end` as the module's value. The concrete tree borrows the source
+    /// instead, and the module is dropped unread when the tree is recorded: no copy then.
+    fn owned(&self, start: usize, end: usize) -> Option<String> {
+        let text = self.text(start, end)?;
+        Some(if CST { String::new() } else { text.to_string() })
+    }
+
     fn mark(&self) -> Mark {
         Mark {
             pos: self.pos,
             comments: self.comments.len(),
             strings: self.strings.len(),
+            events: self.events.len(),
         }
     }
 
@@ -182,6 +254,9 @@ impl<'s> Fast<'s> {
         self.pos = m.pos;
         self.comments.truncate(m.comments);
         self.strings.truncate(m.strings);
+        if CST {
+            self.events.truncate(m.events);
+        }
     }
 
     /// Leaves the file to pest (see [`Fast::bail`]).
@@ -237,10 +312,14 @@ impl<'s> Fast<'s> {
                 .position(|&c| c == b'\n')
                 .map_or(self.b.len(), |n| start + n);
             self.pos = end;
-            self.comments.push(Comment {
-                text: self.text(start, end).unwrap_or("").to_string(),
-                span: Span::new(self.file, start, end),
-            });
+            self.token(start, TokenKind::Comment);
+            // The tree keeps the comments in place; the module is not built from it.
+            if !CST {
+                self.comments.push(Comment {
+                    text: self.text(start, end).unwrap_or("").to_string(),
+                    span: Span::new(self.file, start, end),
+                });
+            }
         }
     }
 
@@ -249,6 +328,22 @@ impl<'s> Fast<'s> {
     fn lit(&mut self, s: &str) -> Option<()> {
         if self.rest().starts_with(s.as_bytes()) {
             self.pos += s.len();
+            if CST {
+                // The punctuation the grammar names (`lb`, `eq`, …) is a pair; other
+                // literals are recovered from the gaps between pairs, as `cst` does.
+                let kind = match s {
+                    "{" => Some(TokenKind::LBrace),
+                    "}" => Some(TokenKind::RBrace),
+                    "(" => Some(TokenKind::LParen),
+                    ")" => Some(TokenKind::RParen),
+                    "=" => Some(TokenKind::Eq),
+                    ":" => Some(TokenKind::Colon),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    self.token(self.pos - s.len(), kind);
+                }
+            }
             Some(())
         } else {
             None
@@ -268,6 +363,12 @@ impl<'s> Fast<'s> {
         if rest.starts_with(s.as_bytes()) && !is_ident_char(rest.get(s.len()).copied().unwrap_or(0))
         {
             self.pos += s.len();
+            let kind = match s {
+                "and" => TokenKind::And,
+                "or" => TokenKind::Or,
+                _ => TokenKind::Word,
+            };
+            self.token(self.pos - s.len(), kind);
             Some(())
         } else {
             None
@@ -294,6 +395,7 @@ impl<'s> Fast<'s> {
         }
         let start = self.pos;
         self.pos += w.len();
+        self.token(start, TokenKind::Word);
         Some((i, self.span_from(start)))
     }
 
@@ -326,8 +428,16 @@ impl<'s> Fast<'s> {
 
     fn ident(&mut self) -> Option<Ident> {
         let start = self.pos;
+        let ident = self.ident_in_path()?;
+        self.token(start, TokenKind::Word);
+        Some(ident)
+    }
+
+    /// `ident` as part of a `path`, which is one token.
+    fn ident_in_path(&mut self) -> Option<Ident> {
+        let start = self.pos;
         let end = self.ident_end(start)?;
-        let name = self.text(start, end)?.to_string();
+        let name = self.owned(start, end)?;
         self.pos = end;
         Some(Ident {
             name,
@@ -338,11 +448,11 @@ impl<'s> Fast<'s> {
     /// `path = ${ ident ~ ("." ~ ident)* }`.
     fn path(&mut self) -> Option<Path> {
         let start = self.pos;
-        let mut segments = vec![self.ident()?];
+        let mut segments = vec![self.ident_in_path()?];
         while self.byte(self.pos) == b'.' {
             let dot = self.pos;
             self.pos += 1;
-            match self.ident() {
+            match self.ident_in_path() {
                 Some(i) => segments.push(i),
                 None => {
                     self.pos = dot;
@@ -350,6 +460,7 @@ impl<'s> Fast<'s> {
                 }
             }
         }
+        self.token(start, TokenKind::Word);
         Some(Path {
             segments,
             span: self.span_from(start),
@@ -369,8 +480,9 @@ impl<'s> Fast<'s> {
         if is_ident_char(self.byte(j)) {
             return None;
         }
-        let var = self.text(start, j)?.to_string();
+        let var = self.owned(start, j)?;
         self.pos = j;
+        self.token(start, TokenKind::Word);
         Some(var)
     }
 
@@ -425,6 +537,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end;
+        self.token(start, TokenKind::Word);
         Some(Spanned {
             value,
             span: self.span_from(start),
@@ -443,6 +556,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end;
+        self.token(start, TokenKind::Word);
         Some(Spanned {
             value,
             span: self.span_from(start),
@@ -455,6 +569,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end;
+        self.token(start, TokenKind::Word);
         Some(Spanned {
             value,
             span: self.span_from(start),
@@ -519,6 +634,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end + 1;
+        self.token(start, TokenKind::Word);
         Some(Spanned {
             value,
             span: self.span_from(start),
@@ -536,6 +652,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end + 1;
+        self.token(start, TokenKind::Word);
         Some(value)
     }
 
@@ -559,6 +676,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         };
         self.pos = end + 2;
+        self.token(start, TokenKind::Word);
         Some(Spanned {
             value: Rate { amount, per },
             span: self.span_from(start),
@@ -586,6 +704,7 @@ impl<'s> Fast<'s> {
         let month = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
         let day = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
         self.pos = s + 10;
+        self.token(s, TokenKind::Word);
         Some(Spanned {
             value: Date { year, month, day },
             span: self.span_from(s),
@@ -610,6 +729,7 @@ impl<'s> Fast<'s> {
             return self.give_up();
         }
         self.pos = s + 5;
+        self.token(s, TokenKind::Word);
         Some(Spanned {
             value: h * 60 + m,
             span: self.span_from(s),
@@ -669,11 +789,14 @@ impl<'s> Fast<'s> {
             }
             decoded
         } else {
-            (body.to_string(), Vec::new())
+            (self.owned(start + 1, i)?, Vec::new())
         };
         self.pos = i + 1;
+        self.token(start, TokenKind::Text);
         let span = self.span_from(start);
-        self.strings.push(span);
+        if !CST {
+            self.strings.push(span);
+        }
         Some(StrLit {
             value,
             span,
@@ -694,10 +817,13 @@ impl<'s> Fast<'s> {
             .get(content..)?
             .windows(3)
             .position(|w| w == b"\"\"\"")?;
-        let value = self.text(content, content + len)?.to_string();
+        let value = self.owned(content, content + len)?;
         self.pos = content + len + 3;
+        self.token(start, TokenKind::Text);
         let span = self.span_from(start);
-        self.strings.push(span);
+        if !CST {
+            self.strings.push(span);
+        }
         Some(StrLit {
             value,
             span,
@@ -756,6 +882,10 @@ impl<'s> Fast<'s> {
 
     /// `env_ref = { kw_env ~ env_var }`.
     fn env_ref(&mut self) -> Option<ValueSource> {
+        self.rule(Kind::Other, Self::env_ref_pairs)
+    }
+
+    fn env_ref_pairs(&mut self) -> Option<ValueSource> {
         let start = self.pos;
         self.kwt("env")?;
         let var = self.env_var()?;
@@ -775,6 +905,10 @@ impl<'s> Fast<'s> {
 
     /// `run_command = { kw_run ~ string ~ (kw_timeout ~ duration)? }`.
     fn run_command(&mut self) -> Option<RunCommand> {
+        self.rule(Kind::Other, Self::run_command_pairs)
+    }
+
+    fn run_command_pairs(&mut self) -> Option<RunCommand> {
         let start = self.pos;
         self.kwt("run")?;
         let command = self.string()?;
@@ -789,6 +923,10 @@ impl<'s> Fast<'s> {
 
     /// `gate_timeout = { kw_timeout ~ duration ~ ("else" ~ gate_action)? }`.
     fn gate_timeout(&mut self) -> Option<GateTimeout> {
+        self.rule(Kind::Other, Self::gate_timeout_pairs)
+    }
+
+    fn gate_timeout_pairs(&mut self) -> Option<GateTimeout> {
         let start = self.pos;
         self.kwt("timeout")?;
         let timeout = self.duration()?;
@@ -812,6 +950,10 @@ impl<'s> Fast<'s> {
 
     /// `ident_list = { ident ~ ("," ~ !(ident ~ "=") ~ ident)* }`.
     fn ident_list(&mut self) -> Option<Vec<Ident>> {
+        self.rule(Kind::Other, Self::ident_list_pairs)
+    }
+
+    fn ident_list_pairs(&mut self) -> Option<Vec<Ident>> {
         let first = self.ident()?;
         self.skip();
         let rest = self.rep(|p| {
@@ -834,6 +976,10 @@ impl<'s> Fast<'s> {
 
     /// `(ident ~ ("," ~ ident)*)?` inside parentheses: `args` of a block use.
     fn args(&mut self) -> Option<Vec<Ident>> {
+        self.rule(Kind::Params, Self::args_pairs)
+    }
+
+    fn args_pairs(&mut self) -> Option<Vec<Ident>> {
         self.tok("(")?;
         let list = self
             .attempt(|p| {
@@ -853,6 +999,10 @@ impl<'s> Fast<'s> {
 
     /// `params = { lp ~ (param ~ ("," ~ param)*)? ~ rp }`.
     fn params(&mut self) -> Option<Vec<Param>> {
+        self.rule(Kind::Params, Self::params_pairs)
+    }
+
+    fn params_pairs(&mut self) -> Option<Vec<Param>> {
         self.tok("(")?;
         let list = self
             .attempt(|p| {
@@ -872,6 +1022,10 @@ impl<'s> Fast<'s> {
 
     /// `param = { ident ~ colon ~ param_kind }`.
     fn param(&mut self) -> Option<Param> {
+        self.rule(Kind::Other, Self::param_pairs)
+    }
+
+    fn param_pairs(&mut self) -> Option<Param> {
         let name = self.ident()?;
         self.skip();
         self.tok(":")?;
@@ -896,6 +1050,10 @@ impl<'s> Fast<'s> {
 
     /// `block_use = { path ~ args? }`.
     fn block_use(&mut self) -> Option<BlockUse> {
+        self.rule(Kind::Other, Self::block_use_pairs)
+    }
+
+    fn block_use_pairs(&mut self) -> Option<BlockUse> {
         let start = self.pos;
         let path = self.path()?;
         self.skip();
@@ -982,6 +1140,10 @@ impl<'s> Fast<'s> {
 
     /// `import = { kw_import ~ (string ~ kw_as ~ ident | path) }`.
     fn import(&mut self) -> Option<Import> {
+        self.rule(Kind::Other, Self::import_pairs)
+    }
+
+    fn import_pairs(&mut self) -> Option<Import> {
         let start = self.pos;
         self.kwt("import")?;
         let file = self.attempt(|p| {
@@ -1003,6 +1165,10 @@ impl<'s> Fast<'s> {
 
     /// `service = { kw_service ~ ident ~ lb ~ (service_entry ~ ","?)* ~ rb }`.
     fn service(&mut self) -> Option<Service> {
+        self.rule(Kind::Other, Self::service_pairs)
+    }
+
+    fn service_pairs(&mut self) -> Option<Service> {
         let start = self.pos;
         self.kwt("service")?;
         let name = self.ident()?;
@@ -1012,15 +1178,21 @@ impl<'s> Fast<'s> {
             if let Some(h) = p.attempt(Self::health_setting) {
                 health.push(h);
             } else if let Some(r) = p.attempt(|p| {
-                p.tok("smoke")?;
-                p.tok("=")?;
-                p.run_command()
+                // `smoke_setting = { "smoke" ~ eq ~ run_command }`.
+                p.rule(Kind::Other, |p| {
+                    p.tok("smoke")?;
+                    p.tok("=")?;
+                    p.run_command()
+                })
             }) {
                 smoke.push(r);
             } else {
-                p.tok("url")?;
-                p.tok("=")?;
-                url.push(p.string()?);
+                // `url_setting = { "url" ~ eq ~ string }`.
+                url.push(p.rule(Kind::Other, |p| {
+                    p.tok("url")?;
+                    p.tok("=")?;
+                    p.string()
+                })?);
             }
             Some(())
         })?;
@@ -1036,6 +1208,10 @@ impl<'s> Fast<'s> {
 
     /// `health_setting = { "health" ~ eq ~ "http" ~ string ~ ("expect" ~ int)? ~ (kw_timeout ~ duration)? }`.
     fn health_setting(&mut self) -> Option<HealthCheck> {
+        self.rule(Kind::Other, Self::health_setting_pairs)
+    }
+
+    fn health_setting_pairs(&mut self) -> Option<HealthCheck> {
         let start = self.pos;
         self.tok("health")?;
         self.tok("=")?;
@@ -1058,6 +1234,10 @@ impl<'s> Fast<'s> {
 
     /// `environment = { kw_environment ~ ident ~ lb ~ (env_entry ~ ","?)* ~ rb }`.
     fn environment(&mut self) -> Option<Environment> {
+        self.rule(Kind::Other, Self::environment_pairs)
+    }
+
+    fn environment_pairs(&mut self) -> Option<Environment> {
         let start = self.pos;
         self.kwt("environment")?;
         let name = self.ident()?;
@@ -1083,23 +1263,27 @@ impl<'s> Fast<'s> {
     fn env_entry(&mut self, e: &mut Environment) -> Option<&'static str> {
         let start = self.pos;
         if let Some(i) = self.attempt(|p| {
-            p.tok("requires")?;
-            p.tok("=")?;
-            p.ident()
+            p.rule(Kind::Other, |p| {
+                p.tok("requires")?;
+                p.tok("=")?;
+                p.ident()
+            })
         }) {
             e.requires.push(i);
             return Some("requires");
         }
         if let Some(a) = self.attempt(|p| {
-            p.tok("approval")?;
-            p.tok("=")?;
-            let role = p.ident()?;
-            p.skip();
-            let timeout = p.attempt(Self::gate_timeout);
-            Some(Approval {
-                role,
-                timeout,
-                span: p.span_from(start),
+            p.rule(Kind::Other, |p| {
+                p.tok("approval")?;
+                p.tok("=")?;
+                let role = p.ident()?;
+                p.skip();
+                let timeout = p.attempt(Self::gate_timeout);
+                Some(Approval {
+                    role,
+                    timeout,
+                    span: p.span_from(start),
+                })
             })
         }) {
             e.approval.push(a);
@@ -1134,40 +1318,52 @@ impl<'s> Fast<'s> {
             return Some("freeze");
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("flags")?;
-            p.tok("=")?;
-            if let Some(s) = p.attempt(|p| {
-                p.tok("command")?;
-                p.string()
-            }) {
-                return Some(FlagDriver::Command(s));
-            }
-            p.tok("file")?;
-            p.string().map(FlagDriver::File)
+            p.rule(Kind::Other, |p| {
+                p.tok("flags")?;
+                p.tok("=")?;
+                if let Some(s) = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("command")?;
+                        p.string()
+                    })
+                }) {
+                    return Some(FlagDriver::Command(s));
+                }
+                p.rule(Kind::Other, |p| {
+                    p.tok("file")?;
+                    p.string().map(FlagDriver::File)
+                })
+            })
         }) {
             e.flags.push((v, self.span_from(start)));
             return Some("flags");
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("url")?;
-            p.tok("=")?;
-            p.string()
+            p.rule(Kind::Other, |p| {
+                p.tok("url")?;
+                p.tok("=")?;
+                p.string()
+            })
         }) {
             e.url.push(v);
             return Some("url");
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("statement_timeout")?;
-            p.tok("=")?;
-            p.duration()
+            p.rule(Kind::Other, |p| {
+                p.tok("statement_timeout")?;
+                p.tok("=")?;
+                p.duration()
+            })
         }) {
             e.statement_timeout.push(v);
             return Some("statement_timeout");
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("lock_timeout")?;
-            p.tok("=")?;
-            p.duration()
+            p.rule(Kind::Other, |p| {
+                p.tok("lock_timeout")?;
+                p.tok("=")?;
+                p.duration()
+            })
         }) {
             e.lock_timeout.push(v);
             return Some("lock_timeout");
@@ -1183,6 +1379,10 @@ impl<'s> Fast<'s> {
 
     /// `env_release = { kw_release ~ lb ~ (release_environment_entry ~ ","?)* ~ rb }`.
     fn env_release(&mut self) -> Option<ReleaseDefaults> {
+        self.rule(Kind::Other, Self::env_release_pairs)
+    }
+
+    fn env_release_pairs(&mut self) -> Option<ReleaseDefaults> {
         let start = self.pos;
         self.kw("release")?;
         let keyword = self.span_from(start);
@@ -1198,6 +1398,10 @@ impl<'s> Fast<'s> {
     /// `provider_setting = { "provider" ~ eq ~ (local_provider | command_provider |
     /// kubernetes_provider | argo_provider) }`.
     fn provider_setting(&mut self) -> Option<Provider> {
+        self.rule(Kind::Other, Self::provider_setting_pairs)
+    }
+
+    fn provider_setting_pairs(&mut self) -> Option<Provider> {
         self.tok("provider")?;
         self.tok("=")?;
         if let Some(v) = self.attempt(Self::local_provider) {
@@ -1206,24 +1410,32 @@ impl<'s> Fast<'s> {
         if let Some(v) = self.attempt(Self::cluster_provider) {
             return Some(v);
         }
+        self.rule(Kind::Other, Self::command_provider)
+    }
+
+    /// `command_provider = { "command" ~ lb ~ (command_entry ~ ","?)* ~ rb }`.
+    fn command_provider(&mut self) -> Option<Provider> {
         let start = self.pos;
         self.tok("command")?;
         let mut actions = Vec::new();
         self.block(|p| {
             // `command_entry = { ident ~ eq ~ string ~ (kw_timeout ~ duration)? }`.
-            let start = p.pos;
-            let action = p.ident()?;
-            p.skip();
-            p.tok("=")?;
-            let command = p.string()?;
-            p.skip();
-            let timeout = p.opt_timeout();
-            actions.push(CommandAction {
-                action,
-                command,
-                timeout,
-                span: p.span_from(start),
-            });
+            let action = p.rule(Kind::Other, |p| {
+                let start = p.pos;
+                let action = p.ident()?;
+                p.skip();
+                p.tok("=")?;
+                let command = p.string()?;
+                p.skip();
+                let timeout = p.opt_timeout();
+                Some(CommandAction {
+                    action,
+                    command,
+                    timeout,
+                    span: p.span_from(start),
+                })
+            })?;
+            actions.push(action);
             Some(())
         })?;
         Some(Provider::Command {
@@ -1235,6 +1447,10 @@ impl<'s> Fast<'s> {
     /// `kubernetes_provider = { "kubernetes" ~ lb ~ (cluster_entry ~ ","?)* ~ rb }` and
     /// `argo_provider = { "argo_rollouts" ~ lb ~ (cluster_entry ~ ","?)* ~ rb }`.
     fn cluster_provider(&mut self) -> Option<Provider> {
+        self.rule(Kind::Other, Self::cluster_provider_pairs)
+    }
+
+    fn cluster_provider_pairs(&mut self) -> Option<Provider> {
         let start = self.pos;
         let kind = if self.attempt(|p| p.tok("kubernetes")).is_some() {
             ClusterKind::Kubernetes
@@ -1245,24 +1461,27 @@ impl<'s> Fast<'s> {
         let mut settings = Vec::new();
         self.block(|p| {
             // `cluster_entry = { ident ~ eq ~ (env_ref | string | duration | int) }`.
-            let start = p.pos;
-            let name = p.ident()?;
-            p.skip();
-            p.tok("=")?;
-            let value = if let Some(ValueSource::Env { var, span }) = p.attempt(Self::env_ref) {
-                ClusterValue::Env { var, span }
-            } else if let Some(s) = p.attempt(Self::string) {
-                ClusterValue::Text(s)
-            } else if let Some(d) = p.attempt(Self::duration) {
-                ClusterValue::Duration(d)
-            } else {
-                ClusterValue::Int(p.int()?)
-            };
-            settings.push(ClusterSetting {
-                name,
-                value,
-                span: p.span_from(start),
-            });
+            let setting = p.rule(Kind::Other, |p| {
+                let start = p.pos;
+                let name = p.ident()?;
+                p.skip();
+                p.tok("=")?;
+                let value = if let Some(ValueSource::Env { var, span }) = p.attempt(Self::env_ref) {
+                    ClusterValue::Env { var, span }
+                } else if let Some(s) = p.attempt(Self::string) {
+                    ClusterValue::Text(s)
+                } else if let Some(d) = p.attempt(Self::duration) {
+                    ClusterValue::Duration(d)
+                } else {
+                    ClusterValue::Int(p.int()?)
+                };
+                Some(ClusterSetting {
+                    name,
+                    value,
+                    span: p.span_from(start),
+                })
+            })?;
+            settings.push(setting);
             Some(())
         })?;
         Some(Provider::Cluster {
@@ -1274,40 +1493,51 @@ impl<'s> Fast<'s> {
 
     /// `local_provider = { "local" ~ lb ~ (local_entry ~ ","?)* ~ rb }`.
     fn local_provider(&mut self) -> Option<Provider> {
+        self.rule(Kind::Other, Self::local_provider_pairs)
+    }
+
+    fn local_provider_pairs(&mut self) -> Option<Provider> {
         let start = self.pos;
         self.tok("local")?;
         let (mut command, mut replicas, mut traffic) = (Vec::new(), Vec::new(), Vec::new());
         self.block(|p| {
             if let Some(s) = p.attempt(|p| {
-                p.tok("command")?;
-                p.tok("=")?;
-                p.string()
+                p.rule(Kind::Other, |p| {
+                    p.tok("command")?;
+                    p.tok("=")?;
+                    p.string()
+                })
             }) {
                 command.push(s);
             } else if let Some(n) = p.attempt(|p| {
-                p.tok("replicas")?;
-                p.tok("=")?;
-                p.int()
+                p.rule(Kind::Other, |p| {
+                    p.tok("replicas")?;
+                    p.tok("=")?;
+                    p.int()
+                })
             }) {
                 replicas.push(n);
             } else {
                 // `local_traffic = { "traffic" ~ eq ~ rate ~ string ~ ("," ~ string)* }`.
-                let start = p.pos;
-                p.tok("traffic")?;
-                p.tok("=")?;
-                let rate = p.rate()?;
-                p.skip();
-                let first = p.string()?;
-                p.skip();
-                let rest = p.rep(|p| {
-                    p.tok(",")?;
-                    p.string()
-                });
-                traffic.push(Traffic {
-                    rate,
-                    paths: prepend(first, rest),
-                    span: p.span_from(start),
-                });
+                let t = p.rule(Kind::Other, |p| {
+                    let start = p.pos;
+                    p.tok("traffic")?;
+                    p.tok("=")?;
+                    let rate = p.rate()?;
+                    p.skip();
+                    let first = p.string()?;
+                    p.skip();
+                    let rest = p.rep(|p| {
+                        p.tok(",")?;
+                        p.string()
+                    });
+                    Some(Traffic {
+                        rate,
+                        paths: prepend(first, rest),
+                        span: p.span_from(start),
+                    })
+                })?;
+                traffic.push(t);
             }
             Some(())
         })?;
@@ -1321,20 +1551,28 @@ impl<'s> Fast<'s> {
 
     /// `database_setting = { "database" ~ eq ~ (sqlite_db | postgres_db) }`.
     fn database_setting(&mut self) -> Option<Database> {
+        self.rule(Kind::Other, Self::database_setting_pairs)
+    }
+
+    fn database_setting_pairs(&mut self) -> Option<Database> {
         self.tok("database")?;
         self.tok("=")?;
         let start = self.pos;
         if let Some(file) = self.attempt(|p| {
-            p.tok("sqlite")?;
-            p.string()
+            p.rule(Kind::Other, |p| {
+                p.tok("sqlite")?;
+                p.string()
+            })
         }) {
             return Some(Database::Sqlite {
                 file,
                 span: self.span_from(start),
             });
         }
-        self.tok("postgres")?;
-        let url = self.value_source()?;
+        let url = self.rule(Kind::Other, |p| {
+            p.tok("postgres")?;
+            p.value_source()
+        })?;
         Some(Database::Postgres {
             url,
             span: self.span_from(start),
@@ -1344,11 +1582,17 @@ impl<'s> Fast<'s> {
     /// `state_setting = { "state" ~ eq ~ state_postgres }`, `state_postgres = { "postgres" ~
     /// env_ref }`.
     fn state_setting(&mut self) -> Option<StateStore> {
+        self.rule(Kind::Other, Self::state_setting_pairs)
+    }
+
+    fn state_setting_pairs(&mut self) -> Option<StateStore> {
         self.tok("state")?;
         self.tok("=")?;
         let start = self.pos;
-        self.tok("postgres")?;
-        let url = self.env_ref()?;
+        let url = self.rule(Kind::Other, |p| {
+            p.tok("postgres")?;
+            p.env_ref()
+        })?;
         Some(StateStore {
             url,
             span: self.span_from(start),
@@ -1357,28 +1601,38 @@ impl<'s> Fast<'s> {
 
     /// `backup_setting = { "backup" ~ eq ~ (backup_run | backup_kind) }`.
     fn backup_setting(&mut self) -> Option<Backup> {
+        self.rule(Kind::Other, Self::backup_setting_pairs)
+    }
+
+    fn backup_setting_pairs(&mut self) -> Option<Backup> {
         self.tok("backup")?;
         self.tok("=")?;
         let start = self.pos;
         if let Some(v) = self.attempt(|p| {
-            p.kwt("run")?;
-            let command = p.string()?;
-            // Pest skips before each optional, whether it matches or not.
-            p.skip();
-            let verify = p.attempt(|p| {
-                p.tok("verify")?;
-                p.string()
-            });
-            p.skip();
-            let restore = p.attempt(|p| {
-                p.tok("restore")?;
-                p.string()
-            });
-            Some(Backup::Run {
-                command,
-                verify,
-                restore,
-                span: p.span_from(start),
+            p.rule(Kind::Other, |p| {
+                p.kwt("run")?;
+                let command = p.string()?;
+                // Pest skips before each optional, whether it matches or not.
+                p.skip();
+                let verify = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("verify")?;
+                        p.string()
+                    })
+                });
+                p.skip();
+                let restore = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("restore")?;
+                        p.string()
+                    })
+                });
+                Some(Backup::Run {
+                    command,
+                    verify,
+                    restore,
+                    span: p.span_from(start),
+                })
             })
         }) {
             return Some(v);
@@ -1393,64 +1647,85 @@ impl<'s> Fast<'s> {
 
     /// `metrics_setting = { "metrics" ~ eq ~ (prometheus_source | probe_source | command_source) }`.
     fn metrics_setting(&mut self) -> Option<MetricsSource> {
+        self.rule(Kind::Other, Self::metrics_setting_pairs)
+    }
+
+    fn metrics_setting_pairs(&mut self) -> Option<MetricsSource> {
         self.tok("metrics")?;
         self.tok("=")?;
         let start = self.pos;
         if let Some(v) = self.attempt(|p| {
-            p.tok("prometheus")?;
-            let url = p.value_source()?;
-            p.skip();
-            let timeout = p.opt_timeout();
-            Some(MetricsSource::Prometheus {
-                url,
-                timeout,
-                span: p.span_from(start),
+            p.rule(Kind::Other, |p| {
+                p.tok("prometheus")?;
+                let url = p.value_source()?;
+                p.skip();
+                let timeout = p.opt_timeout();
+                Some(MetricsSource::Prometheus {
+                    url,
+                    timeout,
+                    span: p.span_from(start),
+                })
             })
         }) {
             return Some(v);
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("probe")?;
-            let every = p.attempt(|p| {
-                p.kwt("every")?;
-                p.duration()
-            });
-            Some(MetricsSource::Probe {
-                every,
-                span: p.span_from(start),
+            p.rule(Kind::Other, |p| {
+                p.tok("probe")?;
+                let every = p.attempt(|p| {
+                    p.kwt("every")?;
+                    p.duration()
+                });
+                Some(MetricsSource::Probe {
+                    every,
+                    span: p.span_from(start),
+                })
             })
         }) {
             return Some(v);
         }
-        self.tok("command")?;
-        let command = self.string()?;
-        self.skip();
-        let timeout = self.opt_timeout();
-        Some(MetricsSource::Command {
-            command,
-            timeout,
-            span: self.span_from(start),
+        self.rule(Kind::Other, |p| {
+            p.tok("command")?;
+            let command = p.string()?;
+            p.skip();
+            let timeout = p.opt_timeout();
+            Some(MetricsSource::Command {
+                command,
+                timeout,
+                span: p.span_from(start),
+            })
         })
     }
 
     /// `window_setting = { "window" ~ eq ~ weekday_range ~ time_range ~ string }`.
     fn window_setting(&mut self) -> Option<Window> {
+        self.rule(Kind::Other, Self::window_setting_pairs)
+    }
+
+    fn window_setting_pairs(&mut self) -> Option<Window> {
         let start = self.pos;
         self.tok("window")?;
         self.tok("=")?;
-        let first_day = self.weekday()?;
+        // `weekday_range = { weekday ~ (".." ~ weekday)? }`.
+        let (first_day, last_day) = self.rule(Kind::Other, |p| {
+            let first_day = p.weekday()?;
+            p.skip();
+            let last_day = p
+                .attempt(|p| {
+                    p.tok("..")?;
+                    p.weekday()
+                })
+                .unwrap_or(first_day);
+            Some((first_day, last_day))
+        })?;
         self.skip();
-        let last_day = self
-            .attempt(|p| {
-                p.tok("..")?;
-                p.weekday()
-            })
-            .unwrap_or(first_day);
-        self.skip();
-        let from = self.time_of_day()?;
-        self.skip();
-        self.tok("..")?;
-        let to = self.time_of_day()?;
+        // `time_range = { time_of_day ~ ".." ~ time_of_day }`.
+        let (from, to) = self.rule(Kind::Other, |p| {
+            let from = p.time_of_day()?;
+            p.skip();
+            p.tok("..")?;
+            Some((from, p.time_of_day()?))
+        })?;
         self.skip();
         let time_zone = self.string()?;
         Some(Window {
@@ -1465,6 +1740,10 @@ impl<'s> Fast<'s> {
 
     /// `freeze_setting = { "freeze" ~ eq ~ date_range ~ ("," ~ date_range)* }`.
     fn freeze_setting(&mut self) -> Option<Vec<DateRange>> {
+        self.rule(Kind::Other, Self::freeze_setting_pairs)
+    }
+
+    fn freeze_setting_pairs(&mut self) -> Option<Vec<DateRange>> {
         self.tok("freeze")?;
         self.tok("=")?;
         let first = self.date_range()?;
@@ -1478,6 +1757,10 @@ impl<'s> Fast<'s> {
 
     /// `date_range = { date ~ (".." ~ date)? }`.
     fn date_range(&mut self) -> Option<DateRange> {
+        self.rule(Kind::Other, Self::date_range_pairs)
+    }
+
+    fn date_range_pairs(&mut self) -> Option<DateRange> {
         let start = self.pos;
         let from = self.date()?;
         self.skip();
@@ -1496,28 +1779,38 @@ impl<'s> Fast<'s> {
 
     /// `team = { kw_team ~ lb ~ (team_entry ~ ","?)* ~ rb }`.
     fn team(&mut self) -> Option<Team> {
+        self.rule(Kind::Other, Self::team_pairs)
+    }
+
+    fn team_pairs(&mut self) -> Option<Team> {
         let start = self.pos;
         self.kwt("team")?;
         let (mut roles, mut rollback_decision) = (Vec::new(), Vec::new());
         self.block(|p| {
             let start = p.pos;
             if let Some(list) = p.attempt(|p| {
-                p.tok("rollback_decision")?;
-                p.tok("=")?;
-                p.ident_list()
+                p.rule(Kind::Other, |p| {
+                    p.tok("rollback_decision")?;
+                    p.tok("=")?;
+                    p.ident_list()
+                })
             }) {
                 rollback_decision.push((list, p.span_from(start)));
                 return Some(());
             }
-            let name = p.ident()?;
-            p.skip();
-            p.tok("=")?;
-            let who = p.string()?;
-            roles.push(Role {
-                name,
-                who,
-                span: p.span_from(start),
-            });
+            // `role_setting = { ident ~ eq ~ string }`.
+            let role = p.rule(Kind::Other, |p| {
+                let name = p.ident()?;
+                p.skip();
+                p.tok("=")?;
+                let who = p.string()?;
+                Some(Role {
+                    name,
+                    who,
+                    span: p.span_from(start),
+                })
+            })?;
+            roles.push(role);
             Some(())
         })?;
         Some(Team {
@@ -1529,6 +1822,10 @@ impl<'s> Fast<'s> {
 
     /// `channel = { kw_channel ~ ident ~ eq ~ channel_kind ~ required_marker? }`.
     fn channel(&mut self) -> Option<Channel> {
+        self.rule(Kind::Other, Self::channel_pairs)
+    }
+
+    fn channel_pairs(&mut self) -> Option<Channel> {
         let start = self.pos;
         self.kwt("channel")?;
         let name = self.ident()?;
@@ -1548,50 +1845,64 @@ impl<'s> Fast<'s> {
 
     fn channel_kind(&mut self) -> Option<ChannelKind> {
         if let Some(k) = self.attempt(|p| {
-            p.tok("slack")?;
-            let room = p.string()?;
-            p.skip();
-            p.tok("webhook")?;
-            let webhook = p.value_source()?;
-            Some(ChannelKind::Slack { room, webhook })
-        }) {
-            return Some(k);
-        }
-        if let Some(k) = self.attempt(|p| {
-            p.tok("email")?;
-            let first = p.string()?;
-            p.skip();
-            let rest = p.rep(|p| {
-                p.tok(",")?;
-                p.string()
-            });
-            p.skip();
-            let smtp = p.attempt(|p| {
-                p.tok("smtp")?;
-                p.value_source()
-            });
-            Some(ChannelKind::Email {
-                to: prepend(first, rest),
-                smtp,
+            p.rule(Kind::Other, |p| {
+                p.tok("slack")?;
+                let room = p.string()?;
+                p.skip();
+                p.tok("webhook")?;
+                let webhook = p.value_source()?;
+                Some(ChannelKind::Slack { room, webhook })
             })
         }) {
             return Some(k);
         }
         if let Some(k) = self.attempt(|p| {
-            p.tok("webhook")?;
-            p.value_source().map(|url| ChannelKind::Webhook { url })
+            p.rule(Kind::Other, |p| {
+                p.tok("email")?;
+                let first = p.string()?;
+                p.skip();
+                let rest = p.rep(|p| {
+                    p.tok(",")?;
+                    p.string()
+                });
+                p.skip();
+                let smtp = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("smtp")?;
+                        p.value_source()
+                    })
+                });
+                Some(ChannelKind::Email {
+                    to: prepend(first, rest),
+                    smtp,
+                })
+            })
+        }) {
+            return Some(k);
+        }
+        if let Some(k) = self.attempt(|p| {
+            p.rule(Kind::Other, |p| {
+                p.tok("webhook")?;
+                p.value_source().map(|url| ChannelKind::Webhook { url })
+            })
         }) {
             return Some(k);
         }
         if self.word(&["stdout"]).is_some() {
             return Some(ChannelKind::Stdout);
         }
-        self.tok("file")?;
-        self.string().map(|path| ChannelKind::File { path })
+        self.rule(Kind::Other, |p| {
+            p.tok("file")?;
+            p.string().map(|path| ChannelKind::File { path })
+        })
     }
 
     /// `metric = { kw_metric ~ ident ~ colon ~ metric_kind ~ (metric_single | metric_multi) }`.
     fn metric(&mut self) -> Option<Metric> {
+        self.rule(Kind::Other, Self::metric_pairs)
+    }
+
+    fn metric_pairs(&mut self) -> Option<Metric> {
         let start = self.pos;
         self.kwt("metric")?;
         let name = self.ident()?;
@@ -1610,13 +1921,18 @@ impl<'s> Fast<'s> {
         let mut per = None;
         // `metric_single = { eq ~ metric_query ~ per_unit? }`.
         let single = self.attempt(|p| {
-            p.tok("=")?;
-            let source = p.source_kind()?;
-            p.skip();
-            let query = p.string()?;
-            p.skip();
-            let unit = p.attempt(Self::per_unit);
-            Some((MetricQuery { source, query }, unit))
+            p.rule(Kind::Other, |p| {
+                p.tok("=")?;
+                // `metric_query = { source_kind ~ string }`.
+                let (source, query) = p.rule(Kind::Other, |p| {
+                    let source = p.source_kind()?;
+                    p.skip();
+                    Some((source, p.string()?))
+                })?;
+                p.skip();
+                let unit = p.attempt(Self::per_unit);
+                Some((MetricQuery { source, query }, unit))
+            })
         });
         match single {
             Some((q, unit)) => {
@@ -1625,19 +1941,23 @@ impl<'s> Fast<'s> {
             }
             None => {
                 // `metric_multi = { lb ~ ((metric_query_setting | per_unit) ~ ","?)* ~ rb }`.
-                self.block(|p| {
-                    if let Some(q) = p.attempt(|p| {
-                        let source = p.source_kind()?;
-                        p.skip();
-                        p.tok("=")?;
-                        let query = p.string()?;
-                        Some(MetricQuery { source, query })
-                    }) {
-                        queries.push(q);
-                    } else {
-                        per = Some(p.per_unit()?);
-                    }
-                    Some(())
+                self.rule(Kind::Other, |p| {
+                    p.block(|p| {
+                        if let Some(q) = p.attempt(|p| {
+                            p.rule(Kind::Other, |p| {
+                                let source = p.source_kind()?;
+                                p.skip();
+                                p.tok("=")?;
+                                let query = p.string()?;
+                                Some(MetricQuery { source, query })
+                            })
+                        }) {
+                            queries.push(q);
+                        } else {
+                            per = Some(p.per_unit()?);
+                        }
+                        Some(())
+                    })
                 })?;
             }
         }
@@ -1663,6 +1983,10 @@ impl<'s> Fast<'s> {
 
     /// `per_unit = { "per" ~ time_unit }`.
     fn per_unit(&mut self) -> Option<Spanned<TimeUnit>> {
+        self.rule(Kind::Other, Self::per_unit_pairs)
+    }
+
+    fn per_unit_pairs(&mut self) -> Option<Spanned<TimeUnit>> {
         self.tok("per")?;
         let (i, span) = self.word(&["second", "minute", "hour"])?;
         let value = match i {
@@ -1675,6 +1999,10 @@ impl<'s> Fast<'s> {
 
     /// `message_def = { kw_message ~ ident ~ eq ~ string }`.
     fn message_def(&mut self) -> Option<MessageDef> {
+        self.rule(Kind::Other, Self::message_def_pairs)
+    }
+
+    fn message_def_pairs(&mut self) -> Option<MessageDef> {
         let start = self.pos;
         self.kwt("message")?;
         let name = self.ident()?;
@@ -1701,6 +2029,10 @@ impl<'s> Fast<'s> {
 
     /// `strategy_def = { kw_strategy ~ ident ~ params? ~ eq ~ strategy_expr }`.
     fn strategy_def(&mut self) -> Option<NamedStrategy> {
+        self.rule(Kind::Other, Self::strategy_def_pairs)
+    }
+
+    fn strategy_def_pairs(&mut self) -> Option<NamedStrategy> {
         let (start, name, params) = self.def_head("strategy")?;
         self.tok("=")?;
         let strategy = self.strategy_expr()?;
@@ -1715,6 +2047,10 @@ impl<'s> Fast<'s> {
 
     /// `rollback_def = { kw_rollback ~ ident ~ params? ~ rollback_body }`.
     fn rollback_def(&mut self) -> Option<NamedRollback> {
+        self.rule(Kind::Other, Self::rollback_def_pairs)
+    }
+
+    fn rollback_def_pairs(&mut self) -> Option<NamedRollback> {
         let (start, name, params) = self.def_head("rollback")?;
         let triggers = self.rollback_body()?;
         Some(NamedRollback {
@@ -1728,6 +2064,10 @@ impl<'s> Fast<'s> {
 
     /// `comms_def = { kw_comms ~ ident ~ params? ~ comms_body }`.
     fn comms_def(&mut self) -> Option<NamedComms> {
+        self.rule(Kind::Other, Self::comms_def_pairs)
+    }
+
+    fn comms_def_pairs(&mut self) -> Option<NamedComms> {
         let (start, name, params) = self.def_head("comms")?;
         let entries = self.comms_body()?;
         Some(NamedComms {
@@ -1741,6 +2081,10 @@ impl<'s> Fast<'s> {
 
     /// `checklist_def = { kw_checklist ~ ident ~ params? ~ checklist_body }`.
     fn checklist_def(&mut self) -> Option<NamedChecklist> {
+        self.rule(Kind::Other, Self::checklist_def_pairs)
+    }
+
+    fn checklist_def_pairs(&mut self) -> Option<NamedChecklist> {
         let (start, name, params) = self.def_head("checklist")?;
         let entries = self.checklist_body()?;
         Some(NamedChecklist {
@@ -1757,6 +2101,10 @@ impl<'s> Fast<'s> {
 
     /// `release = { kw_release ~ string ~ lb ~ (release_entry ~ ","?)* ~ rb }`.
     fn release(&mut self) -> Option<Release> {
+        self.rule(Kind::Other, Self::release_pairs)
+    }
+
+    fn release_pairs(&mut self) -> Option<Release> {
         let start = self.pos;
         self.kwt("release")?;
         let version = self.string()?;
@@ -1770,38 +2118,35 @@ impl<'s> Fast<'s> {
     fn release_entry(&mut self, r: &mut Release) -> Option<()> {
         let start = self.pos;
         if let Some(v) = self.attempt(|p| {
-            p.tok("risk")?;
-            p.tok("=")?;
-            let (i, span) = p.word(&["low", "medium", "high"])?;
-            let value = match i {
-                0 => Risk::Low,
-                1 => Risk::Medium,
-                _ => Risk::High,
-            };
-            Some(Spanned { value, span })
+            p.rule(Kind::Other, |p| {
+                p.tok("risk")?;
+                p.tok("=")?;
+                let (i, span) = p.word(&["low", "medium", "high"])?;
+                let value = match i {
+                    0 => Risk::Low,
+                    1 => Risk::Medium,
+                    _ => Risk::High,
+                };
+                Some(Spanned { value, span })
+            })
         }) {
             r.risk.push(v);
             return Some(());
         }
-        if let Some(v) = self.attempt(|p| {
-            p.kwt("strategy")?;
-            p.tok("=")?;
-            if let Some(s) = p.attempt(Self::strategy_expr) {
-                return Some(StrategyRef::Inline(s));
-            }
-            p.block_use().map(StrategyRef::Named)
-        }) {
+        if let Some(v) = self.attempt(Self::strategy_setting) {
             r.strategy.push(v);
             return Some(());
         }
         if let Some(v) = self.attempt(|p| {
-            p.tok("migrations")?;
-            let mut list = Vec::new();
-            p.block(|p| {
-                list.push(p.migration()?);
-                Some(())
-            })?;
-            Some(list)
+            p.rule(Kind::Other, |p| {
+                p.tok("migrations")?;
+                let mut list = Vec::new();
+                p.block(|p| {
+                    list.push(p.migration()?);
+                    Some(())
+                })?;
+                Some(list)
+            })
         }) {
             r.migrations.extend(v);
             return Some(());
@@ -1811,15 +2156,19 @@ impl<'s> Fast<'s> {
             return Some(());
         }
         if let Some(v) = self.attempt(|p| {
-            p.kwt("rollback")?;
-            p.use_or_body(start, Self::rollback_body)
+            p.rule(Kind::Other, |p| {
+                p.kwt("rollback")?;
+                p.use_or_body(start, Self::rollback_body)
+            })
         }) {
             r.rollback.push(v);
             return Some(());
         }
         if let Some(v) = self.attempt(|p| {
-            p.kwt("comms")?;
-            p.use_or_body(start, Self::comms_body)
+            p.rule(Kind::Other, |p| {
+                p.kwt("comms")?;
+                p.use_or_body(start, Self::comms_body)
+            })
         }) {
             r.comms.push(v);
             return Some(());
@@ -1836,15 +2185,33 @@ impl<'s> Fast<'s> {
             r.monitor.push(v);
             return Some(());
         }
-        self.kwt("checklist")?;
-        let v = self.use_or_body(start, Self::checklist_body)?;
+        let v = self.rule(Kind::Other, |p| {
+            p.kwt("checklist")?;
+            p.use_or_body(start, Self::checklist_body)
+        })?;
         r.checklist.push(v);
         Some(())
+    }
+
+    /// `strategy_setting = { kw_strategy ~ eq ~ (strategy_expr | block_use) }`.
+    fn strategy_setting(&mut self) -> Option<StrategyRef> {
+        self.rule(Kind::Other, |p| {
+            p.kwt("strategy")?;
+            p.tok("=")?;
+            if let Some(s) = p.attempt(Self::strategy_expr) {
+                return Some(StrategyRef::Inline(s));
+            }
+            p.block_use().map(StrategyRef::Named)
+        })
     }
 
     /// `release_environment = { "environment" ~ ident ~ lb ~ (release_environment_entry ~ ","?)* ~ rb }`
     /// with `release_environment_entry = _{ strategy_setting | monitor | checklist_setting | flag }`.
     fn release_environment(&mut self) -> Option<ReleaseEnvironment> {
+        self.rule(Kind::Other, Self::release_environment_pairs)
+    }
+
+    fn release_environment_pairs(&mut self) -> Option<ReleaseEnvironment> {
         let start = self.pos;
         self.tok("environment")?;
         let environment = self.ident()?;
@@ -1872,14 +2239,7 @@ impl<'s> Fast<'s> {
         );
         self.block(|p| {
             let entry = p.pos;
-            if let Some(v) = p.attempt(|p| {
-                p.kwt("strategy")?;
-                p.tok("=")?;
-                if let Some(s) = p.attempt(Self::strategy_expr) {
-                    return Some(StrategyRef::Inline(s));
-                }
-                p.block_use().map(StrategyRef::Named)
-            }) {
+            if let Some(v) = p.attempt(Self::strategy_setting) {
                 r.strategy.push(v);
                 return Some(());
             }
@@ -1888,8 +2248,10 @@ impl<'s> Fast<'s> {
                 return Some(());
             }
             if let Some(v) = p.attempt(|p| {
-                p.kwt("checklist")?;
-                p.use_or_body(entry, Self::checklist_body)
+                p.rule(Kind::Other, |p| {
+                    p.kwt("checklist")?;
+                    p.use_or_body(entry, Self::checklist_body)
+                })
             }) {
                 r.checklist.push(v);
                 return Some(());
@@ -1903,34 +2265,40 @@ impl<'s> Fast<'s> {
     /// `release_gate = { "approval" ~ kw_after ~ gate_place ~ "by" ~ ident ~ string ~ gate_timeout? }`
     /// with `gate_place = { gate_numbered ~ int | gate_named }`.
     fn release_gate(&mut self) -> Option<ReleaseGate> {
+        self.rule(Kind::Other, Self::release_gate_pairs)
+    }
+
+    fn release_gate_pairs(&mut self) -> Option<ReleaseGate> {
         let start = self.pos;
         self.tok("approval")?;
         self.kwt("after")?;
         let place_start = self.pos;
-        let numbered = self.attempt(|p| {
-            let (i, _) = p.word(&["step", "batch"])?;
-            p.skip();
-            let n = p.int()?.value;
-            Some(if i == 0 {
-                GatePlace::Step(n)
-            } else {
-                GatePlace::Batch(n)
-            })
-        });
-        let value = match numbered {
-            Some(v) => v,
-            None => {
-                let (i, _) =
-                    self.word(&["preview", "switch", "keep_previous", "recreate", "smoke"])?;
-                match i {
-                    0 => GatePlace::Preview,
-                    1 => GatePlace::Switch,
-                    2 => GatePlace::KeepPrevious,
-                    3 => GatePlace::Recreate,
-                    _ => GatePlace::Smoke,
+        let value = self.rule(Kind::Other, |p| {
+            let numbered = p.attempt(|p| {
+                let (i, _) = p.word(&["step", "batch"])?;
+                p.skip();
+                let n = p.int()?.value;
+                Some(if i == 0 {
+                    GatePlace::Step(n)
+                } else {
+                    GatePlace::Batch(n)
+                })
+            });
+            Some(match numbered {
+                Some(v) => v,
+                None => {
+                    let (i, _) =
+                        p.word(&["preview", "switch", "keep_previous", "recreate", "smoke"])?;
+                    match i {
+                        0 => GatePlace::Preview,
+                        1 => GatePlace::Switch,
+                        2 => GatePlace::KeepPrevious,
+                        3 => GatePlace::Recreate,
+                        _ => GatePlace::Smoke,
+                    }
                 }
-            }
-        };
+            })
+        })?;
         let place = Spanned {
             value,
             span: self.span_from(place_start),
@@ -1953,6 +2321,10 @@ impl<'s> Fast<'s> {
 
     /// `monitor = { "monitor" ~ duration ~ ("then" ~ "checkins" ~ checkin ~ ("," ~ checkin)*)? }`.
     fn monitor(&mut self) -> Option<Monitor> {
+        self.rule(Kind::Other, Self::monitor_pairs)
+    }
+
+    fn monitor_pairs(&mut self) -> Option<Monitor> {
         let start = self.pos;
         self.tok("monitor")?;
         let duration = self.duration()?;
@@ -2000,16 +2372,18 @@ impl<'s> Fast<'s> {
     fn analysis_clause(&mut self, analysis: &mut Analysis) -> Option<()> {
         if let Some((every, no_data, span)) = self.attempt(|p| {
             // `analysis = { "analysis" ~ kw_every ~ duration ~ ("," ~ no_data)? }`.
-            let start = p.pos;
-            p.tok("analysis")?;
-            p.kwt("every")?;
-            let every = p.duration()?;
-            p.skip();
-            let no_data = p.attempt(|p| {
-                p.tok(",")?;
-                p.no_data()
-            });
-            Some((every, no_data, p.span_from(start)))
+            p.rule(Kind::Analysis, |p| {
+                let start = p.pos;
+                p.tok("analysis")?;
+                p.kwt("every")?;
+                let every = p.duration()?;
+                p.skip();
+                let no_data = p.attempt(|p| {
+                    p.tok(",")?;
+                    p.no_data()
+                });
+                Some((every, no_data, p.span_from(start)))
+            })
         }) {
             analysis.every = Some(every);
             analysis.span = Some(span);
@@ -2024,6 +2398,10 @@ impl<'s> Fast<'s> {
 
     /// `no_data = { "no_data" ~ no_data_action ~ (kw_after ~ int)? }`.
     fn no_data(&mut self) -> Option<NoData> {
+        self.rule(Kind::NoData, Self::no_data_pairs)
+    }
+
+    fn no_data_pairs(&mut self) -> Option<NoData> {
         let start = self.pos;
         self.tok("no_data")?;
         let (i, span) = self.word(&["fail", "pass", "pause"])?;
@@ -2046,6 +2424,10 @@ impl<'s> Fast<'s> {
 
     /// `canary = { "canary" ~ lb ~ (canary_entry ~ ","?)* ~ rb }`.
     fn canary(&mut self) -> Option<Strategy> {
+        self.rule(Kind::Other, Self::canary_pairs)
+    }
+
+    fn canary_pairs(&mut self) -> Option<Strategy> {
         let start = self.pos;
         self.tok("canary")?;
         let mut analysis = no_analysis();
@@ -2055,19 +2437,22 @@ impl<'s> Fast<'s> {
                 return Some(());
             }
             // `canary_step = { "step" ~ percent ~ (kw_for ~ duration)? ~ (kw_require ~ condition)? }`.
-            let start = p.pos;
-            p.tok("step")?;
-            let weight = p.percent()?;
-            p.skip();
-            let hold = p.opt_hold();
-            p.skip();
-            let require = p.opt_require();
-            steps.push(CanaryStep {
-                weight,
-                hold,
-                require,
-                span: p.span_from(start),
-            });
+            let step = p.rule(Kind::Step, |p| {
+                let start = p.pos;
+                p.tok("step")?;
+                let weight = p.percent()?;
+                p.skip();
+                let hold = p.opt_hold();
+                p.skip();
+                let require = p.opt_require();
+                Some(CanaryStep {
+                    weight,
+                    hold,
+                    require,
+                    span: p.span_from(start),
+                })
+            })?;
+            steps.push(step);
             Some(())
         })?;
         Some(Strategy::Canary {
@@ -2079,6 +2464,10 @@ impl<'s> Fast<'s> {
 
     /// `blue_green = { "blue_green" ~ lb ~ (blue_green_entry ~ ","?)* ~ rb }`.
     fn blue_green(&mut self) -> Option<Strategy> {
+        self.rule(Kind::Other, Self::blue_green_pairs)
+    }
+
+    fn blue_green_pairs(&mut self) -> Option<Strategy> {
         let start = self.pos;
         self.tok("blue_green")?;
         let mut analysis = no_analysis();
@@ -2090,17 +2479,19 @@ impl<'s> Fast<'s> {
             let start = p.pos;
             if let Some(v) = p.attempt(|p| {
                 // `preview = { "preview" ~ (kw_for ~ duration)? ~ (kw_require ~ condition)? ~ smoke_marker? }`.
-                p.tok("preview")?;
-                let hold = p.opt_hold();
-                p.skip();
-                let require = p.opt_require();
-                p.skip();
-                let smoke = p.word(&["smoke"]).is_some();
-                Some(Preview {
-                    hold,
-                    require,
-                    smoke,
-                    span: p.span_from(start),
+                p.rule(Kind::Other, |p| {
+                    p.tok("preview")?;
+                    let hold = p.opt_hold();
+                    p.skip();
+                    let require = p.opt_require();
+                    p.skip();
+                    let smoke = p.word(&["smoke"]).is_some();
+                    Some(Preview {
+                        hold,
+                        require,
+                        smoke,
+                        span: p.span_from(start),
+                    })
                 })
             }) {
                 preview.push(v);
@@ -2108,29 +2499,34 @@ impl<'s> Fast<'s> {
             }
             if let Some(v) = p.attempt(|p| {
                 // `switch = { "switch" ~ (kw_after ~ "approval" ~ ident ~ gate_timeout?)? }`.
-                p.tok("switch")?;
-                let gate = p.attempt(|p| {
-                    p.kwt("after")?;
-                    p.tok("approval")?;
-                    let role = p.ident()?;
-                    p.skip();
-                    Some((role, p.attempt(Self::gate_timeout)))
-                });
-                let span = p.span_from(start);
-                Some(Switch {
-                    approval: gate.map(|(role, timeout)| Approval {
-                        role,
-                        timeout,
+                p.rule(Kind::Other, |p| {
+                    p.tok("switch")?;
+                    let gate = p.attempt(|p| {
+                        p.kwt("after")?;
+                        p.tok("approval")?;
+                        let role = p.ident()?;
+                        p.skip();
+                        Some((role, p.attempt(Self::gate_timeout)))
+                    });
+                    let span = p.span_from(start);
+                    Some(Switch {
+                        approval: gate.map(|(role, timeout)| Approval {
+                            role,
+                            timeout,
+                            span,
+                        }),
                         span,
-                    }),
-                    span,
+                    })
                 })
             }) {
                 switch.push(v);
                 return Some(());
             }
-            p.tok("keep_previous")?;
-            keep_previous.push(p.duration()?);
+            let d = p.rule(Kind::Other, |p| {
+                p.tok("keep_previous")?;
+                p.duration()
+            })?;
+            keep_previous.push(d);
             Some(())
         })?;
         Some(Strategy::BlueGreen {
@@ -2159,6 +2555,10 @@ impl<'s> Fast<'s> {
 
     /// `rolling = { "rolling" ~ lb ~ (rolling_entry ~ ","?)* ~ rb }`.
     fn rolling(&mut self) -> Option<Strategy> {
+        self.rule(Kind::Other, Self::rolling_pairs)
+    }
+
+    fn rolling_pairs(&mut self) -> Option<Strategy> {
         let start = self.pos;
         self.tok("rolling")?;
         let mut analysis = no_analysis();
@@ -2168,45 +2568,56 @@ impl<'s> Fast<'s> {
                 return Some(());
             }
             if let Some(v) = p.attempt(|p| {
-                p.tok("batch")?;
-                p.count_or_percent()
+                p.rule(Kind::Other, |p| {
+                    p.tok("batch")?;
+                    p.count_or_percent()
+                })
             }) {
                 batch.push(v);
                 return Some(());
             }
             if let Some(v) = p.attempt(|p| {
-                p.tok("max_unavailable")?;
-                p.count_or_percent()
+                p.rule(Kind::Other, |p| {
+                    p.tok("max_unavailable")?;
+                    p.count_or_percent()
+                })
             }) {
                 max_unavailable.push(v);
                 return Some(());
             }
             // `rolling_health = { "health" ~ kw_every ~ duration ~ kw_timeout ~ duration ~
             // healthy_count? ~ unhealthy_count? }`.
-            let start = p.pos;
-            p.tok("health")?;
-            p.kwt("every")?;
-            let every = p.duration()?;
-            p.skip();
-            p.kwt("timeout")?;
-            let timeout = p.duration()?;
-            p.skip();
-            let healthy = p.attempt(|p| {
-                p.tok("healthy")?;
-                p.int()
-            });
-            p.skip();
-            let unhealthy = p.attempt(|p| {
-                p.tok("unhealthy")?;
-                p.int()
-            });
-            health.push(RollingHealth {
-                every,
-                timeout,
-                healthy,
-                unhealthy,
-                span: p.span_from(start),
-            });
+            let h = p.rule(Kind::Other, |p| {
+                let start = p.pos;
+                p.tok("health")?;
+                p.kwt("every")?;
+                let every = p.duration()?;
+                p.skip();
+                p.kwt("timeout")?;
+                let timeout = p.duration()?;
+                p.skip();
+                let healthy = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("healthy")?;
+                        p.int()
+                    })
+                });
+                p.skip();
+                let unhealthy = p.attempt(|p| {
+                    p.rule(Kind::Other, |p| {
+                        p.tok("unhealthy")?;
+                        p.int()
+                    })
+                });
+                Some(RollingHealth {
+                    every,
+                    timeout,
+                    healthy,
+                    unhealthy,
+                    span: p.span_from(start),
+                })
+            })?;
+            health.push(h);
             Some(())
         })?;
         Some(Strategy::Rolling {
@@ -2220,14 +2631,21 @@ impl<'s> Fast<'s> {
 
     /// `recreate = { kw_recreate ~ (lb ~ (downtime ~ ","?)* ~ rb)? }`.
     fn recreate(&mut self) -> Option<Strategy> {
+        self.rule(Kind::Other, Self::recreate_pairs)
+    }
+
+    fn recreate_pairs(&mut self) -> Option<Strategy> {
         let start = self.pos;
         self.kwt("recreate")?;
         let downtime = self
             .attempt(|p| {
                 let mut list = Vec::new();
                 p.block(|p| {
-                    p.tok("downtime")?;
-                    list.push(p.duration()?);
+                    let d = p.rule(Kind::Other, |p| {
+                        p.tok("downtime")?;
+                        p.duration()
+                    })?;
+                    list.push(d);
                     Some(())
                 })?;
                 Some(list)
@@ -2242,6 +2660,10 @@ impl<'s> Fast<'s> {
     /// `migration = { migration_phase ~ ident ~ (migration_after | migration_of)* ~ lb ~
     /// (migration_entry ~ ","?)* ~ rb }`.
     fn migration(&mut self) -> Option<Migration> {
+        self.rule(Kind::Other, Self::migration_pairs)
+    }
+
+    fn migration_pairs(&mut self) -> Option<Migration> {
         let start = self.pos;
         let (i, span) = self.word(&["expand", "data", "index", "contract"])?;
         let phase = match i {
@@ -2256,20 +2678,25 @@ impl<'s> Fast<'s> {
         let (mut after, mut of) = (Vec::new(), Vec::new());
         self.rep(|p| {
             if let Some(list) = p.attempt(|p| {
-                p.kwt("after")?;
-                let first = p.ident()?;
-                p.skip();
-                let rest = p.rep(|p| {
-                    p.tok(",")?;
-                    p.ident()
-                });
-                Some(prepend(first, rest))
+                p.rule(Kind::Other, |p| {
+                    p.kwt("after")?;
+                    let first = p.ident()?;
+                    p.skip();
+                    let rest = p.rep(|p| {
+                        p.tok(",")?;
+                        p.ident()
+                    });
+                    Some(prepend(first, rest))
+                })
             }) {
                 after.extend(list);
                 return Some(());
             }
-            p.kwt("of")?;
-            of.push(p.ident()?);
+            let x = p.rule(Kind::Other, |p| {
+                p.kwt("of")?;
+                p.ident()
+            })?;
+            of.push(x);
             Some(())
         });
         self.skip();
@@ -2281,60 +2708,70 @@ impl<'s> Fast<'s> {
         self.block(|p| {
             let start = p.pos;
             if let Some(s) = p.attempt(|p| {
-                p.tok("up")?;
-                p.tok("=")?;
-                p.sql_source()
+                p.rule(Kind::Other, |p| {
+                    p.tok("up")?;
+                    p.tok("=")?;
+                    p.sql_source()
+                })
             }) {
                 up.push((s, p.span_from(start)));
                 return Some(());
             }
             if let Some(d) = p.attempt(|p| {
-                p.tok("down")?;
-                p.tok("=")?;
-                if let Some(why) = p.attempt(|p| {
-                    p.tok("noop")?;
-                    p.string()
-                }) {
-                    return Some(Down::Noop(why));
-                }
-                p.sql_source().map(Down::Sql)
+                p.rule(Kind::Other, |p| {
+                    p.tok("down")?;
+                    p.tok("=")?;
+                    if let Some(why) = p.attempt(|p| {
+                        p.rule(Kind::Other, |p| {
+                            p.tok("noop")?;
+                            p.string()
+                        })
+                    }) {
+                        return Some(Down::Noop(why));
+                    }
+                    p.sql_source().map(Down::Sql)
+                })
             }) {
                 down.push((d, p.span_from(start)));
                 return Some(());
             }
             if let Some(v) = p.attempt(|p| {
-                p.tok("verify")?;
-                p.tok("=")?;
-                let query = p.sql_source()?;
-                p.skip();
-                p.tok("==")?;
-                let expect = match p.attempt(Self::int) {
-                    Some(n) => Spanned {
-                        value: Expected::Int(n.value),
-                        span: n.span,
-                    },
-                    None => {
-                        let s = p.string()?;
-                        Spanned {
-                            value: Expected::Text(s.value),
-                            span: s.span,
+                p.rule(Kind::Other, |p| {
+                    p.tok("verify")?;
+                    p.tok("=")?;
+                    let query = p.sql_source()?;
+                    p.skip();
+                    p.tok("==")?;
+                    let expect = match p.attempt(Self::int) {
+                        Some(n) => Spanned {
+                            value: Expected::Int(n.value),
+                            span: n.span,
+                        },
+                        None => {
+                            let s = p.string()?;
+                            Spanned {
+                                value: Expected::Text(s.value),
+                                span: s.span,
+                            }
                         }
-                    }
-                };
-                Some(Verify { query, expect })
+                    };
+                    Some(Verify { query, expect })
+                })
             }) {
                 verify.push((v, p.span_from(start)));
                 return Some(());
             }
             if let Some((n, key)) = p.attempt(|p| {
-                p.tok("batch")?;
-                let n = p.int()?;
-                p.skip();
-                let key = p.attempt(|p| {
-                    p.tok("by")?;
-                    p.ident()
-                });
-                Some((n, key))
+                p.rule(Kind::Other, |p| {
+                    p.tok("batch")?;
+                    let n = p.int()?;
+                    p.skip();
+                    let key = p.attempt(|p| {
+                        p.tok("by")?;
+                        p.ident()
+                    });
+                    Some((n, key))
+                })
             }) {
                 batch.push(n);
                 if key.is_some() {
@@ -2343,23 +2780,29 @@ impl<'s> Fast<'s> {
                 return Some(());
             }
             if let Some(d) = p.attempt(|p| {
-                p.tok("statement_timeout")?;
-                p.tok("=")?;
-                p.duration()
+                p.rule(Kind::Other, |p| {
+                    p.tok("statement_timeout")?;
+                    p.tok("=")?;
+                    p.duration()
+                })
             }) {
                 statement_timeout.push(d);
                 return Some(());
             }
             if let Some(d) = p.attempt(|p| {
-                p.tok("lock_timeout")?;
-                p.tok("=")?;
-                p.duration()
+                p.rule(Kind::Other, |p| {
+                    p.tok("lock_timeout")?;
+                    p.tok("=")?;
+                    p.duration()
+                })
             }) {
                 lock_timeout.push(d);
                 return Some(());
             }
-            p.tok("irreversible")?;
-            let why = p.string()?;
+            let why = p.rule(Kind::Other, |p| {
+                p.tok("irreversible")?;
+                p.string()
+            })?;
             irreversible.push((why, p.span_from(start)));
             Some(())
         })?;
@@ -2384,17 +2827,25 @@ impl<'s> Fast<'s> {
     /// `sql_source = _{ sql_text | sql_file }`.
     fn sql_source(&mut self) -> Option<SqlSource> {
         if let Some(s) = self.attempt(|p| {
-            p.tok("sql")?;
-            p.text_lit()
+            p.rule(Kind::Other, |p| {
+                p.tok("sql")?;
+                p.text_lit()
+            })
         }) {
             return Some(SqlSource::Inline(s));
         }
-        self.tok("file")?;
-        self.string().map(SqlSource::File)
+        self.rule(Kind::Other, |p| {
+            p.tok("file")?;
+            p.string().map(SqlSource::File)
+        })
     }
 
     /// `flag = { "flag" ~ ident ~ lb ~ (flag_entry ~ ","?)* ~ rb }`.
     fn flag(&mut self) -> Option<Flag> {
+        self.rule(Kind::Other, Self::flag_pairs)
+    }
+
+    fn flag_pairs(&mut self) -> Option<Flag> {
         let start = self.pos;
         self.tok("flag")?;
         let name = self.ident()?;
@@ -2402,11 +2853,13 @@ impl<'s> Fast<'s> {
         let (mut initially, mut days, mut remove_by) = (Vec::new(), Vec::new(), Vec::new());
         self.block(|p| {
             if let Some(v) = p.attempt(|p| {
-                p.tok("initially")?;
-                let (i, span) = p.word(&["on", "off"])?;
-                Some(Spanned {
-                    value: i == 0,
-                    span,
+                p.rule(Kind::Other, |p| {
+                    p.tok("initially")?;
+                    let (i, span) = p.word(&["on", "off"])?;
+                    Some(Spanned {
+                        value: i == 0,
+                        span,
+                    })
                 })
             }) {
                 initially.push(v);
@@ -2415,29 +2868,34 @@ impl<'s> Fast<'s> {
             let start = p.pos;
             if let Some(v) = p.attempt(|p| {
                 // `flag_day = { "day" ~ int ~ percent ~ (kw_of ~ ident)? }`.
-                p.tok("day")?;
-                let day = p.int()?;
-                p.skip();
-                let percent = p.percent()?;
-                p.skip();
-                let segment = p.attempt(|p| {
-                    p.kwt("of")?;
-                    p.ident()
-                });
-                Some(FlagDay {
-                    day,
-                    percent,
-                    segment,
-                    span: p.span_from(start),
+                p.rule(Kind::FlagDay, |p| {
+                    p.tok("day")?;
+                    let day = p.int()?;
+                    p.skip();
+                    let percent = p.percent()?;
+                    p.skip();
+                    let segment = p.attempt(|p| {
+                        p.kwt("of")?;
+                        p.ident()
+                    });
+                    Some(FlagDay {
+                        day,
+                        percent,
+                        segment,
+                        span: p.span_from(start),
+                    })
                 })
             }) {
                 days.push(v);
                 return Some(());
             }
-            p.tok("remove")?;
-            p.tok("by")?;
-            p.tok("day")?;
-            remove_by.push(p.int()?);
+            let n = p.rule(Kind::Other, |p| {
+                p.tok("remove")?;
+                p.tok("by")?;
+                p.tok("day")?;
+                p.int()
+            })?;
+            remove_by.push(n);
             Some(())
         })?;
         Some(Flag {
@@ -2451,30 +2909,37 @@ impl<'s> Fast<'s> {
 
     /// `rollback_body = { lb ~ (trigger ~ ","?)* ~ rb }`.
     fn rollback_body(&mut self) -> Option<Vec<Trigger>> {
+        self.rule(Kind::Other, Self::rollback_body_pairs)
+    }
+
+    fn rollback_body_pairs(&mut self) -> Option<Vec<Trigger>> {
         let mut out = Vec::new();
         self.block(|p| {
             // `trigger = { trigger_kind ~ kw_when ~ condition ~ (kw_for ~ duration)? ~ gate_timeout? }`.
-            let start = p.pos;
-            let (i, span) = p.word(&["auto", "manual"])?;
-            let value = if i == 1 {
-                TriggerKind::Manual
-            } else {
-                TriggerKind::Auto
-            };
-            p.skip();
-            p.kwt("when")?;
-            let condition = p.condition()?;
-            p.skip();
-            let hold = p.opt_hold();
-            p.skip();
-            let timeout = p.attempt(Self::gate_timeout);
-            out.push(Trigger {
-                kind: Spanned { value, span },
-                condition,
-                hold,
-                timeout,
-                span: p.span_from(start),
-            });
+            let trigger = p.rule(Kind::Trigger, |p| {
+                let start = p.pos;
+                let (i, span) = p.word(&["auto", "manual"])?;
+                let value = if i == 1 {
+                    TriggerKind::Manual
+                } else {
+                    TriggerKind::Auto
+                };
+                p.skip();
+                p.kwt("when")?;
+                let condition = p.condition()?;
+                p.skip();
+                let hold = p.opt_hold();
+                p.skip();
+                let timeout = p.attempt(Self::gate_timeout);
+                Some(Trigger {
+                    kind: Spanned { value, span },
+                    condition,
+                    hold,
+                    timeout,
+                    span: p.span_from(start),
+                })
+            })?;
+            out.push(trigger);
             Some(())
         })?;
         Some(out)
@@ -2482,25 +2947,35 @@ impl<'s> Fast<'s> {
 
     /// `comms_body = { lb ~ (comms_entry ~ ","?)* ~ rb }`.
     fn comms_body(&mut self) -> Option<Vec<CommsEntry>> {
+        self.rule(Kind::Other, Self::comms_body_pairs)
+    }
+
+    fn comms_body_pairs(&mut self) -> Option<Vec<CommsEntry>> {
         let mut out = Vec::new();
         self.block(|p| {
             // `comms_entry = { comms_when ~ kw_notify ~ ident_list ~ message_ref }`.
-            let start = p.pos;
-            let when = p.comms_when()?;
-            p.skip();
-            p.kwt("notify")?;
-            let channels = p.ident_list()?;
-            p.skip();
-            let message = match p.attempt(Self::string) {
-                Some(s) => MessageRef::Text(s),
-                None => MessageRef::Named(p.path()?),
-            };
-            out.push(CommsEntry {
-                when,
-                channels,
-                message,
-                span: p.span_from(start),
-            });
+            let entry = p.rule(Kind::CommsEntry, |p| {
+                let start = p.pos;
+                let when = p.comms_when()?;
+                p.skip();
+                p.kwt("notify")?;
+                let channels = p.ident_list()?;
+                p.skip();
+                // `message_ref = { string | path }`.
+                let message = p.rule(Kind::Other, |p| {
+                    Some(match p.attempt(Self::string) {
+                        Some(s) => MessageRef::Text(s),
+                        None => MessageRef::Named(p.path()?),
+                    })
+                })?;
+                Some(CommsEntry {
+                    when,
+                    channels,
+                    message,
+                    span: p.span_from(start),
+                })
+            })?;
+            out.push(entry);
             Some(())
         })?;
         Some(out)
@@ -2509,47 +2984,63 @@ impl<'s> Fast<'s> {
     /// `comms_when = _{ comms_at | comms_every | comms_on }`.
     fn comms_when(&mut self) -> Option<CommsWhen> {
         if let Some(v) = self.attempt(|p| {
-            p.tok("at")?;
-            p.t_offset()
+            p.rule(Kind::Other, |p| {
+                p.tok("at")?;
+                p.t_offset()
+            })
         }) {
             return Some(CommsWhen::At(v));
         }
         if let Some(v) = self.attempt(|p| {
-            p.kwt("every")?;
-            p.duration()
+            p.rule(Kind::Other, |p| {
+                p.kwt("every")?;
+                p.duration()
+            })
         }) {
             return Some(CommsWhen::Every(v));
         }
-        self.tok("on")?;
-        self.ident().map(CommsWhen::On)
+        self.rule(Kind::Other, |p| {
+            p.tok("on")?;
+            p.ident().map(CommsWhen::On)
+        })
     }
 
     /// `checklist_body = { lb ~ (checklist_entry ~ ","?)* ~ rb }`.
     fn checklist_body(&mut self) -> Option<Vec<ChecklistEntry>> {
+        self.rule(Kind::Other, Self::checklist_body_pairs)
+    }
+
+    fn checklist_body_pairs(&mut self) -> Option<Vec<ChecklistEntry>> {
         let mut out = Vec::new();
         self.block(|p| {
             let start = p.pos;
             if let Some(c) = p.attempt(|p| {
-                p.tok("check")?;
-                p.condition()
+                p.rule(Kind::Other, |p| {
+                    p.tok("check")?;
+                    p.condition()
+                })
             }) {
                 out.push(ChecklistEntry::Check(c, p.span_from(start)));
                 return Some(());
             }
-            if let Some(r) = p.attempt(Self::run_command) {
+            // `check_run = { run_command }`.
+            if let Some(r) = p.attempt(|p| p.rule(Kind::Other, Self::run_command)) {
                 out.push(ChecklistEntry::Run(r));
                 return Some(());
             }
-            p.tok("confirm")?;
-            let text = p.string()?;
-            p.skip();
-            p.tok("by")?;
-            let by = p.ident()?;
-            out.push(ChecklistEntry::Confirm {
-                text,
-                by,
-                span: p.span_from(start),
-            });
+            let entry = p.rule(Kind::Other, |p| {
+                p.tok("confirm")?;
+                let text = p.string()?;
+                p.skip();
+                p.tok("by")?;
+                let by = p.ident()?;
+                Some(ChecklistEntry::Confirm {
+                    text,
+                    by,
+                    span: p.span_from(start),
+                })
+            })?;
+            out.push(entry);
             Some(())
         })?;
         Some(out)
@@ -2572,6 +3063,10 @@ impl<'s> Fast<'s> {
     }
 
     fn condition_or(&mut self) -> Option<Condition> {
+        self.rule(Kind::Condition, Self::condition_or_pairs)
+    }
+
+    fn condition_or_pairs(&mut self) -> Option<Condition> {
         let start = self.pos;
         let first = self.cond_and()?;
         self.skip();
@@ -2588,6 +3083,10 @@ impl<'s> Fast<'s> {
 
     /// `cond_and = { cond_atom ~ (kw_and ~ cond_atom)* }`.
     fn cond_and(&mut self) -> Option<Condition> {
+        self.rule(Kind::CondAnd, Self::cond_and_pairs)
+    }
+
+    fn cond_and_pairs(&mut self) -> Option<Condition> {
         let start = self.pos;
         let first = self.cond_atom()?;
         self.skip();
@@ -2612,7 +3111,11 @@ impl<'s> Fast<'s> {
         }) {
             return Some(c);
         }
-        // `comparison = { operand ~ compare_op ~ operand }`.
+        self.rule(Kind::Other, Self::comparison)
+    }
+
+    /// `comparison = { operand ~ compare_op ~ operand }`.
+    fn comparison(&mut self) -> Option<Condition> {
         let start = self.pos;
         let lhs = self.operand()?;
         self.skip();
@@ -2625,6 +3128,7 @@ impl<'s> Fast<'s> {
             _ => return None,
         };
         self.pos += len;
+        self.token(op_start, TokenKind::Word);
         let op = Spanned {
             value,
             span: self.span_from(op_start),
@@ -2645,25 +3149,29 @@ impl<'s> Fast<'s> {
         if self.byte(start).is_ascii_digit() || self.byte(start) == b'-' {
             // `relative = { (multiplier ~ kw_baseline) | (percent ~ kw_of ~ kw_baseline) }`.
             if let Some(v) = self.attempt(|p| {
-                let v = p.multiplier()?;
-                p.skip();
-                p.kw("baseline")?;
-                Some(Operand::TimesBaseline(Spanned {
-                    value: v,
-                    span: p.span_from(start),
-                }))
+                p.rule(Kind::Other, |p| {
+                    let v = p.multiplier()?;
+                    p.skip();
+                    p.kw("baseline")?;
+                    Some(Operand::TimesBaseline(Spanned {
+                        value: v,
+                        span: p.span_from(start),
+                    }))
+                })
             }) {
                 return Some(v);
             }
             if let Some(v) = self.attempt(|p| {
-                let v = p.percent()?;
-                p.skip();
-                p.kwt("of")?;
-                p.kw("baseline")?;
-                Some(Operand::PercentOfBaseline(Spanned {
-                    value: v.value,
-                    span: p.span_from(start),
-                }))
+                p.rule(Kind::Other, |p| {
+                    let v = p.percent()?;
+                    p.skip();
+                    p.kwt("of")?;
+                    p.kw("baseline")?;
+                    Some(Operand::PercentOfBaseline(Spanned {
+                        value: v.value,
+                        span: p.span_from(start),
+                    }))
+                })
             }) {
                 return Some(v);
             }

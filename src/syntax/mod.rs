@@ -1,9 +1,9 @@
 //! Syntax: the pest grammar (`grammar/deploy.pest`) and the typed AST built from it.
 //!
 //! Invariant: this is the only module that touches pest pairs (`cst` hands the formatter the
-//! concrete tokens, comments included, without them). Its output is a [`Module`]
-//! whose every node is spanned, or one E1xx error (pest stops at the first syntax error of a
-//! file; other files still report).
+//! concrete tokens, comments included, without them; `fast` builds the same tokens for the
+//! files it accepts). Its output is a [`Module`] whose every node is spanned, or one E1xx
+//! error (pest stops at the first syntax error of a file; other files still report).
 //!
 //! Two parsers produce the module: `fast`, a hand-written parser that only accepts valid
 //! files, and pest (`parser`), which runs when `fast` gives up and is the only source of
@@ -100,6 +100,28 @@ pub fn parse_fast(file: FileId, src: &str) -> Option<Module> {
         return None;
     }
     fast::parse(file, src)
+}
+
+/// The concrete tree of a valid file from the hand-written parser, or `None` where it gives
+/// up (then [`cst::parse`] builds it from pest's pairs).
+pub(crate) fn parse_cst_fast(file: FileId, src: &str) -> Option<cst::Tree<'_>> {
+    if too_deep(src).is_some() {
+        return None;
+    }
+    fast::parse_cst(file, src)
+}
+
+/// The concrete tree from the hand-written parser, shown with `{:#?}` (`None` where it gives
+/// up), for the tests that compare it with pest's.
+#[doc(hidden)]
+pub fn cst_fast_dump(file: FileId, src: &str) -> Option<String> {
+    parse_cst_fast(file, src).map(|tree| format!("{tree:#?}"))
+}
+
+/// The concrete tree built from pest's pairs, shown with `{:#?}` (`None` on a syntax error).
+#[doc(hidden)]
+pub fn cst_pest_dump(file: FileId, src: &str) -> Option<String> {
+    cst::parse(file, src).ok().map(|tree| format!("{tree:#?}"))
 }
 
 /// The pest parser alone, for the tests that compare both parsers.
