@@ -8,13 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// than a few small files take.
 const MIN_ITEMS: usize = 8;
 
+thread_local! {
+    /// Set on the threads [`map`] starts: work they run that spreads again (the SQL of one
+    /// file, while files are checked side by side) runs on them, as the cores are busy.
+    static IN_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// `f` applied to every item, on up to one thread per core; results in input order.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(items.len() / MIN_ITEMS.max(1));
-    if threads <= 1 {
+    if threads <= 1 || IN_WORKER.with(|w| w.get()) {
         return items.iter().map(f).collect();
     }
     // Items differ widely in cost (a 10,000-line file beside 20-line ones), so threads take
@@ -24,6 +30,7 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> 
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
+                    IN_WORKER.with(|w| w.set(true));
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);

@@ -30,6 +30,7 @@ pub fn check(session: &Session, names: &Names<'_>) -> CheckOutput {
         names,
         errors: Vec::new(),
         sql: HashMap::new(),
+        parsed: migrations::parse_sql_up_front(session, names),
     };
     for m in &names.program.modules {
         if let Some(loaded) = session.module(*m) {
@@ -67,6 +68,8 @@ struct Checker<'a, 'n> {
     names: &'n Names<'a>,
     errors: Vec<Error>,
     sql: HashMap<Span, LoadedSql>,
+    /// The SQL parsed before checking, taken out as each text is checked.
+    parsed: HashMap<Span, crate::sql::SqlParse>,
 }
 
 impl<'a> Checker<'a, '_> {

@@ -235,26 +235,27 @@ impl<'a> Context<'a> {
                     .collect();
                 let none: Vec<&str> = Vec::new();
                 let version = self.config.sql.postgres_version;
-                self.sql
-                    .iter()
-                    .map(|(span, loaded)| {
-                        let rules = if !current.contains(span) {
-                            &none
-                        } else if downs.contains(span) {
-                            &live
-                        } else {
-                            &rules
-                        };
-                        (
-                            *span,
-                            crate::sql::lint::analyze_parsed(
-                                &loaded.text,
-                                loaded.tree.as_ref(),
-                                rules,
-                                version,
-                            ),
-                        )
-                    })
+                // Each text's analysis reads its own tree only: they run on every core.
+                let texts: Vec<(&Span, &LoadedSql)> = self.sql.iter().collect();
+                let analyses = crate::parallel::map(&texts, |(span, loaded)| {
+                    let rules = if !current.contains(*span) {
+                        &none
+                    } else if downs.contains(*span) {
+                        &live
+                    } else {
+                        &rules
+                    };
+                    crate::sql::lint::analyze_parsed(
+                        &loaded.text,
+                        loaded.tree.as_ref(),
+                        rules,
+                        version,
+                    )
+                });
+                texts
+                    .into_iter()
+                    .map(|(span, _)| *span)
+                    .zip(analyses)
                     .collect()
             })
             .get(&src.span())
