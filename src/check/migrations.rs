@@ -39,7 +39,7 @@ pub struct LoadedSql {
 pub(super) fn parse_sql_up_front(
     session: &Session,
     names: &Names<'_>,
-) -> HashMap<Span, crate::sql::SqlParse> {
+) -> crate::source::SpanMap<crate::sql::SqlParse> {
     let mut texts: Vec<(Span, &str)> = Vec::new();
     for (_, item) in names.all_items() {
         let Item::Release(r) = item else { continue };
