@@ -8,41 +8,61 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// than a few small files take.
 const MIN_ITEMS: usize = 8;
 
+thread_local! {
+    /// Set on the threads [`map`] starts: work they run that spreads again (the SQL of one
+    /// file, while files are checked side by side) runs on them, as the cores are busy.
+    static IN_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// `f` applied to every item, on up to one thread per core; results in input order.
 pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(items.len() / MIN_ITEMS.max(1));
-    if threads <= 1 {
+    if threads <= 1 || IN_WORKER.with(|w| w.get()) {
         return items.iter().map(f).collect();
     }
     // Items differ widely in cost (a 10,000-line file beside 20-line ones), so threads take
-    // the next item as they finish rather than fixed shares.
+    // the next item as they finish rather than fixed shares. The calling thread works too,
+    // rather than wait for the others.
     let next = AtomicUsize::new(0);
+    let work = || {
+        let mut out = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            out.push((i, f(item)));
+        }
+        out
+    };
     let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
+        let workers: Vec<_> = (1..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                    }
-                    out
+                    IN_WORKER.with(|w| w.set(true));
+                    work()
                 })
             })
             .collect();
-        let mut all = Vec::with_capacity(items.len());
+        IN_WORKER.with(|w| w.set(true));
+        let mut all = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        IN_WORKER.with(|w| w.set(false));
+        if let Ok(own) = &mut all {
+            own.reserve(items.len());
+        }
         for w in workers {
-            match w.join() {
-                Ok(part) => all.extend(part),
+            match (w.join(), &mut all) {
+                (Ok(part), Ok(all)) => all.extend(part),
+                (Ok(_), Err(_)) => {}
                 // A worker panicked: re-raise it here, as if the work had run inline.
-                Err(p) => std::panic::resume_unwind(p),
+                (Err(p), _) => std::panic::resume_unwind(p),
             }
         }
-        all
+        match all {
+            Ok(all) => all,
+            Err(p) => std::panic::resume_unwind(p),
+        }
     });
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()

@@ -6,6 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
+/// A map keyed by span. FxHash: the checker and the lint look SQL texts and their analyses up
+/// by span thousands of times in an SQL-heavy file, and SipHash's resistance to chosen keys
+/// buys nothing for byte offsets.
+pub type SpanMap<V> = std::collections::HashMap<Span, V, rustc_hash::FxBuildHasher>;
+/// A set of spans, hashed as [`SpanMap`].
+pub type SpanSet = std::collections::HashSet<Span, rustc_hash::FxBuildHasher>;
+
 /// Index of a file in a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct FileId(pub u32);

@@ -14,7 +14,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::Checker;
 use crate::diagnostics::errors::Error;
-use crate::resolve::{ModuleId, ReadFile, Session};
+use crate::resolve::{ModuleId, Names, ReadFile, Session};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::*;
 
@@ -26,6 +26,51 @@ pub struct LoadedSql {
     pub file: Option<FileId>,
     /// Its syntax tree, parsed once here and read again by the lints.
     pub tree: Option<squawk_syntax::Parse<squawk_syntax::SourceFile>>,
+    /// Whether the parse found syntax errors (E407), kept because squawk computes them anew
+    /// from the tree on every call.
+    pub(crate) syntax_errors: bool,
+}
+
+/// Parses the SQL of every migration of the program up front, spread over the cores: the
+/// texts are independent, and in an SQL-heavy file their parse is half of checking it.
+/// [`Checker::sql`] then takes each text's parse from here in the order it checks them, so the
+/// diagnostics come out as if each were parsed where it is checked. The parses are keyed by
+/// the span of their source; a source missing here is parsed where it is checked.
+pub(super) fn parse_sql_up_front(
+    session: &Session,
+    names: &Names<'_>,
+) -> crate::source::SpanMap<crate::sql::SqlParse> {
+    let mut texts: Vec<(Span, &str)> = Vec::new();
+    for (_, item) in names.all_items() {
+        let Item::Release(r) = item else { continue };
+        for m in &r.migrations {
+            let ups = m.up.iter().map(|(s, _)| s);
+            let downs = m.down.iter().filter_map(|(d, _)| match d {
+                Down::Sql(s) => Some(s),
+                Down::Noop(_) => None,
+            });
+            let verifies = m.verify.iter().map(|(v, _)| &v.query);
+            for src in ups.chain(downs).chain(verifies) {
+                let text = match src {
+                    SqlSource::Inline(lit) => Some(lit.value.as_str()),
+                    SqlSource::File(lit) => session
+                        .sql_file(lit.span.file, &lit.value)
+                        .ok()
+                        .and_then(|file| session.sources.get(file))
+                        .map(|f| f.text.as_str()),
+                };
+                if let Some(text) = text {
+                    texts.push((src.span(), text));
+                }
+            }
+        }
+    }
+    let parsed = crate::parallel::map(&texts, |(_, text)| crate::sql::parse(text));
+    texts
+        .into_iter()
+        .map(|(span, _)| span)
+        .zip(parsed)
+        .collect()
 }
 
 /// Rank in the phase order; the application deploy sits between index and contract.
@@ -444,10 +489,10 @@ impl<'a> Checker<'a, '_> {
                 continue;
             };
             // SQL that does not parse is E407 already; its shape says nothing more.
-            if loaded.tree.as_ref().is_none_or(|t| !t.errors().is_empty()) {
+            let Some(tree) = loaded.tree.as_ref().filter(|_| !loaded.syntax_errors) else {
                 continue;
-            }
-            let Err(e) = crate::sql::batch::shape(&loaded.text, key) else {
+            };
+            let Err(e) = crate::sql::batch::shape_parsed(&loaded.text, tree, key) else {
                 continue;
             };
             let span = match (src, loaded.file) {
@@ -470,6 +515,7 @@ impl<'a> Checker<'a, '_> {
                 text: lit.value.clone(),
                 file: None,
                 tree: None,
+                syntax_errors: false,
             },
             SqlSource::File(lit) => match session.sql_file(lit.span.file, &lit.value) {
                 Ok(file) => LoadedSql {
@@ -480,6 +526,7 @@ impl<'a> Checker<'a, '_> {
                         .unwrap_or_default(),
                     file: Some(file),
                     tree: None,
+                    syntax_errors: false,
                 },
                 Err(reason) => {
                     self.err(Error::SqlFileNotFound {
@@ -492,8 +539,12 @@ impl<'a> Checker<'a, '_> {
             },
         };
         let mut loaded = loaded;
-        let parsed = crate::sql::parse(&loaded.text);
-        loaded.tree = parsed.tree.clone();
+        let parsed = self
+            .parsed
+            .remove(&src.span())
+            .unwrap_or_else(|| crate::sql::parse(&loaded.text));
+        loaded.tree = parsed.tree;
+        loaded.syntax_errors = !parsed.errors.is_empty();
         // One error per statement is enough: the parser's follow-up errors repeat the cause.
         // A statement is the text between semicolons, which also covers text the parser
         // could not recognise as a statement at all.

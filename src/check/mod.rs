@@ -29,7 +29,8 @@ pub fn check(session: &Session, names: &Names<'_>) -> CheckOutput {
     let mut c = Checker {
         names,
         errors: Vec::new(),
-        sql: HashMap::new(),
+        sql: crate::source::SpanMap::default(),
+        parsed: migrations::parse_sql_up_front(session, names),
     };
     for m in &names.program.modules {
         if let Some(loaded) = session.module(*m) {
@@ -53,7 +54,7 @@ pub fn check(session: &Session, names: &Names<'_>) -> CheckOutput {
 pub struct CheckOutput {
     pub errors: Vec<Error>,
     /// SQL by the span of its `up`/`down` source.
-    pub sql: HashMap<Span, LoadedSql>,
+    pub sql: crate::source::SpanMap<LoadedSql>,
 }
 
 /// The scope a body is checked in: its module and the parameters of its named block.
@@ -66,7 +67,9 @@ struct Scope<'a> {
 struct Checker<'a, 'n> {
     names: &'n Names<'a>,
     errors: Vec<Error>,
-    sql: HashMap<Span, LoadedSql>,
+    sql: crate::source::SpanMap<LoadedSql>,
+    /// The SQL parsed before checking, taken out as each text is checked.
+    parsed: crate::source::SpanMap<crate::sql::SqlParse>,
 }
 
 impl<'a> Checker<'a, '_> {

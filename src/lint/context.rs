@@ -4,7 +4,7 @@
 //! use, once: each SQL text is parsed a single time for both).
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
 
 use super::config::Dialect;
@@ -12,7 +12,7 @@ use super::{Config, Level, LintOptions};
 use crate::check::LoadedSql;
 use crate::lower::{self, LowerOptions, Plan};
 use crate::resolve::{Def, Kind, ModuleId, Names, Session};
-use crate::source::{FileId, Span};
+use crate::source::{FileId, Span, SpanMap, SpanSet};
 use crate::sql::lint::SqlAnalysis;
 use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource, Strategy, StrategyRef};
 
@@ -31,13 +31,13 @@ pub struct Context<'a> {
     pub session: &'a Session,
     pub names: &'a Names<'a>,
     /// SQL of every `up`/`down`, by the span of its source.
-    pub sql: &'a HashMap<Span, LoadedSql>,
+    pub sql: &'a SpanMap<LoadedSql>,
     pub config: &'a Config,
     pub options: &'a LintOptions,
     plans: OnceCell<Vec<LintPlan>>,
     /// Plans lowered one at a time by [`Context::plan`], for rules that need only a few.
     plan_cells: OnceCell<Vec<PlanCell>>,
-    analyses: OnceCell<HashMap<Span, SqlAnalysis>>,
+    analyses: OnceCell<SpanMap<SqlAnalysis>>,
     /// Every user migration in run order (see [`Context::migrations_in_order`]).
     order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
     /// When each relation is new in its release (see [`Context::is_new_at`]).
@@ -50,7 +50,7 @@ impl<'a> Context<'a> {
     pub(super) fn new(
         session: &'a Session,
         names: &'a Names<'a>,
-        sql: &'a HashMap<Span, LoadedSql>,
+        sql: &'a SpanMap<LoadedSql>,
         config: &'a Config,
         options: &'a LintOptions,
     ) -> Self {
@@ -219,7 +219,7 @@ impl<'a> Context<'a> {
                     .copied()
                     .filter(|r| super::rules::sql::class(r) == super::rules::sql::Class::Live)
                     .collect();
-                let downs: HashSet<Span> = self
+                let downs: SpanSet = self
                     .names
                     .releases()
                     .flat_map(|(_, r)| r.migrations.iter())
@@ -234,7 +234,7 @@ impl<'a> Context<'a> {
                 // could not be acted on. Every migration still gets its schema model, which
                 // rules across releases (M211) read.
                 let to_ship = self.release_to_ship();
-                let current: HashSet<Span> = self
+                let current: SpanSet = self
                     .names
                     .releases()
                     .filter(|(_, r)| Some(&r.version.value) == to_ship.as_ref())
@@ -250,26 +250,27 @@ impl<'a> Context<'a> {
                     .collect();
                 let none: Vec<&str> = Vec::new();
                 let version = self.config.sql.postgres_version;
-                self.sql
-                    .iter()
-                    .map(|(span, loaded)| {
-                        let rules = if !current.contains(span) {
-                            &none
-                        } else if downs.contains(span) {
-                            &live
-                        } else {
-                            &rules
-                        };
-                        (
-                            *span,
-                            crate::sql::lint::analyze_parsed(
-                                &loaded.text,
-                                loaded.tree.as_ref(),
-                                rules,
-                                version,
-                            ),
-                        )
-                    })
+                // Each text's analysis reads its own tree only: they run on every core.
+                let texts: Vec<(&Span, &LoadedSql)> = self.sql.iter().collect();
+                let analyses = crate::parallel::map(&texts, |(span, loaded)| {
+                    let rules = if !current.contains(*span) {
+                        &none
+                    } else if downs.contains(*span) {
+                        &live
+                    } else {
+                        &rules
+                    };
+                    crate::sql::lint::analyze_parsed(
+                        &loaded.text,
+                        loaded.tree.as_ref(),
+                        rules,
+                        version,
+                    )
+                });
+                texts
+                    .into_iter()
+                    .map(|(span, _)| *span)
+                    .zip(analyses)
                     .collect()
             })
             .get(&src.span())

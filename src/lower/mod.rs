@@ -18,8 +18,6 @@ pub mod plan;
 pub mod render;
 mod rollback;
 
-use std::collections::HashMap;
-
 use crate::check::{self, MigrationGraph, placeholders, release_graph};
 use crate::resolve::{Def, EnvSettings, Kind, ModuleId, Names};
 use crate::source::{SourceMap, Span};
@@ -104,7 +102,7 @@ pub struct LowerOptions {
 pub fn lower(
     names: &Names<'_>,
     sources: &SourceMap,
-    sql: &HashMap<Span, crate::check::LoadedSql>,
+    sql: &crate::source::SpanMap<crate::check::LoadedSql>,
     release: &str,
     environment: &str,
     options: &LowerOptions,
@@ -182,7 +180,7 @@ struct Changed {
 struct Lowering<'a, 'n> {
     names: &'n Names<'a>,
     sources: &'n SourceMap,
-    sql: &'n HashMap<Span, crate::check::LoadedSql>,
+    sql: &'n crate::source::SpanMap<crate::check::LoadedSql>,
     module: ModuleId,
     rel: &'a Release,
     env: &'a Environment,

@@ -28,13 +28,13 @@ use super::{
 };
 use crate::history::{RollbackPath, checksum};
 use crate::resolve::Names;
-use crate::source::{SourceMap, Span};
+use crate::source::SourceMap;
 
 /// The plan that takes `path.from` back to `path.to` in `environment`.
 pub fn rollback(
     names: &Names<'_>,
     sources: &SourceMap,
-    sql: &HashMap<Span, crate::check::LoadedSql>,
+    sql: &crate::source::SpanMap<crate::check::LoadedSql>,
     environment: &str,
     path: &RollbackPath,
     options: &LowerOptions,

@@ -60,17 +60,26 @@ fn column_name(text: &str) -> String {
 
 /// The shape of `sql` as a batched statement walking `key`, or why it cannot be one.
 pub fn shape(sql: &str, key: &str) -> Result<Shape, Unbatchable> {
+    let parsed =
+        crate::sql::guard(|| squawk_syntax::SourceFile::parse(sql)).ok_or_else(|| Unbatchable {
+            reason: "the SQL parser could not read this statement".to_string(),
+            range: 0..sql.len(),
+        })?;
+    shape_parsed(sql, &parsed, key)
+}
+
+/// [`shape`] on the syntax tree of `sql` the caller already has (the checker parses each
+/// text once).
+pub(crate) fn shape_parsed(
+    sql: &str,
+    parsed: &squawk_syntax::Parse<squawk_syntax::SourceFile>,
+    key: &str,
+) -> Result<Shape, Unbatchable> {
     let whole = 0..sql.len();
     let fail = |reason: &str, range: Range<usize>| Unbatchable {
         reason: reason.to_string(),
         range,
     };
-    let parsed = crate::sql::guard(|| squawk_syntax::SourceFile::parse(sql)).ok_or_else(|| {
-        fail(
-            "the SQL parser could not read this statement",
-            whole.clone(),
-        )
-    })?;
     let file = parsed.tree();
     let statements: Vec<ast::Stmt> = file.stmts().collect();
     let stmt = match statements.as_slice() {
