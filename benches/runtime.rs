@@ -29,8 +29,10 @@
 //!   Target: median ≤ 1 ms.
 //! * `shared`: the PostgreSQL state store on the machine's server (`DEPLOYC_TEST_POSTGRES_URL`,
 //!   default `postgres://postgres@127.0.0.1:5432/test`; skipped with the reason when there is
-//!   none), in a schema of its own: the deploy lease taken and given back, and a durable
-//!   journal append (committed row). Target: median ≤ 2 ms each. Then operator command to
+//!   none), in a schema of its own: the deploy lease taken and given back, a flushed journal
+//!   append (an `action` line), and every line of a production run's journal (the checkout
+//!   example simulated) appended as `deployc run` appends it, flushed lines and observations
+//!   apart. Target: median ≤ 2 ms each. Then operator command to
 //!   effect: a real `deployc run` holding a canary step (analysis every 500 ms) with its state
 //!   in the store, paused and resumed from a second process; from the request's time to the
 //!   run's answer in its journal. Target: within one analysis interval + 100 ms.
