@@ -1,5 +1,6 @@
 //! ## What it does
-//! Flags a feature flag without `remove by day N`.
+//! Flags a feature flag without `remove by day N`: in a release, in its environment blocks and
+//! in an environment's `release { … }` defaults.
 //!
 //! ## Why is this bad?
 //! Every flag is a branch in the code that someone must keep working both ways. Without a
@@ -25,6 +26,7 @@
 //! }
 //! ```
 
+use super::blocks;
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
 
 pub(crate) static RULE: Rule = Rule {
@@ -38,20 +40,23 @@ pub(crate) static RULE: Rule = Rule {
 };
 
 fn check(ctx: &Context<'_>, out: &mut Findings) {
-    for (_, r) in ctx.names.releases() {
-        for f in r.flags.iter().filter(|f| f.remove_by.is_empty()) {
-            let last = f.days.iter().map(|d| d.day.value).max().unwrap_or(0);
-            out.report(
-                finding(
-                    format!("flag `{}` has no removal deadline", f.name.name),
-                    f.name.span,
-                    "no `remove by day …`",
-                )
-                .with_help(format!(
-                    "say when the flag leaves the code: `remove by day {}`",
-                    last + 14
-                )),
-            );
-        }
+    // Each schedule where it is written: one that an environment runs instead of the
+    // release's needs its own deadline.
+    for f in blocks::flag_schedules(ctx)
+        .into_iter()
+        .filter(|f| f.remove_by.is_empty())
+    {
+        let last = f.days.iter().map(|d| d.day.value).max().unwrap_or(0);
+        out.report(
+            finding(
+                format!("flag `{}` has no removal deadline", f.name.name),
+                f.name.span,
+                "no `remove by day …`",
+            )
+            .with_help(format!(
+                "say when the flag leaves the code: `remove by day {}`",
+                last + 14
+            )),
+        );
     }
 }
