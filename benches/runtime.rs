@@ -237,20 +237,9 @@ fn shared() {
 /// analysis interval), then replayed into a new run of the store with each append timed.
 fn replay_production_run(store: &SharedStore) {
     let out = Command::new(DEPLOYC)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "examples/checkout.deploy",
-            "--release",
-            "2.1.0",
-            "--env",
-            "production",
-            "--simulate",
-            "benches/runtime/checkout-2.1.0.toml",
-            "--log-format",
-            "json",
-            "--state-dir",
-        ])
+        .current_dir(root())
+        .args(CHECKOUT_SIMULATION)
+        .args(["--log-format", "json", "--state-dir"])
         .arg(scratch("shared-replay"))
         .output()
         .unwrap();
@@ -394,18 +383,22 @@ fn met(ok: bool) -> &'static str {
 // ---------------------------------------------------------------------------------------
 // simulate
 
+/// The whole plan of the checkout example's release 2.1.0 in production, simulated: what
+/// `simulate` times and what `shared` replays into the store, line by line.
+const CHECKOUT_SIMULATION: [&str; 8] = [
+    "run",
+    "examples/checkout.deploy",
+    "--release",
+    "2.1.0",
+    "--env",
+    "production",
+    "--simulate",
+    "benches/runtime/checkout-2.1.0.toml",
+];
+
 fn simulate() {
     const N: usize = 20;
-    let args = [
-        "run",
-        "examples/checkout.deploy",
-        "--release",
-        "2.1.0",
-        "--env",
-        "production",
-        "--simulate",
-        "benches/runtime/checkout-2.1.0.toml",
-    ];
+    let args = CHECKOUT_SIMULATION;
     let once = || {
         let s = Instant::now();
         let out = Command::new(DEPLOYC)

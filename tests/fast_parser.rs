@@ -59,25 +59,7 @@ fn compare(name: &str, src: &str) -> Outcome {
     );
     let pest = pest.unwrap_or_else(|| panic!("{name}: the fast parser accepted invalid input"));
     let (a, b) = (format!("{fast:#?}"), format!("{pest:#?}"));
-    if a != b {
-        let line = a
-            .lines()
-            .zip(b.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(0);
-        let context = |s: &str| {
-            s.lines()
-                .skip(line.saturating_sub(12))
-                .take(16)
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        panic!(
-            "{name}: modules differ at line {line} of the dump\n--- fast:\n{}\n--- pest:\n{}",
-            context(&a),
-            context(&b)
-        );
-    }
+    assert_same_dump(&format!("{name}: modules"), &a, &b, "");
     let combined = combined.map(|m| format!("{m:#?}"));
     assert!(combined.as_ref() == Some(&a), "{name}: parse differs");
     assert!(combined_errors.is_empty());
@@ -93,25 +75,37 @@ fn compare_trees(name: &str, src: &str) {
         .unwrap_or_else(|| panic!("{name}: the module came from the fast parser but no tree"));
     let pest = cst_pest_dump(FILE, src)
         .unwrap_or_else(|| panic!("{name}: pest builds no concrete tree for a valid file"));
-    if fast != pest {
-        let line = fast
-            .lines()
-            .zip(pest.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(0);
-        let context = |s: &str| {
-            s.lines()
-                .skip(line.saturating_sub(16))
-                .take(24)
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        panic!(
-            "{name}: concrete trees differ at line {line} of the dump\n--- fast:\n{}\n--- pest:\n{}\n--- source:\n{src}",
-            context(&fast),
-            context(&pest)
-        );
+    assert_same_dump(
+        &format!("{name}: concrete trees"),
+        &fast,
+        &pest,
+        &format!("\n--- source:\n{src}"),
+    );
+}
+
+/// Fails with the lines around the first difference of two debug dumps (`what` names them,
+/// `more` is appended to the message).
+fn assert_same_dump(what: &str, fast: &str, pest: &str, more: &str) {
+    if fast == pest {
+        return;
     }
+    let line = fast
+        .lines()
+        .zip(pest.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or(0);
+    let context = |s: &str| {
+        s.lines()
+            .skip(line.saturating_sub(16))
+            .take(24)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    panic!(
+        "{what} differ at line {line} of the dump\n--- fast:\n{}\n--- pest:\n{}{more}",
+        context(fast),
+        context(pest)
+    );
 }
 
 /// Whether pest accepts the text and its builder reports nothing.

@@ -13,7 +13,7 @@
 mod process;
 use process::{deployc, text};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
@@ -318,12 +318,7 @@ fn a_breach_between_flag_days_turns_the_flags_back() {
         std::fs::read_to_string(dir.join("flags.log")).unwrap(),
         "new_checkout|25\nnew_checkout|0\n"
     );
-    let schedule = std::fs::read_dir(dir.join(".deployc/runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-schedule"))
-        .expect(&out);
+    let schedule = schedule_dir(&dir, &out);
     let journal: Vec<serde_json::Value> = std::fs::read_to_string(schedule.join("journal.jsonl"))
         .unwrap()
         .lines()
@@ -372,12 +367,7 @@ fn a_schedule_due_at_once_ends_with_its_own_report() {
     let staging = run(&dir, &["--env", "staging"]);
     let out = text(&staging);
     assert_eq!(staging.status.code(), Some(0), "{out}");
-    let schedule = std::fs::read_dir(dir.join(".deployc/runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-schedule"))
-        .expect(&out);
+    let schedule = schedule_dir(&dir, &out);
     let report = std::fs::read_to_string(schedule.join("report.md")).unwrap();
     assert!(
         report.starts_with("# Flag schedule report: app 1.0.0 in staging (schedule of `"),
@@ -420,4 +410,14 @@ fn a_breach_on_a_flag_day_turns_the_flag_back() {
         "breach_on_a_flag_day",
         format!("run simulation-schedule{schedule}")
     );
+}
+
+/// The run directory of the schedule run in `dir`'s state directory (`out` says why not).
+fn schedule_dir(dir: &Path, out: &str) -> PathBuf {
+    std::fs::read_dir(dir.join(".deployc/runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-schedule"))
+        .expect(out)
 }

@@ -265,6 +265,16 @@ impl<'s, const CST: bool> Fast<'s, CST> {
         None
     }
 
+    /// `word ~ value` as a rule of its own, tried: an optional clause such as `verify "…"`.
+    fn clause<T>(&mut self, word: &str, value: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        self.attempt(|p| {
+            p.rule(Kind::Other, |p| {
+                p.tok(word)?;
+                value(p)
+            })
+        })
+    }
+
     /// One alternative, an optional or a lookahead: on failure nothing was consumed.
     fn attempt<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
         let m = self.mark();
@@ -1321,12 +1331,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
             p.rule(Kind::Other, |p| {
                 p.tok("flags")?;
                 p.tok("=")?;
-                if let Some(s) = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("command")?;
-                        p.string()
-                    })
-                }) {
+                if let Some(s) = p.clause("command", Self::string) {
                     return Some(FlagDriver::Command(s));
                 }
                 p.rule(Kind::Other, |p| {
@@ -1558,12 +1563,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
         self.tok("database")?;
         self.tok("=")?;
         let start = self.pos;
-        if let Some(file) = self.attempt(|p| {
-            p.rule(Kind::Other, |p| {
-                p.tok("sqlite")?;
-                p.string()
-            })
-        }) {
+        if let Some(file) = self.clause("sqlite", Self::string) {
             return Some(Database::Sqlite {
                 file,
                 span: self.span_from(start),
@@ -1614,19 +1614,9 @@ impl<'s, const CST: bool> Fast<'s, CST> {
                 let command = p.string()?;
                 // Pest skips before each optional, whether it matches or not.
                 p.skip();
-                let verify = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("verify")?;
-                        p.string()
-                    })
-                });
+                let verify = p.clause("verify", Self::string);
                 p.skip();
-                let restore = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("restore")?;
-                        p.string()
-                    })
-                });
+                let restore = p.clause("restore", Self::string);
                 Some(Backup::Run {
                     command,
                     verify,
@@ -1866,12 +1856,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
                     p.string()
                 });
                 p.skip();
-                let smtp = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("smtp")?;
-                        p.value_source()
-                    })
-                });
+                let smtp = p.clause("smtp", Self::value_source);
                 Some(ChannelKind::Email {
                     to: prepend(first, rest),
                     smtp,
@@ -2567,21 +2552,11 @@ impl<'s, const CST: bool> Fast<'s, CST> {
             if p.attempt(|p| p.analysis_clause(&mut analysis)).is_some() {
                 return Some(());
             }
-            if let Some(v) = p.attempt(|p| {
-                p.rule(Kind::Other, |p| {
-                    p.tok("batch")?;
-                    p.count_or_percent()
-                })
-            }) {
+            if let Some(v) = p.clause("batch", Self::count_or_percent) {
                 batch.push(v);
                 return Some(());
             }
-            if let Some(v) = p.attempt(|p| {
-                p.rule(Kind::Other, |p| {
-                    p.tok("max_unavailable")?;
-                    p.count_or_percent()
-                })
-            }) {
+            if let Some(v) = p.clause("max_unavailable", Self::count_or_percent) {
                 max_unavailable.push(v);
                 return Some(());
             }
@@ -2596,19 +2571,9 @@ impl<'s, const CST: bool> Fast<'s, CST> {
                 p.kwt("timeout")?;
                 let timeout = p.duration()?;
                 p.skip();
-                let healthy = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("healthy")?;
-                        p.int()
-                    })
-                });
+                let healthy = p.clause("healthy", Self::int);
                 p.skip();
-                let unhealthy = p.attempt(|p| {
-                    p.rule(Kind::Other, |p| {
-                        p.tok("unhealthy")?;
-                        p.int()
-                    })
-                });
+                let unhealthy = p.clause("unhealthy", Self::int);
                 Some(RollingHealth {
                     every,
                     timeout,
@@ -2721,12 +2686,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
                 p.rule(Kind::Other, |p| {
                     p.tok("down")?;
                     p.tok("=")?;
-                    if let Some(why) = p.attempt(|p| {
-                        p.rule(Kind::Other, |p| {
-                            p.tok("noop")?;
-                            p.string()
-                        })
-                    }) {
+                    if let Some(why) = p.clause("noop", Self::string) {
                         return Some(Down::Noop(why));
                     }
                     p.sql_source().map(Down::Sql)
@@ -2826,12 +2786,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
 
     /// `sql_source = _{ sql_text | sql_file }`.
     fn sql_source(&mut self) -> Option<SqlSource> {
-        if let Some(s) = self.attempt(|p| {
-            p.rule(Kind::Other, |p| {
-                p.tok("sql")?;
-                p.text_lit()
-            })
-        }) {
+        if let Some(s) = self.clause("sql", Self::text_lit) {
             return Some(SqlSource::Inline(s));
         }
         self.rule(Kind::Other, |p| {
@@ -2983,12 +2938,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
 
     /// `comms_when = _{ comms_at | comms_every | comms_on }`.
     fn comms_when(&mut self) -> Option<CommsWhen> {
-        if let Some(v) = self.attempt(|p| {
-            p.rule(Kind::Other, |p| {
-                p.tok("at")?;
-                p.t_offset()
-            })
-        }) {
+        if let Some(v) = self.clause("at", Self::t_offset) {
             return Some(CommsWhen::At(v));
         }
         if let Some(v) = self.attempt(|p| {
@@ -3014,12 +2964,7 @@ impl<'s, const CST: bool> Fast<'s, CST> {
         let mut out = Vec::new();
         self.block(|p| {
             let start = p.pos;
-            if let Some(c) = p.attempt(|p| {
-                p.rule(Kind::Other, |p| {
-                    p.tok("check")?;
-                    p.condition()
-                })
-            }) {
+            if let Some(c) = p.clause("check", Self::condition) {
                 out.push(ChecklistEntry::Check(c, p.span_from(start)));
                 return Some(());
             }
