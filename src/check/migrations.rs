@@ -16,6 +16,7 @@ use super::Checker;
 use crate::diagnostics::errors::Error;
 use crate::resolve::{ModuleId, Names, ReadFile, Session};
 use crate::source::{FileId, Span};
+use crate::sql::lint::SqlAnalysis;
 use crate::syntax::ast::*;
 
 /// The SQL text of one `up` or `down`, and where it came from.
@@ -29,17 +30,16 @@ pub struct LoadedSql {
     /// Whether the parse found syntax errors (E407), kept because squawk computes them anew
     /// from the tree on every call.
     pub(crate) syntax_errors: bool,
+    /// The text's schema-effect model, with no statement rules run: what the lint reads of a
+    /// migration it runs no squawk rule on (every release but the one to ship).
+    pub(crate) model: SqlAnalysis,
 }
 
-/// Parses the SQL of every migration of the program up front, spread over the cores: the
-/// texts are independent, and in an SQL-heavy file their parse is half of checking it.
-/// [`Checker::sql`] then takes each text's parse from here in the order it checks them, so the
-/// diagnostics come out as if each were parsed where it is checked. The parses are keyed by
-/// the span of their source; a source missing here is parsed where it is checked.
-pub(super) fn parse_sql_up_front(
-    session: &Session,
-    names: &Names<'_>,
-) -> crate::source::SpanMap<crate::sql::SqlParse> {
+/// The SQL of every migration of the program, by the span of its source: what [`prepare`]
+/// runs on, ahead of the checker. [`Checker::sql`] takes each text's result in the order it
+/// checks them, so the diagnostics come out as if each were parsed where it is checked; a
+/// source missing here is prepared where it is checked.
+pub(super) fn sql_texts<'s>(session: &'s Session, names: &Names<'s>) -> Vec<(Span, &'s str)> {
     let mut texts: Vec<(Span, &str)> = Vec::new();
     for (_, item) in names.all_items() {
         let Item::Release(r) = item else { continue };
@@ -65,12 +65,22 @@ pub(super) fn parse_sql_up_front(
             }
         }
     }
-    let parsed = crate::parallel::map(&texts, |(_, text)| crate::sql::parse(text));
     texts
-        .into_iter()
-        .map(|(span, _)| span)
-        .zip(parsed)
-        .collect()
+}
+
+/// One SQL text parsed, and its schema-effect model built from the tree: the work per text
+/// that does not depend on the rest of the program, so it runs on every core ahead of the
+/// checker. In an SQL-heavy file it is most of checking it.
+pub(super) struct Prepared {
+    parse: crate::sql::SqlParse,
+    model: SqlAnalysis,
+}
+
+pub(super) fn prepare(text: &str) -> Prepared {
+    let parse = crate::sql::parse(text);
+    // The same call the lint would make for a text it runs no statement rules on.
+    let model = crate::sql::lint::analyze_parsed(text, parse.tree.as_ref(), &[], None);
+    Prepared { parse, model }
 }
 
 /// Rank in the phase order; the application deploy sits between index and contract.
@@ -516,6 +526,7 @@ impl<'a> Checker<'a, '_> {
                 file: None,
                 tree: None,
                 syntax_errors: false,
+                model: SqlAnalysis::default(),
             },
             SqlSource::File(lit) => match session.sql_file(lit.span.file, &lit.value) {
                 Ok(file) => LoadedSql {
@@ -527,6 +538,7 @@ impl<'a> Checker<'a, '_> {
                     file: Some(file),
                     tree: None,
                     syntax_errors: false,
+                    model: SqlAnalysis::default(),
                 },
                 Err(reason) => {
                     self.err(Error::SqlFileNotFound {
@@ -539,10 +551,11 @@ impl<'a> Checker<'a, '_> {
             },
         };
         let mut loaded = loaded;
-        let parsed = self
-            .parsed
-            .remove(&src.span())
-            .unwrap_or_else(|| crate::sql::parse(&loaded.text));
+        let Prepared {
+            parse: parsed,
+            model,
+        } = (self.prepared)(&src.span()).unwrap_or_else(|| prepare(&loaded.text));
+        loaded.model = model;
         loaded.tree = parsed.tree;
         loaded.syntax_errors = !parsed.errors.is_empty();
         // One error per statement is enough: the parser's follow-up errors repeat the cause.

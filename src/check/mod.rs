@@ -26,11 +26,34 @@ pub use migrations::{DEPLOY_RANK, LoadedSql, MigrationGraph, load_sql_files, rel
 
 /// Checks a program. SQL files must have been loaded with [`load_sql_files`] first.
 pub fn check(session: &Session, names: &Names<'_>) -> CheckOutput {
+    let texts = migrations::sql_texts(session, names);
+    let index: crate::source::SpanMap<usize> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, (span, _))| (*span, i))
+        .collect();
+    // The SQL is parsed on the other cores while this thread checks the rest of the program,
+    // taking each text's parse as it reaches its migration.
+    crate::parallel::ahead(
+        &texts,
+        |(_, text)| migrations::prepare(text),
+        |ahead| {
+            let take = |span: &Span| index.get(span).and_then(|i| ahead.take(*i));
+            check_with(session, names, &take)
+        },
+    )
+}
+
+fn check_with(
+    session: &Session,
+    names: &Names<'_>,
+    prepared: &dyn Fn(&Span) -> Option<migrations::Prepared>,
+) -> CheckOutput {
     let mut c = Checker {
         names,
         errors: Vec::new(),
         sql: crate::source::SpanMap::default(),
-        parsed: migrations::parse_sql_up_front(session, names),
+        prepared,
     };
     for m in &names.program.modules {
         if let Some(loaded) = session.module(*m) {
@@ -68,8 +91,8 @@ struct Checker<'a, 'n> {
     names: &'n Names<'a>,
     errors: Vec<Error>,
     sql: crate::source::SpanMap<LoadedSql>,
-    /// The SQL parsed before checking, taken out as each text is checked.
-    parsed: crate::source::SpanMap<crate::sql::SqlParse>,
+    /// Each SQL text parsed (and modelled) ahead of the checker, taken out as it is checked.
+    prepared: &'n dyn Fn(&Span) -> Option<migrations::Prepared>,
 }
 
 impl<'a> Checker<'a, '_> {

@@ -3,9 +3,9 @@
 //! schema-effect model and squawk findings of every `up` and `down` (also computed on first
 //! use, once: each SQL text is parsed a single time for both).
 
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use super::config::Dialect;
 use super::{Config, Level, LintOptions};
@@ -24,7 +24,7 @@ pub struct LintPlan {
 }
 
 /// A release, an environment, and their plan once lowered (`None`: it cannot be).
-type PlanCell = (String, String, OnceCell<Option<LintPlan>>);
+type PlanCell = (String, String, OnceLock<Option<LintPlan>>);
 
 /// The read-only input of every rule.
 pub struct Context<'a> {
@@ -34,16 +34,19 @@ pub struct Context<'a> {
     pub sql: &'a SpanMap<LoadedSql>,
     pub config: &'a Config,
     pub options: &'a LintOptions,
-    plans: OnceCell<Vec<LintPlan>>,
+    plans: OnceLock<Vec<LintPlan>>,
     /// Plans lowered one at a time by [`Context::plan`], for rules that need only a few.
-    plan_cells: OnceCell<Vec<PlanCell>>,
-    analyses: OnceCell<SpanMap<SqlAnalysis>>,
+    plan_cells: OnceLock<Vec<PlanCell>>,
+    analyses: OnceLock<SpanMap<SqlAnalysis>>,
     /// Every user migration in run order (see [`Context::migrations_in_order`]).
-    order: OnceCell<Vec<(&'a Release, &'a Migration)>>,
+    order: OnceLock<Vec<(&'a Release, &'a Migration)>>,
     /// When each relation is new in its release (see [`Context::is_new_at`]).
-    new_relations: OnceCell<NewRelations>,
+    new_relations: OnceLock<NewRelations>,
     /// Column types through the run order (see [`Context::column_type_before`]).
-    column_history: OnceCell<ColumnHistory>,
+    column_history: OnceLock<ColumnHistory>,
+    /// Every user release with its blocks bound, read by many rules (see
+    /// [`super::rules::blocks::releases`]).
+    pub(super) release_blocks: OnceLock<Vec<super::rules::blocks::ReleaseBlocks<'a>>>,
 }
 
 impl<'a> Context<'a> {
@@ -60,12 +63,13 @@ impl<'a> Context<'a> {
             sql,
             config,
             options,
-            plans: OnceCell::new(),
-            plan_cells: OnceCell::new(),
-            analyses: OnceCell::new(),
-            order: OnceCell::new(),
-            new_relations: OnceCell::new(),
-            column_history: OnceCell::new(),
+            plans: OnceLock::new(),
+            plan_cells: OnceLock::new(),
+            analyses: OnceLock::new(),
+            order: OnceLock::new(),
+            new_relations: OnceLock::new(),
+            column_history: OnceLock::new(),
+            release_blocks: OnceLock::new(),
         }
     }
 
@@ -134,7 +138,7 @@ impl<'a> Context<'a> {
                     {
                         continue;
                     }
-                    out.push((r.clone(), e.clone(), OnceCell::new()));
+                    out.push((r.clone(), e.clone(), OnceLock::new()));
                 }
             }
             out
@@ -248,18 +252,16 @@ impl<'a> Context<'a> {
                         ups.chain(downs).collect::<Vec<_>>()
                     })
                     .collect();
-                let none: Vec<&str> = Vec::new();
                 let version = self.config.sql.postgres_version;
-                // Each text's analysis reads its own tree only: they run on every core.
-                let texts: Vec<(&Span, &LoadedSql)> = self.sql.iter().collect();
+                // The checker built every text's model; only the texts that get statement
+                // rules are analysed again. Each reads its own tree only: on every core.
+                let texts: Vec<(&Span, &LoadedSql)> = self
+                    .sql
+                    .iter()
+                    .filter(|(span, _)| current.contains(*span))
+                    .collect();
                 let analyses = crate::parallel::map(&texts, |(span, loaded)| {
-                    let rules = if !current.contains(*span) {
-                        &none
-                    } else if downs.contains(*span) {
-                        &live
-                    } else {
-                        &rules
-                    };
+                    let rules = if downs.contains(*span) { &live } else { &rules };
                     crate::sql::lint::analyze_parsed(
                         &loaded.text,
                         loaded.tree.as_ref(),
@@ -274,6 +276,7 @@ impl<'a> Context<'a> {
                     .collect()
             })
             .get(&src.span())
+            .or_else(|| self.sql.get(&src.span()).map(|loaded| &loaded.model))
     }
 
     /// The release still to ship: the one being planned, else the newest in the program.

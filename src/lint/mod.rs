@@ -182,17 +182,22 @@ pub fn lint(
     }
     let names = Names::new(session, &compiled.program);
     let ctx = Context::new(session, &names, &compiled.output.sql, config, options);
-    let mut out = Vec::new();
-    for rule in rules::all() {
-        let level = config.level(rule);
-        if level == Level::Allow {
-            continue;
-        }
+    let active: Vec<(&Rule, Level)> = rules::all()
+        .map(|rule| (rule, config.level(rule)))
+        .filter(|(_, level)| *level != Level::Allow)
+        .collect();
+    // Rules only read the context (what they share is computed once, by whichever rule asks
+    // first), so they run side by side; the findings keep the registry's order.
+    let found = crate::parallel::map(&active, |(rule, _)| {
         let mut findings = Findings::new();
         (rule.check)(&ctx, &mut findings);
-        for mut d in findings.items {
+        findings.items
+    });
+    let mut out = Vec::new();
+    for ((rule, level), items) in active.iter().zip(found) {
+        for mut d in items {
             d.code = rule.code.to_string();
-            d.severity = severity(level);
+            d.severity = severity(*level);
             out.push(d);
         }
     }

@@ -67,7 +67,7 @@ impl StrategyUse<'_> {
 }
 
 /// One user release and the blocks it uses.
-pub(super) struct ReleaseBlocks<'a> {
+pub(in crate::lint) struct ReleaseBlocks<'a> {
     pub(super) release: &'a Release,
     /// Every strategy the release runs with, once per place it is written: the release's own
     /// (always first, even when no environment runs it: it is what a new environment gets),
@@ -133,8 +133,12 @@ pub(super) fn environment_of<'a>(ctx: &Context<'a>, p: &LintPlan) -> Option<&'a 
         .find(|e| e.name.name == p.environment)
 }
 
-/// Every user release with its blocks bound.
-pub(super) fn releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
+/// Every user release with its blocks bound: bound once, read by many rules.
+pub(super) fn releases<'c, 'a>(ctx: &'c Context<'a>) -> &'c [ReleaseBlocks<'a>] {
+    ctx.release_blocks.get_or_init(|| bind_releases(ctx))
+}
+
+fn bind_releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
     ctx.names
         .releases()
         .map(|(module, release)| ReleaseBlocks {

@@ -8,7 +8,7 @@
 use super::Rule;
 
 /// What the plan rules share (not a rule).
-mod blocks;
+pub(super) mod blocks;
 
 macro_rules! registry {
     ($($module:ident),* $(,)?) => {

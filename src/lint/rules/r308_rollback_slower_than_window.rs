@@ -65,7 +65,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                         "a rollback of release `{}` in `{}` can end after the window closes",
                         p.release, p.environment
                     ),
-                    release_span(&r),
+                    release_span(r),
                     format!(
                         "`{}` to the end of monitoring, up to `{}` to detect a breach and `{}` to roll back",
                         fmt_ms(t.expected_ms),

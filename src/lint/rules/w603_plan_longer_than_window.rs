@@ -57,7 +57,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
                         "release `{}` takes longer in `{}` than its deploy window",
                         p.release, p.environment
                     ),
-                    release_span(&r),
+                    release_span(r),
                     format!(
                         "`{}` from T-0 to the end of monitoring",
                         fmt_ms(expected)
