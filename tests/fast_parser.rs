@@ -19,7 +19,9 @@ mod inputs;
 use std::path::{Path, PathBuf};
 
 use deployc::source::FileId;
-use deployc::syntax::{cst_fast_dump, cst_pest_dump, parse, parse_fast, parse_pest};
+use deployc::syntax::{
+    cst_fast_dump, cst_pest_dump, parse, parse_fast, parse_fast_pieces, parse_pest,
+};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -37,6 +39,7 @@ enum Outcome {
 /// Runs both parsers and checks the invariant; panics with the first difference.
 fn compare(name: &str, src: &str) -> Outcome {
     let fast = parse_fast(FILE, src);
+    compare_pieces(name, src, fast.as_ref().map(|m| format!("{m:#?}")));
     let (pest, errors) = parse_pest(FILE, src);
     let (combined, combined_errors) = parse(FILE, src);
     let Some(fast) = fast else {
@@ -65,6 +68,34 @@ fn compare(name: &str, src: &str) -> Outcome {
     assert!(combined_errors.is_empty());
     compare_trees(name, src);
     Outcome::Same
+}
+
+/// A large file is parsed in pieces side by side: cut anywhere a line starts with
+/// `release `, the pieces must give the module of the whole parse, or give up on the same
+/// files (or not be used at all, where a cut falls inside an item).
+fn compare_pieces(name: &str, src: &str, whole: Option<String>) {
+    for pieces in [2, 3, 8] {
+        match parse_fast_pieces(FILE, src, pieces) {
+            None => {}
+            Some(None) => assert!(
+                whole.is_none(),
+                "{name}: in {pieces} pieces the fast parser gave up on a file it parses whole"
+            ),
+            Some(Some(m)) => {
+                let Some(whole) = &whole else {
+                    panic!(
+                        "{name}: in {pieces} pieces the fast parser accepted a file it gives up on whole"
+                    );
+                };
+                assert_same_dump(
+                    &format!("{name}: {pieces} pieces"),
+                    &format!("{m:#?}"),
+                    whole,
+                    "",
+                );
+            }
+        }
+    }
 }
 
 /// The concrete tree the formatter prints: built by the hand-written parser for every file
@@ -171,6 +202,11 @@ fn every_repository_file() {
 fn benchmark_inputs() {
     let program = inputs::program(10_000);
     assert_eq!(compare("program", &program), Outcome::Same);
+    // A large program is parsed in pieces, not whole.
+    assert!(matches!(
+        parse_fast_pieces(FILE, &program, 8),
+        Some(Some(_))
+    ));
     // The tree's files differ only in numbering between services; two services cover them.
     for s in [0, 39] {
         assert_eq!(compare("shared", &inputs::shared_module(s)), Outcome::Same);
@@ -490,4 +526,44 @@ proptest! {
         let outcome = compare("mutant", &src);
         prop_assert_eq!(outcome == Outcome::Same, valid(&src), "{}", src);
     }
+}
+
+/// Cuts that fall inside an item (a line starting with `release ` inside a multi-line
+/// string, or a release that fails to parse after a cut) never change what the parse finds.
+#[test]
+fn pieces_cut_inside_an_item_or_before_a_bad_one() {
+    let release = |v: u32| {
+        format!(
+            "release \"1.{v}.0\" {{\n  strategy = recreate\n  migrations {{\n    expand m{v} {{\n      up   = sql \"\"\"\nrelease notes are not SQL {v};\nrelease \"x\" {{\n\"\"\"\n      down = noop \"nothing\"\n    }}\n  }}\n}}\n"
+        )
+    };
+    let mut src = String::from("service s {\n}\n\n");
+    for v in 0..40 {
+        src.push_str(&release(v));
+        src.push('\n');
+    }
+    let whole = parse_fast(FILE, &src).map(|m| format!("{m:#?}"));
+    assert!(whole.is_some());
+    compare_pieces("cut inside strings", &src, whole);
+    // Here some cut falls inside a string: the file is parsed whole.
+    assert!(parse_fast_pieces(FILE, &src, 8).is_none());
+    // A release that does not parse, after every cut: the pieces give up, like the whole.
+    let bad = src.replace("release \"1.30.0\" {", "release \"1.30.0\" {{");
+    assert!(parse_fast(FILE, &bad).is_none());
+    compare_pieces("a bad release", &bad, None);
+    for pieces in [2, 3, 8] {
+        assert!(
+            matches!(parse_fast_pieces(FILE, &bad, pieces), None | Some(None)),
+            "{pieces} pieces accepted a file with a bad release"
+        );
+    }
+    // Without strings to fall in, every cut lands: the piece with the bad release fails,
+    // and so does the whole parse.
+    let plain: String = (0..40)
+        .map(|v| format!("release \"1.{v}.0\" {{\n  strategy = recreate\n}}\n\n"))
+        .collect();
+    let plain = format!("service s {{\n}}\n\n{plain}");
+    assert!(matches!(parse_fast_pieces(FILE, &plain, 8), Some(Some(_))));
+    let broken = plain.replace("release \"1.30.0\" {", "release \"1.30.0\" {{");
+    assert!(matches!(parse_fast_pieces(FILE, &broken, 8), Some(None)));
 }

@@ -44,6 +44,11 @@ const MAX_DEPTH: u32 = 64;
 
 /// Parses a whole file, or `None` if it is not valid or not understood.
 pub(crate) fn parse(file: FileId, src: &str) -> Option<Module> {
+    if src.len() >= SPLIT_BYTES
+        && let Some(parsed) = parse_in_pieces(file, src, PIECES)
+    {
+        return parsed;
+    }
     let mut p = Fast::<false>::new(file, src);
     let items = p.file();
     if p.bail {
@@ -56,6 +61,127 @@ pub(crate) fn parse(file: FileId, src: &str) -> Option<Module> {
     };
     super::parser::attach_docs(src, &mut module);
     Some(module)
+}
+
+/// Files from this size up are parsed in pieces on every core ([`parse_in_pieces`]); below
+/// it, starting threads costs more than the parse.
+const SPLIT_BYTES: usize = 64 * 1024;
+
+/// How many pieces a large file is cut into: more than the cores, so that a thread that
+/// starts late leaves its share to the others.
+const PIECES: usize = 8;
+
+/// Parses `src` in up to `pieces` pieces side by side, cut before lines that start with
+/// `release ` (a service's history is mostly releases). The cuts are guesses, checked as
+/// the pieces are parsed: `Some(result)` when every piece's items ended exactly where the
+/// next piece starts, so that the pieces' items are the whole file's (the parser reads
+/// the same bytes from the same position, whatever comes before); `None` when a cut fell
+/// inside an item (in a multi-line string, say) or the file has too few cuts, and the
+/// caller then parses it whole.
+fn parse_in_pieces(file: FileId, src: &str, pieces: usize) -> Option<Option<Module>> {
+    let cuts = cuts(src, pieces);
+    if cuts.len() < 2 {
+        return None;
+    }
+    let mut bounds: Vec<(usize, usize)> = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for &cut in &cuts {
+        bounds.push((start, cut));
+        start = cut;
+    }
+    bounds.push((start, src.len()));
+    let parsed = crate::parallel::map(&bounds, |&(start, end)| {
+        let mut p = Fast::<false>::new(file, src);
+        let piece = p.piece(start, end);
+        (piece, p.bail, p.comments, p.strings)
+    });
+    let mut module = Module {
+        items: Vec::new(),
+        comments: Vec::new(),
+        strings: Vec::new(),
+    };
+    for (piece, bail, comments, strings) in parsed {
+        match piece {
+            // Every piece before this one ended where this one starts, so this one starts
+            // where the whole parse would be: what it finds, the whole parse finds.
+            // A cut inside an item: the pieces after it say nothing about the whole file.
+            Piece::Overran => return None,
+            // An item that does not parse: the whole parse fails on it too.
+            Piece::Failed => return Some(None),
+            Piece::Items(_) if bail => return Some(None),
+            Piece::Items(items) => {
+                module.items.extend(items);
+                module.comments.extend(comments);
+                module.strings.extend(strings);
+            }
+        }
+    }
+    super::parser::attach_docs(src, &mut module);
+    Some(Some(module))
+}
+
+/// Where [`parse_in_pieces`] cuts `src`: after the newline of a line that starts with
+/// `release `, the first such line after each `len / pieces` bytes, increasing.
+fn cuts(src: &str, pieces: usize) -> Vec<usize> {
+    let b = src.as_bytes();
+    let step = (b.len() / pieces.max(1)).max(1);
+    let mut out: Vec<usize> = Vec::new();
+    let mut from = step;
+    while from < b.len() {
+        let Some(found) = b
+            .get(from..)
+            .and_then(|rest| rest.windows(9).position(|w| w == b"\nrelease "))
+        else {
+            break;
+        };
+        let cut = from + found + 1;
+        if out.last().is_none_or(|last| *last < cut) {
+            out.push(cut);
+        }
+        from = (cut + 1).max(from + step);
+    }
+    out
+}
+
+/// How one piece of a file parsed.
+enum Piece {
+    /// Its items, ending exactly at the piece's end.
+    Items(Vec<Item>),
+    /// An item ran past the piece's end.
+    Overran,
+    /// An item did not parse.
+    Failed,
+}
+
+/// The parse of the whole file is `skip, item, (skip, item)*, skip, end`: a piece runs the
+/// same steps from `start`, where the whole parse would be after a skip, and must land
+/// exactly on `end` after a skip.
+impl<const CST: bool> Fast<'_, CST> {
+    fn piece(&mut self, start: usize, end: usize) -> Piece {
+        self.pos = start;
+        self.skip();
+        let mut items = Vec::new();
+        loop {
+            if self.pos == end {
+                return Piece::Items(items);
+            }
+            if self.pos > end {
+                return Piece::Overran;
+            }
+            match self.item() {
+                Some(item) => items.push(item),
+                None => return Piece::Failed,
+            }
+            self.skip();
+        }
+    }
+}
+
+/// [`parse`] of a file cut into `pieces` pieces whatever its size, for the tests that
+/// compare it with the parse of the whole file: `None` where it falls back to the whole.
+#[doc(hidden)]
+pub(crate) fn parse_pieces_only(file: FileId, src: &str, pieces: usize) -> Option<Option<Module>> {
+    parse_in_pieces(file, src, pieces)
 }
 
 /// The concrete tree of a file (the one `cst::parse` builds from pest's pairs), or `None`

@@ -102,6 +102,17 @@ pub fn parse_fast(file: FileId, src: &str) -> Option<Module> {
     fast::parse(file, src)
 }
 
+/// The hand-written parser on a file cut into `pieces` pieces, whatever its size: `None` where
+/// it would parse the file whole instead, `Some(None)` where it gives the file to pest. For
+/// the tests that compare it with the parse of the whole file.
+#[doc(hidden)]
+pub fn parse_fast_pieces(file: FileId, src: &str, pieces: usize) -> Option<Option<Module>> {
+    if too_deep(src).is_some() {
+        return None;
+    }
+    fast::parse_pieces_only(file, src, pieces)
+}
+
 /// The concrete tree of a valid file from the hand-written parser, or `None` where it gives
 /// up (then [`cst::parse`] builds it from pest's pairs).
 pub(crate) fn parse_cst_fast(file: FileId, src: &str) -> Option<cst::Tree<'_>> {
