@@ -170,3 +170,18 @@ pub fn keywords() -> Vec<String> {
     out.sort();
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MAX_NESTING;
+
+    #[test]
+    fn too_deep_at_the_limit() {
+        let at = "(".repeat(MAX_NESTING);
+        assert_eq!(super::too_deep(&at), None);
+        assert_eq!(super::too_deep(&format!("{at}(")), Some(MAX_NESTING));
+        assert_eq!(super::too_deep(&format!("\"{at}(\"")), None);
+        assert_eq!(super::too_deep(&format!("# {at}(\n")), None);
+        assert_eq!(super::too_deep(&format!("\"\"\"{at}(\"\"\"")), None);
+    }
+}

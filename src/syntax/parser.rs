@@ -53,27 +53,32 @@ pub fn parse(file: FileId, src: &str) -> (Option<Module>, Vec<Error>) {
 
 /// The doc comment of an item: the run of whole-line comments directly above it.
 pub(super) fn attach_docs(src: &str, module: &mut Module) {
-    // Line starts once, then a binary search per lookup: counting newlines from the start
-    // of the file for every comment and item would be quadratic in the file size.
-    let line_starts = crate::source::line_starts(src);
-    let line_of = |offset: usize| crate::source::line_index(&line_starts, offset);
+    // Lines are found by looking back from an offset to the newline before it: only the
+    // lines of comments and items are ever looked at, so this costs what they are long, not
+    // a pass over the whole file.
+    let bytes = src.as_bytes();
+    let line_start = |offset: usize| {
+        bytes
+            .get(..offset)
+            .and_then(|before| before.iter().rposition(|b| *b == b'\n'))
+            .map_or(0, |newline| newline + 1)
+    };
+    // Whole-line comments by the start of their line.
     let mut by_line = std::collections::HashMap::new();
     for c in &module.comments {
         let start = c.span.start as usize;
-        let line_start = line_starts.get(line_of(start)).copied().unwrap_or(0);
-        let whole_line = src
-            .get(line_start..start)
-            .is_some_and(|s| s.trim().is_empty());
+        let line = line_start(start);
+        let whole_line = src.get(line..start).is_some_and(|s| s.trim().is_empty());
         let text = c.text.trim_start_matches('#').trim();
         if whole_line && !text.starts_with("deployc:") {
-            by_line.insert(line_of(start), text.to_string());
+            by_line.insert(line, text.to_string());
         }
     }
     let doc_for = |span: Span| -> Option<String> {
-        let mut line = line_of(span.start as usize);
+        let mut line = line_start(span.start as usize);
         let mut lines = Vec::new();
         while line > 0 {
-            line -= 1;
+            line = line_start(line - 1);
             match by_line.get(&line) {
                 Some(t) => lines.push(t.clone()),
                 None => break,
@@ -1725,4 +1730,46 @@ pub(super) fn decode_escapes(
         ));
     }
     (value, escapes)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::source::FileId;
+    use crate::syntax::ast::Item;
+
+    /// Doc comments: the whole-line comments right above an item or a migration, not a
+    /// comment after code, not a suppression, not across a blank line.
+    #[test]
+    fn docs_are_the_comment_lines_right_above() {
+        let src = "# not a doc: a blank line follows\n\n# The service.\n# Second line.\nservice s {\n}\n\nchannel c = stdout # after code\nchannel d = stdout\n# deployc: allow C501\nchannel e = stdout\n\nrelease \"1.0.0\" {\n  strategy = recreate\n  migrations {\n    # Adds a column.\n    expand m {\n      up   = sql \"SELECT 1\"\n      down = noop \"n\"\n    }\n  }\n}\n";
+        for (module, what) in [
+            (super::parse(FileId(0), src).0, "pest"),
+            (crate::syntax::fast::parse(FileId(0), src), "fast"),
+        ] {
+            let module = module.unwrap_or_else(|| panic!("{what}: does not parse"));
+            let docs: Vec<Option<&str>> = module
+                .items
+                .iter()
+                .map(|i| match i {
+                    Item::Service(s) => s.doc.as_deref(),
+                    Item::Channel(c) => c.doc.as_deref(),
+                    Item::Release(r) => r.doc.as_deref(),
+                    _ => Some("?"),
+                })
+                .collect();
+            assert_eq!(
+                docs,
+                [Some("The service.\nSecond line."), None, None, None, None],
+                "{what}"
+            );
+            let Some(Item::Release(r)) = module.items.last() else {
+                panic!("{what}: no release");
+            };
+            assert_eq!(
+                r.migrations[0].doc.as_deref(),
+                Some("Adds a column."),
+                "{what}"
+            );
+        }
+    }
 }
