@@ -68,6 +68,8 @@ impl StrategyUse<'_> {
 
 /// One user release and the blocks it uses.
 pub(in crate::lint) struct ReleaseBlocks<'a> {
+    /// The module the release is declared in.
+    pub(super) module: ModuleId,
     pub(super) release: &'a Release,
     /// Every strategy the release runs with, once per place it is written: the release's own
     /// (always first, even when no environment runs it: it is what a new environment gets),
@@ -142,6 +144,7 @@ fn bind_releases<'a>(ctx: &Context<'a>) -> Vec<ReleaseBlocks<'a>> {
     ctx.names
         .releases()
         .map(|(module, release)| ReleaseBlocks {
+            module,
             release,
             strategies: strategies(ctx, module, release),
             triggers: bind_all(

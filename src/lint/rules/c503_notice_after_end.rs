@@ -1,7 +1,8 @@
 //! ## What it does
 //! Flags a scheduled notice (`at T+…`) that falls after the plan and its monitoring have
 //! ended, in every environment the release is planned for. Notices up to the last check-in
-//! (`monitor … then checkins …`) are part of the follow-up and are not flagged.
+//! (`monitor … then checkins …`, as the release runs it in that environment) are part of the
+//! follow-up and are not flagged.
 //!
 //! ## Why is this bad?
 //! By then the deployment is over: the notice announces something that already happened or
@@ -42,21 +43,25 @@ pub(crate) static RULE: Rule = Rule {
 fn check(ctx: &Context<'_>, out: &mut Findings) {
     let mut once = Once::default();
     for r in blocks::releases(ctx) {
-        let last_checkin = r
-            .release
-            .monitor
-            .first()
-            .and_then(|m| m.checkins.iter().map(|c| c.value).max())
-            .map_or(0, |c| u64::try_from(c).unwrap_or(0));
-        // The latest end over the release's environments: the notice must come after it.
-        let Some((end, env)) = r
+        // The latest end of the follow-up over the release's environments, each with the
+        // check-ins of the monitoring it runs there: the notice must come after it.
+        let Some((follow_up, end, env)) = r
             .plans(ctx)
-            .map(|p| (p.plan.timeline.expected_ms, p.environment.as_str()))
-            .max_by_key(|(e, _)| *e)
+            .map(|p| {
+                let monitor = blocks::environment_of(ctx, p).map_or(&r.release.monitor[..], |e| {
+                    ctx.names.settings_in(r.module, r.release, e).monitor.value
+                });
+                let last_checkin = monitor
+                    .first()
+                    .and_then(|m| m.checkins.iter().map(|c| c.value).max())
+                    .map_or(0, |c| u64::try_from(c).unwrap_or(0));
+                let end = p.plan.timeline.expected_ms;
+                (end.saturating_add(last_checkin), end, p.environment.as_str())
+            })
+            .max_by_key(|(follow_up, _, _)| *follow_up)
         else {
             continue;
         };
-        let follow_up = end.saturating_add(last_checkin);
         for (b, e) in r.all_comms() {
             let CommsWhen::At(o) = &e.when else { continue };
             let Ok(at) = u64::try_from(o.value) else { continue };

@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags a release with a monitoring period (`monitor D`, D above zero) while the team has
-//! no `monitor` role.
+//! no `monitor` role: its own, or the one an environment runs it with (an environment's
+//! `release { … }` defaults or the release's `environment NAME { … }` block).
 //!
 //! ## Why is this bad?
 //! During monitoring the rollback triggers are armed and someone is expected to watch the
@@ -41,13 +42,20 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
         return;
     }
     // One finding for the whole program: the fix is one line in `team`.
+    // A release is monitored if it is anywhere: by its own `monitor` or by the one an
+    // environment runs it with.
     let monitored: Vec<_> = ctx
         .names
         .releases()
-        .filter_map(|(_, r)| {
+        .filter_map(|(module, r)| {
+            let in_envs = ctx
+                .names
+                .environments()
+                .flat_map(|e| ctx.names.settings_in(module, r, e).monitor.value);
             r.monitor
-                .first()
-                .filter(|m| m.duration.value > 0)
+                .iter()
+                .chain(in_envs)
+                .find(|m| m.duration.value > 0)
                 .map(|m| (r, m))
         })
         .collect();
