@@ -108,7 +108,8 @@ step "vscode-tmgrammar-test (scope assertions)"
 npm run --silent test:scopes
 
 step "vscode-tmgrammar-snap (snapshots of the project's .deploy files)"
-npm run --silent test:snap
+# Strict: a .deploy file changed without its snapshot fails, as insta's snapshots do in CI.
+DEPLOY_SNAP_STRICT=1 npm run --silent test:snap
 
 step "vsce package"
 # With its production dependencies (vscode-languageclient), which the extension loads.

@@ -8,7 +8,8 @@
 //   the snapshot says (vscode-tmgrammar-snap); any grammar change that alters it fails.
 // * A file that is new, or whose text changed since its snapshot, cannot be compared; it must
 //   still tokenize cleanly: no `invalid.*` scope and no non-blank text left without a scope.
-//   Set DEPLOY_SNAP_STRICT=1 to make a missing or outdated snapshot an error.
+//   Set DEPLOY_SNAP_STRICT=1 to make a missing or outdated snapshot an error (editors/test.sh,
+//   and so CI, does).
 //
 // `node test/snap.js --updateSnapshot` (npm run test:snap:update) rewrites every snapshot.
 "use strict";
