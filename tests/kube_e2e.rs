@@ -26,11 +26,10 @@ fn scratch(name: &str) -> PathBuf {
 /// These programs test the provider, not a safe rollout: the findings about missing notices,
 /// triggers and roles are switched off the way a user would.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\n",
-    )
-    .unwrap();
+    process::allow_rules(
+        dir,
+        &["C501", "C502", "C505", "R301", "R305", "S403", "T801"],
+    );
 }
 
 /// A program for the double: a Deployment `shop` of 4 replicas behind the Service `shop`.

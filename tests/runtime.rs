@@ -282,18 +282,7 @@ fn write_resumable(dir: &Path) {
 }
 
 fn journal_events(dir: &Path) -> Vec<serde_json::Value> {
-    let runs = dir.join(".deployc/runs");
-    let run = std::fs::read_dir(runs)
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
-    std::fs::read_to_string(run.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    process::journal_of(&process::only_run(dir))
 }
 
 #[test]

@@ -14,7 +14,7 @@
 mod loopback;
 #[path = "common/process.rs"]
 mod process;
-use process::{deployc, text};
+use process::{deployc, required, text};
 #[path = "common/prometheus.rs"]
 mod prometheus_server;
 
@@ -67,15 +67,10 @@ fn count(events: &[serde_json::Value], kind: &str) -> usize {
 /// These programs test the runtime's edges, not a safe rollout: the findings about missing
 /// notices, triggers and roles are switched off the way a user would.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\n",
-    )
-    .unwrap();
-}
-
-fn required(var: &str) -> bool {
-    std::env::var(var).is_ok_and(|v| v == "1")
+    process::allow_rules(
+        dir,
+        &["C501", "C502", "C505", "R301", "R305", "S403", "T801"],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

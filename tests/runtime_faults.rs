@@ -30,11 +30,13 @@ fn hook() -> &'static loopback::Server {
 
 /// Lint findings about a safe rollout are beside the point here.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\nM201 = \"allow\"\nM202 = \"allow\"\nM203 = \"allow\"\nM204 = \"allow\"\nM205 = \"allow\"\n",
-    )
-    .unwrap();
+    process::allow_rules(
+        dir,
+        &[
+            "C501", "C502", "C505", "R301", "R305", "S403", "T801", "M201", "M202", "M203", "M204",
+            "M205",
+        ],
+    );
 }
 
 fn run_dir(dir: &Path) -> PathBuf {
@@ -47,11 +49,7 @@ fn run_dir(dir: &Path) -> PathBuf {
 }
 
 fn journal(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run_dir(dir).join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    process::journal_of(&run_dir(dir))
 }
 
 /// Starts `deployc run app.deploy ARGS --log-format json` in `dir`.

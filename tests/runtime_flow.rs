@@ -24,11 +24,13 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Lint findings about a safe rollout are beside the point here.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\nM201 = \"allow\"\nM202 = \"allow\"\nM203 = \"allow\"\nM204 = \"allow\"\nM205 = \"allow\"\n",
-    )
-    .unwrap();
+    process::allow_rules(
+        dir,
+        &[
+            "C501", "C502", "C505", "R301", "R305", "S403", "T801", "M201", "M202", "M203", "M204",
+            "M205",
+        ],
+    );
 }
 
 fn run(dir: &Path, program: &str, release: &str, args: &[&str]) -> Output {
@@ -43,17 +45,7 @@ fn run(dir: &Path, program: &str, release: &str, args: &[&str]) -> Output {
 }
 
 fn journal(dir: &Path) -> Vec<serde_json::Value> {
-    let run = std::fs::read_dir(dir.join(".deployc/runs"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.is_dir())
-        .unwrap();
-    std::fs::read_to_string(run.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    process::journal_of(&process::only_run(dir))
 }
 
 fn step_failed(events: &[serde_json::Value]) -> &serde_json::Value {

@@ -14,7 +14,7 @@
 
 #[path = "common/process.rs"]
 mod process;
-use process::{deployc, text};
+use process::{deployc, journal_of, required, text};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -51,14 +51,6 @@ fn run_dirs(dir: &Path) -> Vec<PathBuf> {
     runs
 }
 
-fn journal_of(run: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("journal.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn action<'a>(events: &'a [serde_json::Value], what: &str) -> Option<&'a serde_json::Value> {
     events
         .iter()
@@ -68,15 +60,12 @@ fn action<'a>(events: &'a [serde_json::Value], what: &str) -> Option<&'a serde_j
 /// These programs test migrations, not a safe rollout: the findings about missing notices,
 /// triggers and roles are switched off the way a user would.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nT801 = \"allow\"\nM202 = \"allow\"\nM209 = \"allow\"\n",
-    )
-    .unwrap();
-}
-
-fn required(var: &str) -> bool {
-    std::env::var(var).is_ok_and(|v| v == "1")
+    process::allow_rules(
+        dir,
+        &[
+            "C501", "C502", "C505", "R301", "R305", "S403", "T801", "M202", "M209",
+        ],
+    );
 }
 
 fn sqlite(path: &Path, sql: &str) -> Vec<Vec<String>> {

@@ -11,7 +11,7 @@
 
 #[path = "common/process.rs"]
 mod process;
-use process::{deployc, text};
+use process::{deployc, required, text};
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,11 +44,13 @@ fn deploy(dir: &Path, env: &[(&str, &str)], release: &str) {
 /// These programs test the way back, not a safe rollout: the findings about missing notices,
 /// triggers and roles are switched off the way a user would.
 fn allow_rules(dir: &Path) {
-    std::fs::write(
-        dir.join("deployc.toml"),
-        "[rules]\nC501 = \"allow\"\nC502 = \"allow\"\nC505 = \"allow\"\nR301 = \"allow\"\nR305 = \"allow\"\nS403 = \"allow\"\nS405 = \"allow\"\nT801 = \"allow\"\nM201 = \"allow\"\nM202 = \"allow\"\nM203 = \"allow\"\nM204 = \"allow\"\nM205 = \"allow\"\n",
-    )
-    .unwrap();
+    process::allow_rules(
+        dir,
+        &[
+            "C501", "C502", "C505", "R301", "R305", "S403", "S405", "T801", "M201", "M202", "M203",
+            "M204", "M205",
+        ],
+    );
 }
 
 /// The newest run's journal.
@@ -680,10 +682,6 @@ fn an_earlier_release_that_fails_to_start_leaves_the_newer_one_serving() {
 // PostgreSQL: `--to` two releases back.
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn required(var: &str) -> bool {
-    std::env::var(var).is_ok_and(|v| v == "1")
-}
 
 /// Runs SQL on the test server; `None` (with the reason printed) when it is unreachable.
 fn pg_rows(sql: &str) -> Option<Vec<tokio_postgres::Row>> {
