@@ -27,12 +27,26 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        let mut pids = Vec::new();
         for pid_file in ["apiserver.pid", "etcd.pid"] {
             if let Ok(pid) = std::fs::read_to_string(self.dir.join(pid_file)) {
                 // Only the processes this test started, by their id.
                 let _ = Command::new("kill").arg(pid.trim()).status();
+                pids.push(pid.trim().to_string());
             }
         }
+        // The etcd data (about 64 MB a server) goes once both have exited; a failed test
+        // keeps it, with the servers' logs, to look at.
+        if std::thread::panicking() {
+            return;
+        }
+        for _ in 0..100 {
+            if pids.iter().all(|p| !Path::new("/proc").join(p).exists()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
