@@ -1,9 +1,10 @@
 //! PostgreSQL migrations (tokio-postgres).
 //!
 //! One connection per [`Postgres`], behind an async mutex so that the statements of one
-//! operation never interleave with another's. The connection negotiates TLS with rustls (ring,
-//! web PKI roots) when the URL's `sslmode` asks for it or allows it (`prefer`, the default,
-//! falls back to plain on a server without TLS, as on loopback).
+//! operation never interleave with another's. The connection negotiates TLS with rustls (ring)
+//! as the URL's `sslmode` and `sslrootcert` say ([`tls_options`]): `prefer`, the default,
+//! falls back to plain on a server without TLS, as on loopback; `require`, `verify-ca` and
+//! `verify-full` verify the server's certificate against `sslrootcert` or the web PKI roots.
 //!
 //! Every migration runs with `lock_timeout` and `statement_timeout` set, so it never queues
 //! behind a long transaction while the application's own queries queue behind it. A lock
@@ -147,14 +148,15 @@ impl Postgres {
 
     /// Connects and makes sure the ledger table exists.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Postgres, DbError> {
-        let mut config = tokio_postgres::Config::from_str(url)
+        let (for_client, tls) = tls_options(url)?;
+        let mut config = tokio_postgres::Config::from_str(&for_client)
             .map_err(|e| DbError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
         config.connect_timeout(options.connect_timeout);
         let password = config
             .get_password()
             .map(|p| String::from_utf8_lossy(p).into_owned());
         let redact = |m: String| redact(&m, password.as_deref(), url);
-        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(config.get_ssl_mode())?);
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&tls)?);
         let connecting = tokio::time::timeout(options.connect_timeout, config.connect(tls));
         let (client, connection) = match connecting.await {
             Ok(Ok(pair)) => pair,
@@ -942,29 +944,233 @@ fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// How a connection uses TLS: libpq's `sslmode` values and its `sslrootcert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TlsOptions {
+    mode: TlsMode,
+    /// `sslrootcert`: a PEM file of the certificate authorities to trust instead of the web
+    /// PKI roots.
+    root_cert: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TlsMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// Takes libpq's TLS options out of a connection string (URL or `key=value` form), which
+/// tokio-postgres only partly understands (`verify-ca`, `verify-full` and `sslrootcert` are
+/// refused): returns the string tokio-postgres gets — `sslmode=require` in place of the
+/// verify modes, which must use TLS as well, and no `sslrootcert` — and what TLS must check.
+/// `pg_dump` and `pg_restore` get the original string: libpq reads all of it itself.
+pub(crate) fn tls_options(url: &str) -> Result<(String, TlsOptions), DbError> {
+    let mut options = TlsOptions {
+        mode: TlsMode::Prefer,
+        root_cert: None,
+    };
+    let mut take = |key: &str, value: &str| -> Result<bool, DbError> {
+        match key {
+            "sslmode" => {
+                options.mode = match value {
+                    "disable" => TlsMode::Disable,
+                    "allow" | "prefer" => TlsMode::Prefer,
+                    "require" => TlsMode::Require,
+                    "verify-ca" => TlsMode::VerifyCa,
+                    "verify-full" => TlsMode::VerifyFull,
+                    other => {
+                        return Err(DbError::Connect(format!(
+                            "invalid PostgreSQL URL: `sslmode={other}` (one of disable, allow, prefer, require, verify-ca, verify-full)"
+                        )));
+                    }
+                };
+                Ok(true)
+            }
+            "sslrootcert" => {
+                options.root_cert = Some(std::path::PathBuf::from(value));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    };
+    let rest = if let Some((base, query)) = url.split_once('?').filter(|_| url.contains("://")) {
+        let mut kept: Vec<&str> = Vec::new();
+        for pair in query.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            if !take(key, &value)? {
+                kept.push(pair);
+            }
+        }
+        (base.to_string(), kept.join("&"), '?', "&")
+    } else if url.contains("://") {
+        (url.to_string(), String::new(), '?', "&")
+    } else {
+        // Only the TLS pairs are taken out; the rest is kept as written (quoted values with
+        // spaces included).
+        let mut kept = url.to_string();
+        for pair in url.split_whitespace() {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if take(key, value.trim_matches('\''))? {
+                kept = kept.replacen(pair, "", 1);
+            }
+        }
+        (kept.trim().to_string(), String::new(), ' ', " ")
+    };
+    let (mut out, query, first, sep) = rest;
+    let mode = match options.mode {
+        TlsMode::Disable => "disable",
+        TlsMode::Prefer => "prefer",
+        TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => "require",
+    };
+    let mut params: Vec<String> = Vec::new();
+    if !query.is_empty() {
+        params.push(query);
+    }
+    params.push(format!("sslmode={mode}"));
+    let joined = params.join(sep);
+    if first == '?' {
+        out.push('?');
+    } else if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(&joined);
+    Ok((out, options))
+}
+
+/// `%XX` escapes of a URL query value decoded (a path in `sslrootcert`, say).
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// rustls with ring; no platform verifier, no aws-lc.
 ///
-/// `sslmode=require` verifies the server's certificate against the web PKI roots (stricter than
-/// libpq, which does not verify under `require`). `sslmode=prefer`, the default, keeps libpq's
-/// meaning: encrypt when the server offers TLS, without verifying who it is, as libpq does; a
-/// server whose certificate must be verified is asked for with `require`.
-pub(crate) fn tls_config(
-    mode: tokio_postgres::config::SslMode,
-) -> Result<rustls::ClientConfig, DbError> {
+/// * `prefer` (the default) and `disable`: libpq's meaning — encrypt when the server offers
+///   TLS, without verifying who it is; the handshake signatures are still checked.
+/// * `require`: the certificate is verified against the web PKI roots, or against
+///   `sslrootcert` when it is given (stricter than libpq, which does not verify under
+///   `require` unless it finds a root certificate file).
+/// * `verify-ca`: the certificate chains to a trusted root (`sslrootcert`, else the web PKI);
+///   the host name is not compared.
+/// * `verify-full`: as `verify-ca`, and the certificate names the host connected to.
+pub(crate) fn tls_config(options: &TlsOptions) -> Result<rustls::ClientConfig, DbError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| DbError::Connect(format!("cannot set up TLS: {e}")))?;
-    if mode == tokio_postgres::config::SslMode::Require {
-        let roots = rustls::RootCertStore {
+    if matches!(options.mode, TlsMode::Disable | TlsMode::Prefer) {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+            .with_no_client_auth());
+    }
+    let roots = match &options.root_cert {
+        None => rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        },
+        Some(path) => root_certificates(path)?,
+    };
+    if options.mode != TlsMode::VerifyCa {
         return Ok(builder.with_root_certificates(roots).with_no_client_auth());
     }
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| DbError::Connect(format!("cannot set up TLS: {e}")))?;
     Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
+        .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
         .with_no_client_auth())
+}
+
+/// The certificate authorities of a PEM file (`sslrootcert`).
+fn root_certificates(path: &Path) -> Result<rustls::RootCertStore, DbError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let shown = path.display();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| DbError::Connect(format!("cannot read `sslrootcert` {shown}: {e}")))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| DbError::Connect(format!("cannot read `sslrootcert` {shown}: {e}")))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(DbError::Connect(format!(
+            "`sslrootcert` {shown} holds no certificate"
+        )));
+    }
+    Ok(roots)
+}
+
+/// `verify-ca`: the chain is verified as `verify-full` verifies it; only a certificate for
+/// another name is accepted.
+#[derive(Debug)]
+struct AnyName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// The certificate check of `sslmode=prefer`: none, as in libpq; the handshake signatures are
@@ -1064,6 +1270,58 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_options_leave_tokio_postgres_what_it_understands() {
+        let (url, tls) = tls_options(
+            "postgres://app@db:5432/x?application_name=deployc&sslmode=verify-full&sslrootcert=%2Fetc%2Fca%20bundle.pem",
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "postgres://app@db:5432/x?application_name=deployc&sslmode=require"
+        );
+        assert_eq!(tls.mode, TlsMode::VerifyFull);
+        assert_eq!(
+            tls.root_cert.as_deref(),
+            Some(Path::new("/etc/ca bundle.pem"))
+        );
+        let (url, tls) = tls_options("postgres://app@db/x").unwrap();
+        assert_eq!(url, "postgres://app@db/x?sslmode=prefer");
+        assert_eq!(tls.mode, TlsMode::Prefer);
+        let (url, tls) =
+            tls_options("host=db password='a b' sslmode=verify-ca sslrootcert=/ca.pem dbname=x")
+                .unwrap();
+        assert_eq!(url, "host=db password='a b'   dbname=x sslmode=require");
+        assert_eq!(tls.mode, TlsMode::VerifyCa);
+        assert!(tokio_postgres::Config::from_str(&url).is_ok());
+        let Err(DbError::Connect(e)) = tls_options("postgres://db/x?sslmode=verify") else {
+            panic!("an unknown sslmode is an error");
+        };
+        assert!(e.contains("`sslmode=verify`"), "{e}");
+    }
+
+    #[test]
+    fn a_root_certificate_file_that_is_missing_or_empty_is_named() {
+        let missing = TlsOptions {
+            mode: TlsMode::VerifyFull,
+            root_cert: Some("/nonexistent/root.crt".into()),
+        };
+        let Err(DbError::Connect(e)) = tls_config(&missing) else {
+            panic!("a missing sslrootcert is an error");
+        };
+        assert!(e.contains("/nonexistent/root.crt"), "{e}");
+        let empty = std::env::temp_dir().join(format!("deployc-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let Err(DbError::Connect(e)) = tls_config(&TlsOptions {
+            mode: TlsMode::VerifyCa,
+            root_cert: Some(empty.clone()),
+        }) else {
+            panic!("a file without certificates is an error");
+        };
+        let _ = std::fs::remove_file(&empty);
+        assert!(e.contains("holds no certificate"), "{e}");
+    }
+
+    #[test]
     fn passwords_leave_urls() {
         assert_eq!(
             strip_password("postgres://app:s3cr%40t@db:5432/x?sslmode=require"),
@@ -1082,5 +1340,123 @@ mod tests {
             ),
             "bad [redacted] and [redacted]"
         );
+    }
+
+    /// The verify modes against the machine's PostgreSQL, which serves TLS with Debian's
+    /// self-signed "snakeoil" certificate (named `localhost`): trusted through `sslrootcert`,
+    /// checked for the host name by `verify-full` only, untrusted without it.
+    #[test]
+    fn verify_modes_check_the_certificate_of_a_real_server() {
+        const CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+        let required = std::env::var("DEPLOYC_REQUIRE_POSTGRES").as_deref() == Ok("1");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Whether the server offers TLS at all (a server configuration, not the project's).
+        let offered = rt.block_on(async {
+            let (client, connection) = tokio_postgres::connect(
+                "postgres://postgres@127.0.0.1:5432/test",
+                tokio_postgres::NoTls,
+            )
+            .await
+            .ok()?;
+            tokio::spawn(connection);
+            let row = client.query_one("SHOW ssl", &[]).await.ok()?;
+            Some(row.get::<_, String>(0) == "on")
+        });
+        match offered {
+            None => {
+                assert!(
+                    !required,
+                    "DEPLOYC_REQUIRE_POSTGRES=1 but no server on 127.0.0.1:5432"
+                );
+                eprintln!("skipped: no PostgreSQL on 127.0.0.1:5432");
+                return;
+            }
+            Some(false) => {
+                eprintln!("skipped: the server does not offer TLS (`ssl = off`)");
+                return;
+            }
+            Some(true) => {}
+        }
+        assert!(
+            Path::new(CERT).is_file(),
+            "the server offers TLS but {CERT} is not there"
+        );
+        let connect = |url: String| {
+            rt.block_on(async move {
+                let (for_client, tls) = tls_options(&url)?;
+                let config = tokio_postgres::Config::from_str(&for_client)
+                    .map_err(|e| DbError::Connect(e.to_string()))?;
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(&tls)?);
+                let (client, connection) = config
+                    .connect(tls)
+                    .await
+                    .map_err(|e| DbError::Connect(describe(&e)))?;
+                tokio::spawn(connection);
+                let row = client
+                    .query_one(
+                        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| DbError::Connect(describe(&e)))?;
+                Ok::<bool, DbError>(row.get(0))
+            })
+        };
+        let url =
+            |host: &str, params: &str| format!("postgres://postgres@{host}:5432/test?{params}");
+        let root = format!("sslrootcert={CERT}");
+        // Trusted and named: encrypted.
+        assert!(connect(url("localhost", &format!("sslmode=verify-full&{root}"))).unwrap());
+        // Trusted, another name: only `verify-ca` accepts it.
+        let wrong_name = connect(url("127.0.0.1", &format!("sslmode=verify-full&{root}")));
+        let Err(DbError::Connect(e)) = wrong_name else {
+            panic!("verify-full accepted a certificate for another name: {wrong_name:?}");
+        };
+        assert!(e.contains("certificate"), "{e}");
+        assert!(connect(url("127.0.0.1", &format!("sslmode=verify-ca&{root}"))).unwrap());
+        // Not trusted: a self-signed certificate is no web PKI certificate.
+        let untrusted = connect(url("localhost", "sslmode=verify-full"));
+        assert!(untrusted.is_err(), "{untrusted:?}");
+        let untrusted = connect(url("localhost", "sslmode=require"));
+        assert!(untrusted.is_err(), "{untrusted:?}");
+        // `require` with a root file verifies against it; `prefer` encrypts without checking.
+        assert!(connect(url("localhost", &format!("sslmode=require&{root}"))).unwrap());
+        assert!(connect(url("127.0.0.1", "sslmode=prefer")).unwrap());
+        // The migration runner's own connection takes the same options (in a schema of its
+        // own: connecting creates the ledger).
+        let schema = format!("deployc_tls_{}", std::process::id());
+        let admin = |sql: String| {
+            rt.block_on(async move {
+                let (client, connection) = tokio_postgres::connect(
+                    "postgres://postgres@127.0.0.1:5432/test",
+                    tokio_postgres::NoTls,
+                )
+                .await
+                .unwrap();
+                tokio::spawn(connection);
+                client.batch_execute(&sql).await.unwrap();
+            })
+        };
+        admin(format!("CREATE SCHEMA IF NOT EXISTS {schema}"));
+        let options = PostgresOptions {
+            schema: Some(schema.clone()),
+            ..PostgresOptions::default()
+        };
+        let db = rt.block_on(Postgres::connect_with(
+            &url("localhost", &format!("sslmode=verify-full&{root}")),
+            options.clone(),
+        ));
+        let refused = rt.block_on(Postgres::connect_with(
+            &url("127.0.0.1", &format!("sslmode=verify-full&{root}")),
+            options,
+        ));
+        // The connection closes before its schema goes.
+        let db = db.map(|_| ()).map_err(|e| format!("{e:?}"));
+        admin(format!("DROP SCHEMA {schema} CASCADE"));
+        assert!(db.is_ok(), "{db:?}");
+        assert!(refused.is_err());
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use crate::runtime::db::postgres::{describe, strip_password, tls_config};
+use crate::runtime::db::postgres::{describe, strip_password, tls_config, tls_options};
 
 /// The version of the tables below; raised when one changes meaning.
 pub(crate) const SCHEMA_VERSION: i32 = 1;
@@ -135,7 +135,8 @@ impl PgStore {
     /// password.
     pub(crate) fn connect(url: &str) -> Result<PgStore, String> {
         let shown = strip_password(url);
-        let mut config = tokio_postgres::Config::from_str(url)
+        let (for_client, tls) = tls_options(url).map_err(|e| e.to_string())?;
+        let mut config = tokio_postgres::Config::from_str(&for_client)
             .map_err(|e| format!("invalid state store URL `{shown}`: {e}"))?;
         config.connect_timeout(CONNECT_TIMEOUT);
         let password = config
@@ -145,7 +146,7 @@ impl PgStore {
             Some(p) if !p.is_empty() => m.replace(p.as_str(), "[redacted]"),
             _ => m,
         };
-        let tls = tls_config(config.get_ssl_mode()).map_err(|e| e.to_string())?;
+        let tls = tls_config(&tls).map_err(|e| e.to_string())?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let shown_in = shown.clone();
