@@ -94,7 +94,9 @@ impl Database {
 /// the schema the migrations run in (a `pg_dump` of the whole database is not asked for).
 fn search_path(url: &str) -> Option<String> {
     use std::str::FromStr;
-    let config = tokio_postgres::Config::from_str(url).ok()?;
+    // TLS options tokio-postgres does not parse (`verify-full`, `sslrootcert`) are set aside.
+    let (for_client, _) = db::postgres::tls_options(url).ok()?;
+    let config = tokio_postgres::Config::from_str(&for_client).ok()?;
     let options = config.get_options()?;
     let rest = options.split("search_path").nth(1)?;
     let value = rest.trim_start().strip_prefix('=')?.trim_start();
@@ -857,6 +859,13 @@ mod tests {
             Some("my_schema")
         );
         assert_eq!(search_path("postgres://u@h/db"), None);
+        assert_eq!(
+            search_path(
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem&options=-csearch_path%3Dmy_schema"
+            )
+            .as_deref(),
+            Some("my_schema")
+        );
     }
 
     #[test]
