@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
+use crate::runtime::db::DbError;
 use crate::runtime::db::postgres::{describe, strip_password, tls_config, tls_options};
 
 /// The version of the tables below; raised when one changes meaning.
@@ -135,7 +136,13 @@ impl PgStore {
     /// password.
     pub(crate) fn connect(url: &str) -> Result<PgStore, String> {
         let shown = strip_password(url);
-        let (for_client, tls) = tls_options(url).map_err(|e| e.to_string())?;
+        // A TLS option that cannot be used (an unknown `sslmode`, an unreadable `sslrootcert`)
+        // is said like any other reason the store cannot be reached.
+        let unusable = |e: DbError| match e {
+            DbError::Connect(m) => format!("cannot reach the state store `{shown}`: {m}"),
+            other => format!("cannot reach the state store `{shown}`: {other}"),
+        };
+        let (for_client, tls) = tls_options(url).map_err(unusable)?;
         let mut config = tokio_postgres::Config::from_str(&for_client)
             .map_err(|e| format!("invalid state store URL `{shown}`: {e}"))?;
         config.connect_timeout(CONNECT_TIMEOUT);
@@ -146,7 +153,7 @@ impl PgStore {
             Some(p) if !p.is_empty() => m.replace(p.as_str(), "[redacted]"),
             _ => m,
         };
-        let tls = tls_config(&tls).map_err(|e| e.to_string())?;
+        let tls = tls_config(&tls).map_err(unusable)?;
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
         let shown_in = shown.clone();
