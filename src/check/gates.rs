@@ -15,17 +15,26 @@ use super::cluster::ClusterSettings;
 /// How many instances a rollout replaces in an environment: the local provider's or the
 /// cluster's `replicas`, else 3 (the `command` provider does not say).
 pub(crate) fn environment_instances(env: &Environment) -> u64 {
-    env.provider
-        .iter()
-        .find_map(|p| match p {
-            Provider::Local { replicas, .. } => replicas.first().map(|r| r.value),
-            Provider::Cluster { kind, settings, .. } => ClusterSettings::read(*kind, settings)
-                .count("replicas")
-                .map(|r| r.value),
-            Provider::Command { .. } => None,
-        })
-        .unwrap_or(3)
+    known_instances(env).unwrap_or(DEFAULT_INSTANCES)
 }
+
+/// The instances an environment runs, where deployc runs them: the local provider's
+/// `replicas` (3 when not given, as it starts them), the cluster's `replicas` when given;
+/// `None` for the `command` provider, whose instances deployc does not know.
+pub(crate) fn known_instances(env: &Environment) -> Option<u64> {
+    env.provider.iter().find_map(|p| match p {
+        Provider::Local { replicas, .. } => {
+            Some(replicas.first().map_or(DEFAULT_INSTANCES, |r| r.value))
+        }
+        Provider::Cluster { kind, settings, .. } => ClusterSettings::read(*kind, settings)
+            .count("replicas")
+            .map(|r| r.value),
+        Provider::Command { .. } => None,
+    })
+}
+
+/// Instances assumed where the program does not say.
+const DEFAULT_INSTANCES: u64 = 3;
 
 /// How many instances one rolling batch replaces, out of `instances`.
 pub(crate) fn rolling_batch_size(batch: &[Spanned<CountOrPercent>], instances: u64) -> u64 {

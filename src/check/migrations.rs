@@ -44,13 +44,7 @@ pub(super) fn sql_texts<'s>(session: &'s Session, names: &Names<'s>) -> Vec<(Spa
     for (_, item) in names.all_items() {
         let Item::Release(r) = item else { continue };
         for m in &r.migrations {
-            let ups = m.up.iter().map(|(s, _)| s);
-            let downs = m.down.iter().filter_map(|(d, _)| match d {
-                Down::Sql(s) => Some(s),
-                Down::Noop(_) => None,
-            });
-            let verifies = m.verify.iter().map(|(v, _)| &v.query);
-            for src in ups.chain(downs).chain(verifies) {
+            for src in m.sql_sources() {
                 let text = match src {
                     SqlSource::Inline(lit) => Some(lit.value.as_str()),
                     SqlSource::File(lit) => session
@@ -463,16 +457,8 @@ impl<'a> Checker<'a, '_> {
         for t in &m.lock_timeout {
             self.duration(t, true, "`lock_timeout`");
         }
-        for (src, _) in &m.up {
+        for src in m.sql_sources() {
             self.sql(src);
-        }
-        for (down, _) in &m.down {
-            if let Down::Sql(src) = down {
-                self.sql(src);
-            }
-        }
-        for (v, _) in &m.verify {
-            self.sql(&v.query);
         }
         self.batchable(m);
     }
@@ -610,12 +596,8 @@ pub fn load_sql_files(session: &mut Session, modules: &[ModuleId], read: &mut Re
         for item in &ast.items {
             let Item::Release(r) = item else { continue };
             for mig in &r.migrations {
-                let ups = mig.up.iter().map(|(s, _)| s);
-                let downs = mig.down.iter().filter_map(|(d, _)| match d {
-                    Down::Sql(s) => Some(s),
-                    Down::Noop(_) => None,
-                });
-                for s in ups.chain(downs) {
+                // `verify` queries included: a `verify = file "…"` was never read.
+                for s in mig.sql_sources() {
                     if let SqlSource::File(lit) = s {
                         wanted.push((lit.span.file, lit.value.clone()));
                     }
@@ -631,6 +613,70 @@ pub fn load_sql_files(session: &mut Session, modules: &[ModuleId], read: &mut Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind of SQL source may name a `.sql` file — `up`, `down` and `verify` — and each
+    /// is read, parsed and kept for the plan (a `verify = file "…"` was never read: E406).
+    #[test]
+    fn every_sql_source_may_be_a_file() {
+        let program = r#"
+service s {
+}
+
+environment local {
+  provider = local { command = "app --port {port}", replicas = 1 }
+  database = sqlite "app.db"
+  backup   = snapshot
+}
+
+release "1.0.0" {
+  strategy = recreate
+  migrations {
+    expand notes {
+      up     = file "up.sql"
+      down   = file "down.sql"
+      verify = file "check.sql" == 0
+    }
+  }
+}
+"#;
+        let files = [(
+            "app.deploy".to_string(),
+            std::path::PathBuf::from("app.deploy"),
+        )];
+        let mut read = |p: &std::path::Path| -> std::io::Result<Vec<u8>> {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            match name {
+                "app.deploy" => Ok(program.as_bytes().to_vec()),
+                "up.sql" => Ok(b"CREATE TABLE notes (id INTEGER PRIMARY KEY)".to_vec()),
+                "down.sql" => Ok(b"DROP TABLE notes".to_vec()),
+                "check.sql" => Ok(b"SELECT count(*) FROM notes".to_vec()),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file",
+                )),
+            }
+        };
+        let (_, compiled, diags) = crate::compile::compile_files(&files, &mut read).unwrap();
+        assert!(diags.is_empty(), "{diags:?}");
+        let texts: Vec<&str> = {
+            let mut t: Vec<&str> = compiled[0]
+                .output
+                .sql
+                .values()
+                .map(|l| l.text.as_str())
+                .collect();
+            t.sort_unstable();
+            t
+        };
+        assert_eq!(
+            texts,
+            [
+                "CREATE TABLE notes (id INTEGER PRIMARY KEY)",
+                "DROP TABLE notes",
+                "SELECT count(*) FROM notes"
+            ]
+        );
+    }
 
     /// A release of `n` migrations in pseudo-random phases, each with up to two `after`
     /// edges to earlier or later migrations (which may make cycles).

@@ -12,7 +12,7 @@ use super::{Config, Level, LintOptions};
 use crate::check::LoadedSql;
 use crate::lower::{self, LowerOptions, Plan};
 use crate::resolve::{Def, Kind, ModuleId, Names, Session};
-use crate::source::{FileId, Span, SpanMap, SpanSet};
+use crate::source::{FileId, Span, SpanMap};
 use crate::sql::lint::SqlAnalysis;
 use crate::syntax::ast::{Database, Down, Migration, Release, SqlSource, Strategy, StrategyRef};
 
@@ -223,45 +223,30 @@ impl<'a> Context<'a> {
                     .copied()
                     .filter(|r| super::rules::sql::class(r) == super::rules::sql::Class::Live)
                     .collect();
-                let downs: SpanSet = self
-                    .names
-                    .releases()
-                    .flat_map(|(_, r)| r.migrations.iter())
-                    .flat_map(|m| m.down.iter())
-                    .filter_map(|(d, _)| match d {
-                        Down::Sql(src) => Some(src.span()),
-                        Down::Noop(_) => None,
-                    })
-                    .collect();
                 // Statement rules run on the release still to ship (see `plans`): a shipped
                 // migration has run and cannot change (M214), so a statement finding on it
-                // could not be acted on. Every migration still gets its schema model, which
-                // rules across releases (M211) read.
+                // could not be acted on. Every migration still has its schema model, built by
+                // the checker, which rules across releases (M211) read. Each text to analyse
+                // says whether it is a `down`.
                 let to_ship = self.release_to_ship();
-                let current: SpanSet = self
-                    .names
-                    .releases()
-                    .filter(|(_, r)| Some(&r.version.value) == to_ship.as_ref())
-                    .flat_map(|(_, r)| r.migrations.iter())
-                    .flat_map(|m| {
-                        let ups = m.up.iter().map(|(u, _)| u.span());
-                        let downs = m.down.iter().filter_map(|(d, _)| match d {
-                            Down::Sql(src) => Some(src.span()),
-                            Down::Noop(_) => None,
-                        });
-                        ups.chain(downs).collect::<Vec<_>>()
-                    })
-                    .collect();
+                let mut current: SpanMap<bool> = SpanMap::default();
+                for (_, r) in self.names.releases() {
+                    if Some(&r.version.value) != to_ship.as_ref() {
+                        continue;
+                    }
+                    for m in &r.migrations {
+                        current.extend(m.up.iter().map(|(u, _)| (u.span(), false)));
+                        current.extend(m.sql_downs().map(|d| (d.span(), true)));
+                    }
+                }
                 let version = self.config.sql.postgres_version;
-                // The checker built every text's model; only the texts that get statement
-                // rules are analysed again. Each reads its own tree only: on every core.
-                let texts: Vec<(&Span, &LoadedSql)> = self
-                    .sql
+                // Each text's analysis reads its own tree only: on every core.
+                let texts: Vec<(&Span, &LoadedSql, bool)> = current
                     .iter()
-                    .filter(|(span, _)| current.contains(*span))
+                    .filter_map(|(span, down)| self.sql.get(span).map(|l| (span, l, *down)))
                     .collect();
-                let analyses = crate::parallel::map(&texts, |(span, loaded)| {
-                    let rules = if downs.contains(*span) { &live } else { &rules };
+                let analyses = crate::parallel::map(&texts, |(_, loaded, down)| {
+                    let rules = if *down { &live } else { &rules };
                     crate::sql::lint::analyze_parsed(
                         &loaded.text,
                         loaded.tree.as_ref(),
@@ -271,7 +256,7 @@ impl<'a> Context<'a> {
                 });
                 texts
                     .into_iter()
-                    .map(|(span, _)| *span)
+                    .map(|(span, _, _)| *span)
                     .zip(analyses)
                     .collect()
             })

@@ -1048,6 +1048,27 @@ pub struct Migration {
     pub span: Span,
 }
 
+impl Migration {
+    /// The SQL of its `down`s (a `noop` has none).
+    pub fn sql_downs(&self) -> impl Iterator<Item = &SqlSource> {
+        self.down.iter().filter_map(|(d, _)| match d {
+            Down::Sql(s) => Some(s),
+            Down::Noop(_) => None,
+        })
+    }
+
+    /// Every SQL source it holds: its `up`s, its SQL `down`s and its `verify` queries. What
+    /// reads, parses or checks a migration's SQL walks this one list, so that no kind of
+    /// source is left out of one stage and expected by the next.
+    pub fn sql_sources(&self) -> impl Iterator<Item = &SqlSource> {
+        self.up
+            .iter()
+            .map(|(s, _)| s)
+            .chain(self.sql_downs())
+            .chain(self.verify.iter().map(|(v, _)| &v.query))
+    }
+}
+
 /// `verify = sql "query" == VALUE`.
 #[derive(Debug, Clone)]
 pub struct Verify {

@@ -23,7 +23,7 @@
 
 use super::blocks::{self, Once};
 use crate::lint::{Category, Context, Findings, Level, Rule, finding};
-use crate::syntax::ast::{CountOrPercent, Provider, Strategy};
+use crate::syntax::ast::{CountOrPercent, Strategy};
 
 pub(crate) static RULE: Rule = Rule {
     code: "S409",
@@ -51,19 +51,7 @@ fn check(ctx: &Context<'_>, out: &mut Findings) {
             for p in r.plans(ctx).filter(|p| u.runs_in(&p.environment)) {
                 // The number of instances is known only where deployc runs them.
                 let replicas = blocks::environment_of(ctx, p)
-                    .and_then(|e| {
-                        e.provider.iter().find_map(|p| match p {
-                            Provider::Local { replicas, .. } => {
-                                Some(replicas.first().map_or(3, |r| r.value))
-                            }
-                            Provider::Cluster { kind, settings, .. } => {
-                                crate::check::cluster::ClusterSettings::read(*kind, settings)
-                                    .count("replicas")
-                                    .map(|r| r.value)
-                            }
-                            Provider::Command { .. } => None,
-                        })
-                    });
+                    .and_then(crate::check::gates::known_instances);
                 let text = |s| ctx.session.sources.text(s).to_string();
                 for m in max_unavailable {
                     let all = match (m.value, replicas) {
