@@ -179,7 +179,6 @@ impl<const CST: bool> Fast<'_, CST> {
 
 /// [`parse`] of a file cut into `pieces` pieces whatever its size, for the tests that
 /// compare it with the parse of the whole file: `None` where it falls back to the whole.
-#[doc(hidden)]
 pub(crate) fn parse_pieces_only(file: FileId, src: &str, pieces: usize) -> Option<Option<Module>> {
     parse_in_pieces(file, src, pieces)
 }
